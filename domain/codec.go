@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/google/uuid"
 )
@@ -124,6 +125,9 @@ func UnmarshalEvent(b []byte) (Event, error) {
 		return Event{}, err
 	}
 	d, err := DecodeData(w.Type, w.SchemaVersion, w.Data)
+	if errors.Is(err, ErrUnknownEventType) {
+		return Event{}, err // about the envelope's type and schema_version
+	}
 	if err != nil {
 		return Event{}, prefixField("data", err)
 	}
@@ -174,7 +178,15 @@ func describe(err error, data []byte, t reflect.Type) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		field := strings.TrimPrefix(typeErr.Field, ".")
+		// encoding/json names embedded structs by their Go type
+		// (CaseOpened.module); on the wire they are flat.
+		var parts []string
+		for p := range strings.SplitSeq(typeErr.Field, ".") {
+			if p != "" && !unicode.IsUpper(rune(p[0])) {
+				parts = append(parts, p)
+			}
+		}
+		field := strings.Join(parts, ".")
 		if field == "" {
 			field = "(body)"
 		}

@@ -52,6 +52,8 @@ type fieldRule struct {
 	min      int64
 	max      int64 // 0: default
 	embedded bool  // anonymous struct: its fields are at this level in JSON
+	enum     bool  // the field's type is an enum (checked once, here, not per value)
+	elemEnum bool  // a list's or pointer's element type is an enum
 }
 
 var plans sync.Map // reflect.Type -> []fieldRule
@@ -74,6 +76,10 @@ func planFor(t reflect.Type) []fieldRule {
 			name = f.Name
 		}
 		r := fieldRule{index: i, name: name, embedded: f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == ""}
+		r.enum = f.Type.Implements(enumType)
+		if k := f.Type.Kind(); k == reflect.Slice || k == reflect.Pointer {
+			r.elemEnum = f.Type.Elem().Implements(enumType)
+		}
 		for opt := range strings.SplitSeq(f.Tag.Get("cl"), ",") {
 			key, val, _ := strings.Cut(opt, "=")
 			switch key {
@@ -140,7 +146,7 @@ func validateValue(fv reflect.Value, r fieldRule, path string, now time.Time) er
 		return nil
 	}
 	t := fv.Type()
-	if t.Implements(enumType) {
+	if r.enum {
 		e := fv.Interface().(enum)
 		if !e.valid() {
 			return invalid(path, allowedList(e))
@@ -194,14 +200,14 @@ func validateValue(fv reflect.Value, r fieldRule, path string, now time.Time) er
 		if int64(fv.Len()) > limit {
 			return invalid(path, "more than "+strconv.FormatInt(limit, 10)+" items")
 		}
-		item := fieldRule{sha256: r.sha256, required: true} // a list holds no blank items
+		item := fieldRule{sha256: r.sha256, required: true, enum: r.elemEnum} // a list holds no blank items
 		for i := range fv.Len() {
 			if err := validateValue(fv.Index(i), item, path+"["+strconv.Itoa(i)+"]", now); err != nil {
 				return err
 			}
 		}
 	case reflect.Pointer:
-		return validateValue(fv.Elem(), fieldRule{required: r.required}, path, now)
+		return validateValue(fv.Elem(), fieldRule{required: r.required, enum: r.elemEnum}, path, now)
 	case reflect.Struct:
 		return validateStruct(fv, path, now)
 	}

@@ -1,0 +1,60 @@
+// Command caseledger is the one binary of caseledger: it wires the domain,
+// the event store, NATS and the read models, and does nothing else.
+//
+//	caseledger demo [--cases N] [--seed S] [--show K]
+//
+// Later subcommands (serve, emit, replay, verify, export, bench) land with
+// the issues that build them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "caseledger:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// errUsage marks errors in how caseledger was called.
+var errUsage = errors.New("usage")
+
+const usage = `caseledger keeps conjugal and domestic violence case files as immutable events.
+
+Usage:
+  caseledger demo [--cases N] [--seed S] [--show K]
+      generate N synthetic cases through the domain rules and print the
+      timeline of one of them (who, what, when, compartment)
+  caseledger help
+`
+
+// run is main without the process: tests call it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no subcommand", errUsage)
+	}
+	switch args[0] {
+	case "demo":
+		return runDemo(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown subcommand %q", errUsage, args[0])
+}
