@@ -82,11 +82,22 @@ func DecodeMeta(b []byte) (Meta, error) {
 	if err := strictUnmarshal(b, &m); err != nil {
 		return Meta{}, prefixField("meta", err)
 	}
-	if err := validateShape(&m, zeroTime); err != nil {
-		return Meta{}, prefixField("meta", err)
+	if err := m.Validate(); err != nil {
+		return Meta{}, err
 	}
 	return m, nil
 }
+
+// Validate checks metadata against its field rules (errors name the field,
+// prefixed "meta.").
+func (m Meta) Validate() error {
+	return prefixField("meta", validateShape(&m, zeroTime))
+}
+
+// StrictUnmarshal decodes exactly one JSON value into v the way the codec
+// does: unknown fields, wrong JSON types and trailing data are errors
+// (ErrMalformed in a *FieldError) that name the field and never the value.
+func StrictUnmarshal(data []byte, v any) error { return strictUnmarshal(data, v) }
 
 // MarshalEvent encodes an event in its JSON envelope.
 func MarshalEvent(e Event) ([]byte, error) {
@@ -291,6 +302,9 @@ func locate(raw any, t reflect.Type, path string) (string, string) {
 
 // prefixField puts a parent's name in front of a *FieldError's field.
 func prefixField(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		c := *fe

@@ -51,7 +51,7 @@ var Epoch = time.Date(2025, 1, 6, 8, 0, 0, 0, time.UTC)
 // Generator makes cases. It is not safe for concurrent use.
 type Generator struct {
 	rng     *rand.Rand
-	persons []string            // master-name-index ids seen, for repeat victimisation
+	persons []string             // master-name-index ids seen, for repeat victimisation
 	byVict  map[string]uuid.UUID // last case of a victim person id
 	n       int
 }
