@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +21,7 @@ import (
 // ErrCaseExists, ErrCaseMismatch, ErrCaseClosed, ErrRoleNotAllowed,
 // ErrNotAddressee, ErrCompartmentWidened, ErrUnknownParty, ErrDuplicate,
 // ErrNotFound, ErrInvalidTransition, ErrNoConsent, ErrApprovalRequired,
+// ErrCaseNotClosed,
 // ErrOpenItems, ErrUnknownEntry, ErrNoChange, ErrNotHighRisk,
 // ErrCustodyMismatch, ErrLegalHold, ErrOrderRequired.
 func Decide(s State, cmd Command, now time.Time) ([]Event, error) {
@@ -450,7 +452,7 @@ func (d *decider) decide(cmd Command) ([]EventData, error) {
 		if s.Risk == RiskHigh && s.Closure.Status != ClosureApprovedS {
 			return nil, ErrApprovalRequired
 		}
-		if (s.ActiveConditions() > 0 || s.OpenFollowUps() > 0) && c.Justification == "" {
+		if (s.ActiveConditions() > 0 || s.OpenFollowUps() > 0) && strings.TrimSpace(c.Justification) == "" {
 			return nil, fieldErr(ErrOpenItems, "justification", fmt.Sprintf("required with %d active conditions and %d open follow-ups", s.ActiveConditions(), s.OpenFollowUps()))
 		}
 		return one(c.CaseClosed)
@@ -531,12 +533,13 @@ func (d *decider) decide(cmd Command) ([]EventData, error) {
 		}
 		return one(c.EntryCorrected)
 	case RedactEntry:
-		if _, err := d.target(c.TargetEventID); err != nil {
+		t, err := d.target(c.TargetEventID)
+		if err != nil {
 			return nil, err
 		}
 		for _, h := range s.Holds {
-			if h.Active && h.Scope == "entire_case" {
-				return nil, fieldErr(ErrLegalHold, "target_event_id", "the case is under an active legal hold")
+			if h.Active && holdCovers(h.Scope, t.Type) {
+				return nil, fieldErr(ErrLegalHold, "target_event_id", "the entry is under an active legal hold ("+string(h.Scope)+")")
 			}
 		}
 		return one(c.EntryRedacted)
@@ -709,7 +712,7 @@ func (d *decider) openFollowUp(id uuid.UUID, to string) error {
 
 func (d *decider) pendingTransfer(id uuid.UUID) error {
 	switch {
-	case d.s.Transfer == nil && !d.s.Known(id):
+	case !d.s.Known(id):
 		return notFound("transfer_id")
 	case d.s.Transfer == nil || d.s.Transfer.ID != id:
 		return transition("transfer_id", "answered", "answered")
@@ -764,4 +767,18 @@ func (d *decider) disclose(c ProduceDisclosure) ([]EventData, error) {
 		}
 	}
 	return one(c.DisclosureProduced)
+}
+
+// holdCovers reports whether a legal hold of the given scope protects an
+// entry of type typ from redaction.
+func holdCovers(scope HoldScope, typ string) bool {
+	switch scope {
+	case "entire_case":
+		return true
+	case "notes":
+		return typ == "case.note_added"
+	case "evidence":
+		return typ == "case.evidence_logged" || typ == "case.evidence_transferred" || typ == "case.statement_taken"
+	}
+	return false
 }

@@ -2,7 +2,6 @@ package domain_test
 
 import (
 	"errors"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -309,7 +308,7 @@ func createPlan(key string, plan uuid.UUID) domain.CreateSafetyPlan {
 		PlanID: plan, PartyID: victimID, SafeContacts: []string{"sister"}, ShelterOption: true, TechnologySafety: true, NextReviewBy: t0.Add(30 * 24 * time.Hour)}}
 }
 
-func correct(key string, h domain.CommandHeader, target uuid.UUID, newComp domain.Compartment) domain.CorrectEntry {
+func correct(h domain.CommandHeader, target uuid.UUID, newComp domain.Compartment) domain.CorrectEntry {
 	return domain.CorrectEntry{CommandHeader: h, EntryCorrected: domain.EntryCorrected{
 		TargetEventID: target, Changes: []domain.FieldChange{{Field: "text", Value: "Client is staying with her brother."}}, Reason: "wrong relative", NewCompartment: newComp}}
 }
@@ -343,10 +342,6 @@ type scenario struct {
 	// returns the sentinel without a field, anyField when any field will do).
 	err   error
 	field string
-
-	// bug, when set, skips the row: it documents a rule the code does not
-	// enforce yet. CASELEDGER_RUN_BUGS=1 runs these rows too.
-	bug string
 }
 
 // anyField accepts a *FieldError naming any field.
@@ -378,9 +373,6 @@ func fold(t *testing.T, given []domain.Command) domain.State {
 // run plays a scenario and returns the events decided (nil when refused).
 func run(t *testing.T, sc scenario) []domain.Event {
 	t.Helper()
-	if sc.bug != "" && os.Getenv("CASELEDGER_RUN_BUGS") == "" {
-		t.Skip("BUG: " + sc.bug)
-	}
 	s := fold(t, sc.given)
 	before := s.Clone()
 	now := sc.now
@@ -706,7 +698,7 @@ func acceptedRows() map[string]scenario {
 	note := addNote("w-note", hdr(supervisor, "w-note"), tid("note/1"), "Reviewed the file with the worker.")
 	add(scenario{given: base(), when: note, then: events(note.NoteAdded), comp: domain.CompartmentShared})
 
-	ce := correct("w-correct", hdr(worker, "w-correct"), evID("note-sw", 0), "")
+	ce := correct(hdr(worker, "w-correct"), evID("note-sw", 0), "")
 	add(scenario{given: with(base(), swNote()), when: ce, then: events(ce.EntryCorrected), comp: domain.CompartmentSocialWork})
 
 	re := redact("w-redact", evID("call", 0))
@@ -828,10 +820,8 @@ func invalidFieldRows() []scenario {
 		{name: "negative score", given: base(), when: negScore, err: domain.ErrInvalidField, field: "score"},
 		{name: "score above ODARA max 13", given: base(), when: overODARA, err: domain.ErrInvalidField, field: "score"},
 		{name: "score above DASH max 27", given: base(), when: overDASH, err: domain.ErrInvalidField, field: "score"},
-		{name: "override without band", given: base(), when: emptyOverride, err: domain.ErrInvalidField, field: "override.band",
-			bug: `CompleteRiskAssessment with "override": {} passes validation (a zero struct behind a pointer is skipped as "not required"); its effective band is ""`},
-		{name: "override without band on a high-risk case", given: highRisk(), when: emptyOverride, err: domain.ErrInvalidField, field: "override.band",
-			bug: `CompleteRiskAssessment with "override": {} on a high-risk case emits RiskLevelChanged{From: high, To: ""}: the band drops to unknown (closure then needs no approval) and the event fails UnmarshalEvent (data.to required)`},
+		{name: "override without band", given: base(), when: emptyOverride, err: domain.ErrInvalidField, field: "override.band"},
+		{name: "override without band on a high-risk case", given: highRisk(), when: emptyOverride, err: domain.ErrInvalidField, field: "override.band"},
 		{name: "override without reason", given: base(), when: overrideNoReason, err: domain.ErrInvalidField, field: "override.reason"},
 		{name: "cleared_at before arrived_at", given: base(), when: clearedBefore, err: domain.ErrInvalidField, field: "cleared_at"},
 		{name: "ends_at before starts_at", given: base(), when: endsBefore, err: domain.ErrInvalidField, field: "ends_at"},
@@ -898,7 +888,7 @@ func closedCaseRows() []scenario {
 	order := tid("order/1")
 	hold := tid("hold/1")
 	n := addNote("w-note", hdr(worker, "w-note"), tid("note/1"), "Called after closure: client safe.")
-	ce := correct("w-correct", hdr(worker, "w-correct"), evID("note-sw", 0), "")
+	ce := correct(hdr(worker, "w-correct"), evID("note-sw", 0), "")
 	re := redact("w-redact", evID("note-sw", 0))
 	me := markInError("w-in-error", worker, evID("note-sw", 0))
 	dis := disclose("w-disclose", auditor, tid("disclosure/1"), uuid.Nil, evID("party-victim", 0))
@@ -926,7 +916,7 @@ func roleRows() []scenario {
 	dis := disclose("w-disclose", auditor, tid("disclosure/1"), uuid.Nil, evID("party-victim", 0))
 	return []scenario{
 		{name: "auditor adds a note", given: base(), when: addNote("w-note", hdr(auditor, "w-note"), tid("note/1"), "audit remark"), err: domain.ErrRoleNotAllowed, field: "actor.role"},
-		{name: "auditor corrects an entry", given: with(base(), swNote()), when: correct("w-correct", hdr(auditor, "w-correct"), evID("note-sw", 0), ""), err: domain.ErrRoleNotAllowed, field: "actor.role"},
+		{name: "auditor corrects an entry", given: with(base(), swNote()), when: correct(hdr(auditor, "w-correct"), evID("note-sw", 0), ""), err: domain.ErrRoleNotAllowed, field: "actor.role"},
 		{name: "auditor withdraws a consent", given: with(base(), recordConsent("consent", tid("consent/1"), victimID, "cavac", "")),
 			when: domain.WithdrawConsent{CommandHeader: hdr(auditor, "w-withdraw"), ConsentWithdrawn: domain.ConsentWithdrawn{ConsentID: tid("consent/1")}}, err: domain.ErrRoleNotAllowed, field: "actor.role"},
 		{name: "auditor produces a disclosure", given: base(), when: dis, then: events(dis.DisclosureProduced), comp: domain.CompartmentPolice},
@@ -969,21 +959,21 @@ func compartmentRows() []scenario {
 		{name: "header police on a social_work event", given: base(), when: planPolice, err: domain.ErrCompartmentWidened, field: "compartment"},
 		{name: "header sealed narrows a police event", given: base(), when: callSealed, then: events(callSealed.CallReceived), comp: domain.CompartmentSealed},
 		{name: "header social_work narrows a shared event", given: base(), when: offerSW, then: events(offerSW.ReferralOffered), comp: domain.CompartmentSocialWork},
-		{name: "correction widens social_work to police", given: noteSW, when: correct("w-correct", hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentPolice),
+		{name: "correction widens social_work to police", given: noteSW, when: correct(hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentPolice),
 			err: domain.ErrCompartmentWidened, field: "new_compartment"},
-		{name: "correction widens social_work to shared", given: noteSW, when: correct("w-correct", hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentShared),
+		{name: "correction widens social_work to shared", given: noteSW, when: correct(hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentShared),
 			err: domain.ErrCompartmentWidened, field: "new_compartment"},
-		{name: "correction widens sealed to shared", given: noteSealed, when: correct("w-correct", hdr(officer, "w-correct"), evID("note-sealed", 0), domain.CompartmentShared),
+		{name: "correction widens sealed to shared", given: noteSealed, when: correct(hdr(officer, "w-correct"), evID("note-sealed", 0), domain.CompartmentShared),
 			err: domain.ErrCompartmentWidened, field: "new_compartment"},
-		{name: "correction of a social_work entry in header police", given: noteSW, when: correct("w-correct", hdrIn(officer, "w-correct", domain.CompartmentPolice), evID("note-sw", 0), ""),
+		{name: "correction of a social_work entry in header police", given: noteSW, when: correct(hdrIn(officer, "w-correct", domain.CompartmentPolice), evID("note-sw", 0), ""),
 			err: domain.ErrCompartmentWidened, field: "compartment"},
 		{name: "redaction of a police entry in header shared", given: callHist,
 			when: domain.RedactEntry{CommandHeader: hdrIn(supervisor, "w-redact", domain.CompartmentShared), EntryRedacted: domain.EntryRedacted{TargetEventID: evID("call", 0), Fields: []string{"address"}, LegalBasis: "privacy"}},
 			err:  domain.ErrCompartmentWidened, field: "compartment"},
-		{name: "correction seals a social_work entry", given: noteSW, when: correct("w-correct", hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentSealed),
-			then: events(correct("w-correct", hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentSealed).EntryCorrected), comp: domain.CompartmentSocialWork},
-		{name: "correction of a police entry in header sealed", given: callHist, when: correct("w-correct", hdrIn(officer, "w-correct", domain.CompartmentSealed), evID("call", 0), ""),
-			then: events(correct("w-correct", hdr(officer, "w-correct"), evID("call", 0), "").EntryCorrected), comp: domain.CompartmentSealed},
+		{name: "correction seals a social_work entry", given: noteSW, when: correct(hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentSealed),
+			then: events(correct(hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentSealed).EntryCorrected), comp: domain.CompartmentSocialWork},
+		{name: "correction of a police entry in header sealed", given: callHist, when: correct(hdrIn(officer, "w-correct", domain.CompartmentSealed), evID("call", 0), ""),
+			then: events(correct(hdr(officer, "w-correct"), evID("call", 0), "").EntryCorrected), comp: domain.CompartmentSealed},
 	}
 }
 
@@ -1069,8 +1059,7 @@ func notFoundRows() []scenario {
 		{name: "release an unknown hold", given: base(), when: releaseHold("w-release", ghost), err: domain.ErrNotFound, field: "hold_id"},
 		{name: "accept a transfer never requested", given: base(), when: acceptTransfer("w-accept-tr", ghost), err: domain.ErrNotFound, field: "transfer_id"},
 		{name: "accept an unknown transfer while another is pending", given: with(base(), requestTransfer("request-tr", tid("transfer/1"))), when: acceptTransfer("w-accept-tr", ghost),
-			err: domain.ErrNotFound, field: "transfer_id",
-			bug: "AcceptTransfer/RejectTransfer naming a transfer id never requested, while another transfer is pending, returns ErrInvalidTransition (\"answered\") instead of ErrNotFound"},
+			err: domain.ErrNotFound, field: "transfer_id"},
 		{name: "action for an unknown cell", given: highRisk(), when: assignAction("w-action", ghost, tid("action/1")), err: domain.ErrNotFound, field: "cell_id"},
 		{name: "close an unknown cell", given: highRisk(), when: closeCell("w-close-cell", ghost), err: domain.ErrNotFound, field: "cell_id"},
 		{name: "disclosure under an unknown order", given: base(), when: disclose("w-disclose", officer, tid("disclosure/1"), ghost, evID("open", 0)), err: domain.ErrNotFound, field: "order_id"},
@@ -1147,7 +1136,7 @@ func transitionRows() []scenario {
 		{name: "approve with nothing requested", given: highRisk(), when: approveClosure("w-approve", supervisor), err: domain.ErrInvalidTransition, field: "closure"},
 		{name: "approve twice", given: approved, when: approveClosure("w-approve", supervisor), err: domain.ErrInvalidTransition, field: "closure"},
 		{name: "reject an approved closure", given: approved, when: rejectClosure("w-reject-closure", supervisor), err: domain.ErrInvalidTransition, field: "closure"},
-		{name: "correct an entry in error", given: inError, when: correct("w-correct", hdr(worker, "w-correct"), evID("note-sw", 0), ""), err: domain.ErrInvalidTransition, field: "target_event_id"},
+		{name: "correct an entry in error", given: inError, when: correct(hdr(worker, "w-correct"), evID("note-sw", 0), ""), err: domain.ErrInvalidTransition, field: "target_event_id"},
 		{name: "mark an entry in error twice", given: inError, when: markInError("w-in-error", worker, evID("note-sw", 0)), err: domain.ErrInvalidTransition, field: "target_event_id"},
 	}
 }
@@ -1250,20 +1239,18 @@ func entryRows() []scenario {
 	withOrder := with(sealed, receiveOrder("order", tid("order/1")))
 	dis := disclose("w-disclose", officer, tid("disclosure/1"), tid("order/1"), evID("open", 0), evID("note-sealed", 0))
 	return []scenario{
-		{name: "correction of an event not in the case", given: callHist, when: correct("w-correct", hdr(officer, "w-correct"), foreign, ""), err: domain.ErrUnknownEntry, field: "target_event_id"},
+		{name: "correction of an event not in the case", given: callHist, when: correct(hdr(officer, "w-correct"), foreign, ""), err: domain.ErrUnknownEntry, field: "target_event_id"},
 		{name: "redaction of an event not in the case", given: callHist, when: redact("w-redact", foreign), err: domain.ErrUnknownEntry, field: "target_event_id"},
 		{name: "marking in error of an event not in the case", given: callHist, when: markInError("w-in-error", officer, foreign), err: domain.ErrUnknownEntry, field: "target_event_id"},
 		{name: "disclosure of an event not in the case", given: callHist, when: disclose("w-disclose", officer, tid("disclosure/1"), uuid.Nil, evID("call", 0), foreign), err: domain.ErrUnknownEntry, field: "items[1].event_id"},
-		{name: "correction targeting the command id, not the event id", given: callHist, when: correct("w-correct", hdr(officer, "w-correct"), cmdID("call"), ""), err: domain.ErrUnknownEntry, field: "target_event_id"},
+		{name: "correction targeting the command id, not the event id", given: callHist, when: correct(hdr(officer, "w-correct"), cmdID("call"), ""), err: domain.ErrUnknownEntry, field: "target_event_id"},
 		{name: "redaction under an entire-case hold", given: heldCase, when: re, err: domain.ErrLegalHold, field: "target_event_id"},
 		{name: "redaction once the hold is released", given: releasedHold, when: re, then: events(re.EntryRedacted), comp: domain.CompartmentSocialWork},
-		{name: "redaction of a note under a notes hold", given: heldNotes, when: re, err: domain.ErrLegalHold, field: "target_event_id",
-			bug: "RedactEntry only checks holds of scope entire_case: a note is redacted while a legal hold of scope \"notes\" is active"},
-		{name: "redaction of evidence under an evidence hold", given: heldEvidence, when: reEvidence, err: domain.ErrLegalHold, field: "target_event_id",
-			bug: "RedactEntry only checks holds of scope entire_case: an EvidenceLogged entry is redacted while a legal hold of scope \"evidence\" is active"},
+		{name: "redaction of a note under a notes hold", given: heldNotes, when: re, err: domain.ErrLegalHold, field: "target_event_id"},
+		{name: "redaction of evidence under an evidence hold", given: heldEvidence, when: reEvidence, err: domain.ErrLegalHold, field: "target_event_id"},
 		{name: "disclosure of a sealed entry without an order", given: sealed, when: disclose("w-disclose", officer, tid("disclosure/1"), uuid.Nil, evID("open", 0), evID("note-sealed", 0)),
 			err: domain.ErrOrderRequired, field: "items[1].event_id"},
-		{name: "disclosure of an entry sealed by correction without an order", given: with(callHist, correct("seal", hdr(officer, "seal"), evID("call", 0), domain.CompartmentSealed)),
+		{name: "disclosure of an entry sealed by correction without an order", given: with(callHist, correct(hdr(officer, "seal"), evID("call", 0), domain.CompartmentSealed)),
 			when: disclose("w-disclose", auditor, tid("disclosure/1"), uuid.Nil, evID("call", 0)), err: domain.ErrOrderRequired, field: "items[0].event_id"},
 		{name: "disclosure of a sealed entry under an order", given: withOrder, when: dis, then: events(dis.DisclosureProduced), comp: domain.CompartmentPolice},
 	}
@@ -1368,7 +1355,7 @@ func TestDecideNoteCompartments(t *testing.T) { runAll(t, noteRows()) }
 func TestDecideBoundaries(t *testing.T)       { runAll(t, boundaryRows()) }
 
 // TestDecideSentinelCoverage fails when a sentinel Decide documents has no
-// refusal row that is not skipped as a known bug.
+// refusal row.
 func TestDecideSentinelCoverage(t *testing.T) {
 	sentinels := []error{
 		domain.ErrUnknownCommand, domain.ErrInvalidField, domain.ErrCaseNotFound, domain.ErrCaseExists,
@@ -1386,7 +1373,7 @@ func TestDecideSentinelCoverage(t *testing.T) {
 	for _, want := range sentinels {
 		n := 0
 		for _, sc := range all {
-			if sc.err == want && sc.bug == "" {
+			if sc.err == want {
 				n++
 			}
 		}
@@ -1416,7 +1403,7 @@ func noPersonalDataRows() []scenario {
 	dupPerson := identify("w-party", strangerID, "MNI-0000001", domain.PartyWitness)
 	dupPerson.SafeContact = []domain.SafeContact{{Method: "phone", Details: piiMarker}}
 	longPerson := identify("w-party", strangerID, strings.Repeat(piiMarker, 5), domain.PartyWitness)
-	correction := correct("w-correct", hdr(worker, "w-correct"), tid("ghost"), "")
+	correction := correct(hdr(worker, "w-correct"), tid("ghost"), "")
 	correction.Changes = []domain.FieldChange{{Field: "text", Value: piiMarker}}
 	sha := domain.TakeStatement{CommandHeader: hdr(officer, "w-stmt"), StatementTaken: domain.StatementTaken{
 		StatementID: tid("statement/1"), PartyID: victimID, Kind: "written", MediaRef: "m", SHA256: piiMarker}}

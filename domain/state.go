@@ -482,7 +482,9 @@ func Evolve(s State, e Event) State {
 		s.FollowUps[d.FollowUpID] = FollowUp{ID: d.FollowUpID, PartyID: d.PartyID, Kind: d.Kind, DueBy: d.DueBy, Assignee: d.Assignee, Status: FollowUpOpen, ScheduledAt: at}
 		if s.Parties[d.PartyID].Role == PartyVictim {
 			for i, c := range s.ContactsDue {
-				if c.MetBy == uuid.Nil && !d.DueBy.After(c.DueBy) {
+				// A contact planned before the obligation arose, or due
+				// after its deadline, does not answer it.
+				if c.MetBy == uuid.Nil && !d.DueBy.After(c.DueBy) && !d.DueBy.Before(c.Since) {
 					s.ContactsDue[i].MetBy = d.FollowUpID
 				}
 			}

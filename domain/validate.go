@@ -207,6 +207,11 @@ func validateValue(fv reflect.Value, r fieldRule, path string, now time.Time) er
 			}
 		}
 	case reflect.Pointer:
+		if fv.Elem().Kind() == reflect.Struct {
+			// A struct given behind a pointer is present: its own required
+			// fields apply even when every one of them is empty.
+			return validateStruct(fv.Elem(), path, now)
+		}
 		return validateValue(fv.Elem(), fieldRule{required: r.required, enum: r.elemEnum}, path, now)
 	case reflect.Struct:
 		return validateStruct(fv, path, now)

@@ -2,9 +2,11 @@
 // the event store, NATS and the read models, and does nothing else.
 //
 //	caseledger demo [--cases N] [--seed S] [--show K]
+//	caseledger replay CASE_ID
+//	caseledger verify
 //
-// Later subcommands (serve, emit, replay, verify, export, bench) land with
-// the issues that build them.
+// Later subcommands (serve, emit, export, bench) land with the issues that
+// build them.
 package main
 
 import (
@@ -36,10 +38,16 @@ var errUsage = errors.New("usage")
 const usage = `caseledger keeps conjugal and domestic violence case files as immutable events.
 
 Usage:
-  caseledger demo [--cases N] [--seed S] [--show K]
-      generate N synthetic cases through the domain rules and print the
-      timeline of one of them (who, what, when, compartment)
+  caseledger demo [--cases N] [--seed S] [--show K] [--data-dir DIR]
+      generate N synthetic cases through the domain rules, append them to the
+      store, and print the timeline of one (who, what, when, compartment)
+  caseledger replay CASE_ID [--data-dir DIR]
+      print a case's events from the store and check its chain
+  caseledger verify [--data-dir DIR]
+      walk every chain in the store; exits non-zero on any break
   caseledger help
+
+The data directory defaults to ./caseledger-data (env CASELEDGER_DATA_DIR).
 `
 
 // run is main without the process: tests call it in-process.
@@ -51,6 +59,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], getenv, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

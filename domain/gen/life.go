@@ -221,7 +221,12 @@ func (l *life) highRiskResponse() {
 	if !s.Escalated {
 		l.do(domain.EscalateHighRisk{CommandHeader: l.hdr(l.officer), HighRiskEscalated: domain.HighRiskEscalated{To: "cellule-intervention-rapide", Reason: "high band"}})
 	}
-	due := domain.AddWorkingDays(l.clock, domain.FirstContactDelay)
+	// In practice: the victim contact is due two working days after the
+	// band went high or the breach was reported; most are planned in time.
+	due := s.UnmetContacts()[0].DueBy.Add(-time.Duration(g.rng.IntN(30)) * hour)
+	if due.Before(l.clock) {
+		due = l.clock.Add(hour)
+	}
 	if g.chance(0.15) {
 		due = due.Add(time.Duration(g.rng.IntN(5)+1) * day) // missed: scheduled too late
 	}

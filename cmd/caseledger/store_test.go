@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+)
+
+// demoInto appends n generated cases to a fresh data directory and returns
+// the directory and the case the demo printed.
+func demoInto(t *testing.T, n string) (dir, caseID string) {
+	t.Helper()
+	dir = t.TempDir()
+	out, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "demo", "--cases", n, "--seed", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`caseledger replay ([0-9a-f-]{36})`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("demo did not name a case:\n%s", out)
+	}
+	return dir, m[1]
+}
+
+func TestDemoAppendsAndIsIdempotent(t *testing.T) {
+	dir, _ := demoInto(t, "20")
+	out, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "demo", "--cases", "20", "--seed", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "appended to "+filepath.Join(dir, "events.db")+": 0 events in") {
+		t.Fatalf("a second run with the same seed wrote again:\n%s", out)
+	}
+	out, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify")
+	if err != nil || !strings.Contains(out, "in 20 streams") || !strings.Contains(out, "every chain holds") {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+}
+
+func TestReplay(t *testing.T) {
+	dir, caseID := demoInto(t, "10")
+	env := map[string]string{"CASELEDGER_DATA_DIR": dir}
+	out, _, err := runArgs(t, env, "replay", caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"case-" + caseID, "Case opened", "chain verified"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("replay lacks %q", want)
+		}
+	}
+	if _, _, err := runArgs(t, env, "replay", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"); !errors.Is(err, errNotFound) {
+		t.Errorf("unknown case: %v", err)
+	}
+	if _, _, err := runArgs(t, env, "replay", "not-a-case"); !errors.Is(err, errUsage) {
+		t.Errorf("bad case id: %v", err)
+	}
+	if _, _, err := runArgs(t, env, "replay"); !errors.Is(err, errUsage) {
+		t.Errorf("missing case id: %v", err)
+	}
+}
+
+// tamper opens the store file with plain SQL, as an insider with file access
+// could, and runs the statements; it returns the stream and version of the
+// row at position pos before tampering.
+func tamper(t *testing.T, dir string, pos int, stmts ...string) (string, int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stream string
+	var version int
+	if err := db.QueryRow("SELECT stream, version FROM events WHERE position = ?", pos).Scan(&stream, &version); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range stmts {
+		if _, err := db.Exec(q, pos); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return stream, version
+}
+
+func TestVerifyNamesTheBreak(t *testing.T) {
+	tests := []struct {
+		name  string
+		stmts []string
+		want  func(stream string, version int) string
+	}{
+		{"one byte changed", []string{
+			"DROP TRIGGER events_no_update",
+			"UPDATE events SET data = CAST(replace(CAST(data AS TEXT), '\"', '''') AS BLOB) WHERE position = ?",
+		}, func(s string, v int) string { return s + " at version " + itoa(v) + ": stored bytes do not match" }},
+		{"metadata changed", []string{
+			"DROP TRIGGER events_no_update",
+			"UPDATE events SET metadata = CAST(replace(CAST(metadata AS TEXT), 'officer', 'admin') AS BLOB) WHERE position = ?",
+		}, func(s string, v int) string { return s + " at version " + itoa(v) + ": stored bytes do not match" }},
+		{"row deleted", []string{
+			"DROP TRIGGER events_no_delete",
+			"DELETE FROM events WHERE position = ?",
+		}, func(s string, v int) string { return s + " at version " + itoa(v) + ": version " + itoa(v+1) + " follows" }},
+		{"two rows swapped", []string{
+			"DROP TRIGGER events_no_update",
+			// swap this row with the next event of its stream
+			`UPDATE events SET position = -position WHERE position IN (?1, (SELECT min(e.position) FROM events e, events f WHERE f.position = ?1 AND e.stream = f.stream AND e.version = f.version + 1))`,
+			`UPDATE events SET position = (SELECT max(-position) FROM events WHERE position < 0) WHERE position = -?1`,
+			`UPDATE events SET position = ?1 WHERE position < 0`,
+		}, func(s string, v int) string { return s + " at version " + itoa(v) + ": version " + itoa(v+1) + " follows" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, _ := demoInto(t, "5")
+			// Without dropping its trigger, the store refuses the change.
+			db, _ := sql.Open("sqlite", filepath.Join(dir, "events.db"))
+			if _, err := db.Exec("UPDATE events SET type = 'x' WHERE position = 10"); err == nil || !strings.Contains(err.Error(), "immutable") {
+				t.Fatalf("update allowed: %v", err)
+			}
+			db.Close()
+			stream, version := tamper(t, dir, 40, tt.stmts...)
+			out, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify")
+			if !errors.Is(err, errChainBroken) {
+				t.Fatalf("verify after tampering: %v\n%s", err, out)
+			}
+			if want := "BROKEN " + tt.want(stream, version); !strings.Contains(out, want) {
+				t.Fatalf("verify output lacks %q:\n%s", want, out)
+			}
+			if strings.Count(out, "BROKEN") != 1 {
+				t.Fatalf("other streams reported:\n%s", out)
+			}
+		})
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestStoreLockedAndCorrupt(t *testing.T) {
+	dir, _ := demoInto(t, "2")
+	ctx := context.Background()
+	held, err := openStore(ctx, storeConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify")
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second opener: %v", err)
+	}
+}
