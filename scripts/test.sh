@@ -8,6 +8,21 @@ cd "$(dirname "$0")/.."
 
 command -v go >/dev/null || { echo "test.sh: Go is not installed (see README)" >&2; exit 1; }
 
+# need CMD PACKAGE: install a Debian package when its command is missing.
+apt_updated=""
+need() {
+  command -v "$1" >/dev/null && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "test.sh: $1 is missing; install the Debian package $2" >&2
+    return 1
+  fi
+  [ -n "$apt_updated" ] || { apt-get update -qq >/dev/null; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+
+# The stock sqlite3 tool: a test checks that an auditor can open the store.
+need sqlite3 sqlite3
+
 echo "== go vet"
 go vet ./...
 

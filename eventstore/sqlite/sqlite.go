@@ -79,6 +79,7 @@ type Store struct {
 	reqs  chan *appendReq
 	opts  Options
 	stmts writerStmts
+	heads headCache
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -114,6 +115,9 @@ func dsn(path string, extra string) string {
 // Errors: ErrLocked; eventstore.ErrCorrupt (the file is not a caseledger
 // SQLite database, or is damaged); I/O errors wrapped with the path.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024
 	}
@@ -182,6 +186,9 @@ func (s *Store) open(ctx context.Context) error {
 func (s *Store) migrate(ctx context.Context) error {
 	var app, ver int64
 	if err := s.wdb.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return fmt.Errorf("%w: %s: %v", eventstore.ErrCorrupt, s.path, err)
 	}
 	if err := s.wdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&ver); err != nil {

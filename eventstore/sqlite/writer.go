@@ -5,13 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/caseledger/caseledger/eventstore"
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 type writerStmts struct {
-	head, byID, insert *sql.Stmt
+	head, byID, insert, savepoint, release, rollbackTo *sql.Stmt
 }
 
 func (w *writerStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -25,11 +28,23 @@ func (w *writerStmts) prepare(ctx context.Context, db *sql.DB) error {
 	if w.insert, err = db.PrepareContext(ctx, "INSERT INTO events (stream, version, event_id, type, data, metadata, recorded_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"); err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
+	for q, st := range map[string]**sql.Stmt{"SAVEPOINT a": &w.savepoint, "RELEASE a": &w.release, "ROLLBACK TO a": &w.rollbackTo} {
+		if *st, err = db.PrepareContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+	}
 	return nil
 }
 
+func (w *writerStmts) in(ctx context.Context, tx *sql.Tx) writerStmts {
+	return writerStmts{
+		head: tx.StmtContext(ctx, w.head), byID: tx.StmtContext(ctx, w.byID), insert: tx.StmtContext(ctx, w.insert),
+		savepoint: tx.StmtContext(ctx, w.savepoint), release: tx.StmtContext(ctx, w.release), rollbackTo: tx.StmtContext(ctx, w.rollbackTo),
+	}
+}
+
 func (w *writerStmts) close() {
-	for _, st := range []*sql.Stmt{w.head, w.byID, w.insert} {
+	for _, st := range []*sql.Stmt{w.head, w.byID, w.insert, w.savepoint, w.release, w.rollbackTo} {
 		if st != nil {
 			st.Close()
 		}
@@ -112,20 +127,23 @@ func (s *Store) commitTx(batch []*appendReq, live []bool, replies []appendReply)
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	st := writerStmts{head: tx.StmtContext(ctx, s.stmts.head), byID: tx.StmtContext(ctx, s.stmts.byID), insert: tx.StmtContext(ctx, s.stmts.insert)}
-	heads := map[string]head{} // streams touched in this transaction
+	st := s.stmts.in(ctx, tx)
+	heads := map[string]head{} // stream heads as this transaction leaves them
 	now := time.Now().UTC()
 	for i, r := range batch {
 		if !live[i] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT a"); err != nil {
+		if _, err := st.savepoint.ExecContext(ctx); err != nil {
 			return fmt.Errorf("sqlite: savepoint: %w", err)
 		}
-		res, h, err := appendOne(ctx, st, heads, r, now)
+		res, h, err := s.appendOne(ctx, st, heads, r, now)
 		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO a"); rerr != nil {
-				return fmt.Errorf("sqlite: rollback to savepoint: %w", rerr)
+			if _, rerr := st.rollbackTo.ExecContext(ctx); rerr != nil {
+				// SQLite rolled the whole transaction back itself (a full
+				// disk, an I/O error): nothing of this batch is written, and
+				// every append in it fails with the cause.
+				return err
 			}
 			replies[i].err = err
 		} else {
@@ -134,23 +152,27 @@ func (s *Store) commitTx(batch []*appendReq, live []bool, replies []appendReply)
 				heads[r.stream] = h
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE a"); err != nil {
+		if _, err := st.release.ExecContext(ctx); err != nil {
 			return fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	s.heads.update(heads)
 	return nil
 }
 
 // appendOne writes one append inside the batch's transaction and returns
 // its result and the stream's new head.
-func appendOne(ctx context.Context, st writerStmts, heads map[string]head, r *appendReq, now time.Time) (eventstore.AppendResult, head, error) {
+func (s *Store) appendOne(ctx context.Context, st writerStmts, heads map[string]head, r *appendReq, now time.Time) (eventstore.AppendResult, head, error) {
 	if res, dup, err := retried(ctx, st, r); err != nil || dup {
 		return res, head{}, err
 	}
 	h, ok := heads[r.stream]
+	if !ok {
+		h, ok = s.heads.get(r.stream)
+	}
 	if !ok {
 		var raw []byte
 		err := st.head.QueryRowContext(ctx, r.stream).Scan(&h.version, &raw)
@@ -170,7 +192,7 @@ func appendOne(ctx context.Context, st writerStmts, heads map[string]head, r *ap
 	}
 	res := eventstore.AppendResult{Stream: r.stream, FirstVersion: h.version + 1}
 	micros := now.UnixMicro()
-	for _, e := range r.events {
+	for i, e := range r.events {
 		prev := h.hash
 		h.version++
 		h.hash = eventstore.ChainHash(prev, r.stream, h.version, e)
@@ -179,6 +201,11 @@ func appendOne(ctx context.Context, st writerStmts, heads map[string]head, r *ap
 			meta = []byte{}
 		}
 		out, err := st.insert.ExecContext(ctx, r.stream, h.version, e.ID.String(), e.Type, e.Data, meta, micros, prev[:], h.hash[:])
+		if isUnique(err) {
+			// Only the first id was looked up: a later one already
+			// stored makes the append a partial retry or a reuse.
+			return eventstore.AppendResult{}, head{}, fmt.Errorf("%w: event %d", eventstore.ErrDuplicateEventID, i)
+		}
 		if err != nil {
 			return eventstore.AppendResult{}, head{}, fmt.Errorf("sqlite: insert: %w", err)
 		}
@@ -192,12 +219,18 @@ func appendOne(ctx context.Context, st writerStmts, heads map[string]head, r *ap
 	return res, h, nil
 }
 
+// isUnique reports a UNIQUE constraint violation (SQLITE_CONSTRAINT_UNIQUE).
+func isUnique(err error) bool {
+	var se *sqlitedrv.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
 // retried reports whether the append's events are already stored as one
 // earlier append of the same stream, in order, and if so returns that
-// append's result. An id stored anywhere else is ErrDuplicateEventID.
+// append's result. It looks up the first id: when that one is new, a later
+// stored id is caught by UNIQUE(event_id) on insert.
 func retried(ctx context.Context, st writerStmts, r *appendReq) (eventstore.AppendResult, bool, error) {
 	res := eventstore.AppendResult{Stream: r.stream, Duplicate: true}
-	found := 0
 	for i, e := range r.events {
 		var (
 			pos     int64
@@ -206,14 +239,14 @@ func retried(ctx context.Context, st writerStmts, r *appendReq) (eventstore.Appe
 			raw     []byte
 		)
 		err := st.byID.QueryRowContext(ctx, e.ID.String()).Scan(&pos, &stream, &version, &raw)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, sql.ErrNoRows) && i == 0:
+			return eventstore.AppendResult{}, false, nil
+		case errors.Is(err, sql.ErrNoRows):
+			return eventstore.AppendResult{}, false, fmt.Errorf("%w: part of the append is already stored", eventstore.ErrDuplicateEventID)
+		case err != nil:
 			return res, false, fmt.Errorf("sqlite: look up event id: %w", err)
-		}
-		found++
-		if stream != r.stream || (i > 0 && version != res.LastVersion+1) || found != i+1 {
+		case stream != r.stream || (i > 0 && version != res.LastVersion+1):
 			return res, false, fmt.Errorf("%w: event %d", eventstore.ErrDuplicateEventID, i)
 		}
 		if i == 0 {
@@ -223,11 +256,33 @@ func retried(ctx context.Context, st writerStmts, r *appendReq) (eventstore.Appe
 		res.Position = eventstore.Position{Commit: uint64(pos), Prepare: uint64(pos)}
 		copy(res.Hash[:], raw)
 	}
-	switch found {
-	case 0:
-		return eventstore.AppendResult{}, false, nil
-	case len(r.events):
-		return res, true, nil
+	return res, true, nil
+}
+
+// headCache remembers stream heads committed by this process's writer, which
+// is the only writer of the file (Open holds its lock), so a cached head is
+// never stale. It is bounded: past maxHeads it starts over.
+type headCache struct {
+	mu sync.Mutex
+	m  map[string]head
+}
+
+const maxHeads = 200_000
+
+func (c *headCache) get(stream string) (head, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[stream]
+	return h, ok
+}
+
+func (c *headCache) update(heads map[string]head) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m)+len(heads) > maxHeads {
+		c.m = make(map[string]head, len(heads))
 	}
-	return eventstore.AppendResult{}, false, fmt.Errorf("%w: part of the append is already stored", eventstore.ErrDuplicateEventID)
+	for k, v := range heads {
+		c.m[k] = v
+	}
 }
