@@ -242,14 +242,14 @@ func (s *Store) findStored(ctx context.Context, stream string, expected eventsto
 			return eventstore.AppendResult{}, false, fmt.Errorf("kurrent: append to %s: look for a retry: %w", stream, err)
 		}
 	}
-	same, any := len(got) == len(events), false
+	same, some := len(got) == len(events), false
 	ids := make(map[uuid.UUID]bool, len(events))
 	for _, e := range events {
 		ids[e.ID] = true
 	}
 	for i, r := range got {
 		same = same && r.ID == events[i].ID
-		any = any || ids[r.ID]
+		some = some || ids[r.ID]
 	}
 	switch {
 	case same:
@@ -262,7 +262,7 @@ func (s *Store) findStored(ctx context.Context, stream string, expected eventsto
 			Hash:         last.Hash,
 			Duplicate:    true,
 		}, true, nil
-	case any || expected == eventstore.Any:
+	case some || expected == eventstore.Any:
 		// Any found one of the ids among the stream's recent events.
 		return eventstore.AppendResult{}, false, fmt.Errorf("%w: %s holds some of the append's event ids, but not as this append", eventstore.ErrDuplicateEventID, stream)
 	}
@@ -297,10 +297,12 @@ func (s *Store) write(ctx context.Context, stream string, current int64, prev ev
 		if errors.As(err, &ke) && ke.Code() == kurrentdb.ErrorCodeWrongExpectedVersion {
 			return eventstore.AppendResult{}, errConflict
 		}
-		if ctx.Err() == nil && status.Code(err) == codes.InvalidArgument {
+		var st interface{ GRPCStatus() *status.Status }
+		if ctx.Err() == nil && errors.As(err, &st) && st.GRPCStatus().Code() == codes.InvalidArgument {
 			// The server's limits (maximum append size, event size):
-			// retrying cannot help.
-			return eventstore.AppendResult{}, fmt.Errorf("kurrent: append to %s: %w: refused by the server: %s", stream, eventstore.ErrInvalidEvent, status.Convert(err).Message())
+			// retrying cannot help. KurrentDB's message names sizes and
+			// ids, never data.
+			return eventstore.AppendResult{}, fmt.Errorf("kurrent: append to %s: %w: refused by the server: %s", stream, eventstore.ErrInvalidEvent, st.GRPCStatus().Message())
 		}
 		return eventstore.AppendResult{}, s.fail(ctx, c, "append to "+stream, err)
 	}
@@ -333,18 +335,18 @@ func (s *Store) readBackwards(ctx context.Context, stream string, n int) ([]even
 // Errors: eventstore.ErrInvalidStream, eventstore.ErrCorrupt for an event
 // whose metadata is not caseledger's wrapper, eventstore.ErrClosed, the
 // context's error, and the client's errors wrapped.
-func (s *Store) ReadStream(ctx context.Context, stream string, from int64, max int) ([]eventstore.Record, error) {
+func (s *Store) ReadStream(ctx context.Context, stream string, from int64, limit int) ([]eventstore.Record, error) {
 	if err := eventstore.ValidateStream(stream); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("kurrent: read %s: %w", stream, err)
 	}
-	if max <= 0 {
+	if limit <= 0 {
 		return nil, nil
 	}
-	from = maxInt64(from, 0)
-	return s.read(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.StreamRevision{Value: uint64(from)}}, max)
+	from = max(from, 0)
+	return s.read(ctx, stream, kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.StreamRevision{Value: uint64(from)}}, limit)
 }
 
 func (s *Store) read(ctx context.Context, stream string, opts kurrentdb.ReadStreamOptions, n int) ([]eventstore.Record, error) {
@@ -385,11 +387,11 @@ func (s *Store) read(ctx context.Context, stream string, opts kurrentdb.ReadStre
 //
 // Errors: eventstore.ErrCorrupt, eventstore.ErrClosed, the context's error,
 // and the client's errors wrapped.
-func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.Record, error) {
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("kurrent: read $all: %w", err)
 	}
-	if max <= 0 {
+	if limit <= 0 {
 		return nil, nil
 	}
 	c, err := s.conn()
@@ -410,7 +412,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 			return nil, s.fail(ctx, c, "read $all", err)
 		}
 		n := 0
-		for len(out) < max {
+		for len(out) < limit {
 			ev, err := rs.Recv()
 			if errors.Is(err, io.EOF) {
 				break
@@ -437,7 +439,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 			out = append(out, r)
 		}
 		rs.Close()
-		if len(out) >= max || n < allPage {
+		if len(out) >= limit || n < allPage {
 			return out, nil
 		}
 	}
@@ -541,11 +543,4 @@ func toRecord(ev *kurrentdb.ResolvedEvent) (eventstore.Record, error) {
 		PrevHash:   prev,
 		Hash:       hash,
 	}, nil
-}
-
-func maxInt64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }

@@ -80,6 +80,9 @@ type Store struct {
 	opts  Options
 	stmts writerStmts
 	heads headCache
+	// Reads use statements prepared once (database/sql prepares them on
+	// each reader connection as it is first used).
+	readStream, readAll *sql.Stmt
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
@@ -168,12 +171,18 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.stmts.prepare(ctx, s.wdb); err != nil {
 		return err
 	}
-	s.rdb, err = sql.Open("sqlite", dsn(s.path, "&_pragma=query_only(1)"))
+	s.rdb, err = sql.Open("sqlite", dsn(s.path, "&_pragma=query_only(1)&_pragma=cache_size(-32768)&_pragma=mmap_size(1073741824)"))
 	if err != nil {
 		return fmt.Errorf("sqlite: open readers on %s: %w", s.path, err)
 	}
 	s.rdb.SetMaxOpenConns(s.opts.Readers)
 	s.rdb.SetMaxIdleConns(s.opts.Readers)
+	if s.readStream, err = s.rdb.PrepareContext(ctx, "SELECT "+columns+" FROM events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?"); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if s.readAll, err = s.rdb.PrepareContext(ctx, "SELECT "+columns+" FROM events WHERE position > ? ORDER BY position LIMIT ?"); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	s.cpdb, err = sql.Open("sqlite", dsn(s.path, ""))
 	if err != nil {
 		return fmt.Errorf("sqlite: open checkpointer on %s: %w", s.path, err)
@@ -246,6 +255,11 @@ func (s *Store) Close() error {
 func (s *Store) closeDBs() error {
 	var errs []error
 	s.stmts.close()
+	for _, st := range []*sql.Stmt{s.readStream, s.readAll} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	for _, db := range []*sql.DB{s.wdb, s.rdb, s.cpdb} {
 		if db != nil {
 			errs = append(errs, db.Close())
@@ -329,7 +343,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, max i
 	if max <= 0 {
 		return nil, nil
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+columns+" FROM events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?", stream, from, max)
+	rows, err := s.readStream.QueryContext(ctx, stream, from, max)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read stream: %w", err)
 	}
@@ -344,7 +358,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 	if max <= 0 {
 		return nil, nil
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+columns+" FROM events WHERE position > ? ORDER BY position LIMIT ?", int64(after.Commit), max)
+	rows, err := s.readAll.QueryContext(ctx, int64(after.Commit), max)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read all: %w", err)
 	}

@@ -26,7 +26,7 @@ func openTemp(t *testing.T) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) eventstore.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T) eventstore.Store { return openTemp(t) }, storetest.Options{GlobalEventIDs: true})
 }
 
 func TestCorruptFileIsRefused(t *testing.T) {
