@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/eventstore/kurrent"
 	"github.com/caseledger/caseledger/eventstore/sqlite"
 )
 
@@ -17,13 +20,30 @@ import (
 // which overrides the defaults.
 type storeConfig struct {
 	DataDir string // CASELEDGER_DATA_DIR, default ./caseledger-data
+	// EventStoreURL, when set, puts the record in EventStoreDB/KurrentDB
+	// (kurrentdb://… or esdb://…) instead of the data directory's SQLite.
+	EventStoreURL string // CASELEDGER_EVENTSTORE_URL
 }
 
 func (c storeConfig) Validate() error {
+	var errs []error
 	if c.DataDir == "" {
-		return errors.New("--data-dir must not be empty")
+		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
-	return nil
+	if c.EventStoreURL != "" && !hasAnyPrefix(c.EventStoreURL, "kurrentdb://", "kurrentdb+discover://", "esdb://", "esdb+discover://") {
+		// The URL may hold a password: it is not repeated.
+		errs = append(errs, errors.New("--eventstore-url must start with kurrentdb://, kurrentdb+discover://, esdb:// or esdb+discover://"))
+	}
+	return errors.Join(errs...)
+}
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // EventsFile is the embedded store's file in the data directory.
@@ -44,7 +64,9 @@ func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags 
 	if v := getenv("CASELEDGER_DATA_DIR"); v != "" {
 		f.store.DataDir = v
 	}
+	f.store.EventStoreURL = getenv("CASELEDGER_EVENTSTORE_URL")
 	f.StringVar(&f.store.DataDir, "data-dir", f.store.DataDir, "data directory of the embedded store (env CASELEDGER_DATA_DIR)")
+	f.StringVar(&f.store.EventStoreURL, "eventstore-url", f.store.EventStoreURL, "EventStoreDB/KurrentDB connection string instead of the embedded store (env CASELEDGER_EVENTSTORE_URL)")
 	return f
 }
 
@@ -83,11 +105,23 @@ func (f *flags) parse(args []string, wantArgs int, validators ...func() error) e
 	return nil
 }
 
-// openStore opens the embedded store, creating the data directory (readable
-// by its owner only: it holds case files) when it does not exist.
-func openStore(ctx context.Context, c storeConfig) (*sqlite.Store, error) {
+// openStore opens the record: EventStoreDB/KurrentDB when a URL is given,
+// else the embedded store, creating the data directory (readable by its
+// owner only: it holds case files) when it does not exist.
+func openStore(ctx context.Context, c storeConfig) (eventstore.Store, error) {
+	if c.EventStoreURL != "" {
+		return kurrent.Open(ctx, c.EventStoreURL)
+	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	return sqlite.Open(ctx, c.EventsFile(), sqlite.Options{})
+}
+
+// where names the record for messages, without a URL's credentials.
+func (c storeConfig) where() string {
+	if c.EventStoreURL != "" {
+		return "EventStoreDB/KurrentDB"
+	}
+	return c.EventsFile()
 }

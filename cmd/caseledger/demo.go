@@ -145,7 +145,7 @@ generate:
 	elapsed := time.Since(started)
 	fmt.Fprintf(stdout, "caseledger demo: %d cases, %d events, seed %d (the same seed gives the same cases)\n", cfg.Cases, events, cfg.Seed)
 	fmt.Fprintf(stdout, "  appended to %s: %d events in %d appends (%d already there), %.0f events/s\n",
-		f.store.EventsFile(), appended, stats.appends, stats.duplicates, float64(appended)/elapsed.Seconds())
+		f.store.where(), appended, stats.appends, stats.duplicates, float64(appended)/elapsed.Seconds())
 	fmt.Fprintf(stdout, "  events by compartment: police %d, social_work %d, shared %d, sealed %d\n",
 		byComp[domain.CompartmentPolice], byComp[domain.CompartmentSocialWork], byComp[domain.CompartmentShared], byComp[domain.CompartmentSealed])
 	fmt.Fprintf(stdout, "  risk band at the end: high %d, medium %d, low %d, not assessed %d\n", byRisk[domain.RiskHigh], byRisk[domain.RiskMedium], byRisk[domain.RiskLow], byRisk[domain.RiskUnknown])

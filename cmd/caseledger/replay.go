@@ -36,7 +36,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("replay %s: %w", caseID, err)
 	}
 	if len(recs) == 0 {
-		return fmt.Errorf("case %s: %w in %s", caseID, errNotFound, f.store.EventsFile())
+		return fmt.Errorf("case %s: %w in %s", caseID, errNotFound, f.store.where())
 	}
 	events := make([]domain.Event, len(recs))
 	for i, r := range recs {

@@ -107,14 +107,18 @@ func TestVerifyNamesTheBreak(t *testing.T) {
 		{"row deleted", []string{
 			"DROP TRIGGER events_no_delete",
 			"DELETE FROM events WHERE position = ?",
-		}, func(s string, v int) string { return s + " at version " + itoa(v) + ": version " + itoa(v+1) + " follows" }},
+		}, func(s string, v int) string {
+			return s + " at version " + itoa(v) + ": version " + itoa(v+1) + " follows"
+		}},
 		{"two rows swapped", []string{
 			"DROP TRIGGER events_no_update",
 			// swap this row with the next event of its stream
 			`UPDATE events SET position = -position WHERE position IN (?1, (SELECT min(e.position) FROM events e, events f WHERE f.position = ?1 AND e.stream = f.stream AND e.version = f.version + 1))`,
 			`UPDATE events SET position = (SELECT max(-position) FROM events WHERE position < 0) WHERE position = -?1`,
 			`UPDATE events SET position = ?1 WHERE position < 0`,
-		}, func(s string, v int) string { return s + " at version " + itoa(v) + ": version " + itoa(v+1) + " follows" }},
+		}, func(s string, v int) string {
+			return s + " at version " + itoa(v) + ": version " + itoa(v+1) + " follows"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,5 +157,20 @@ func TestStoreLockedAndCorrupt(t *testing.T) {
 	_, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify")
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
 		t.Fatalf("second opener: %v", err)
+	}
+}
+
+func TestEventStoreURLIsChecked(t *testing.T) {
+	_, _, err := runArgs(t, nil, "verify", "--eventstore-url", "postgres://user:s3cret@db/events", "--data-dir", "")
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--eventstore-url must start with") || !strings.Contains(err.Error(), "--data-dir must not be empty") {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("error repeats the URL's password: %v", err)
+	}
+	// An unreachable server fails at start with a clear error, not later.
+	_, _, err = runArgs(t, map[string]string{"CASELEDGER_EVENTSTORE_URL": "kurrentdb://127.0.0.1:1?tls=false"}, "verify")
+	if err == nil || !strings.Contains(err.Error(), "kurrent: connect") {
+		t.Fatalf("unreachable server: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(stdout, "verified %d events in %d streams of %s in %s (%.0f events/s)\n",
-		v.Events, v.Streams, f.store.EventsFile(), elapsed.Round(time.Millisecond), float64(v.Events)/max(elapsed.Seconds(), 1e-9))
+		v.Events, v.Streams, f.store.where(), elapsed.Round(time.Millisecond), float64(v.Events)/max(elapsed.Seconds(), 1e-9))
 	if len(v.Breaks) == 0 {
 		fmt.Fprintln(stdout, "every chain holds")
 		return nil
