@@ -26,6 +26,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/google/uuid"
@@ -498,8 +499,8 @@ func (s *Store) SubscribeAll(ctx context.Context, after eventstore.Position, fn 
 			}
 			last, started = pos, true
 		case msg.SubscriptionDropped != nil:
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if err := endedWith(ctx); err != nil {
+				return err
 			}
 			return s.fail(ctx, c, "subscription to $all dropped", msg.SubscriptionDropped.Error)
 		}
@@ -543,4 +544,24 @@ func toRecord(ev *kurrentdb.ResolvedEvent) (eventstore.Record, error) {
 		PrevHash:   prev,
 		Hash:       hash,
 	}, nil
+}
+
+// endedWith returns the context's error when a dropped subscription was the
+// context ending. gRPC can see a deadline pass a moment before the context
+// itself reports it, so a drop waits briefly for the context to agree.
+func endedWith(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if _, ok := ctx.Deadline(); !ok && ctx.Done() == nil {
+		return nil
+	}
+	t := time.NewTimer(100 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
