@@ -38,6 +38,11 @@ var errUsage = errors.New("usage")
 const usage = `caseledger keeps conjugal and domestic violence case files as immutable events.
 
 Usage:
+  caseledger serve [--data-dir DIR] [--nats-listen HOST:PORT | --nats-url URL]
+                   [--eventstore-url URL] [--role all|ingest|relay]
+      run caseledger: an embedded NATS server with JetStream (unless --nats-url),
+      the store, ingest (NATS intake to the record) and relay (the record to
+      caseledger.events.*); Ctrl-C drains and stops
   caseledger demo [--cases N] [--seed S] [--show K] [--data-dir DIR]
       generate N synthetic cases through the domain rules, append them to the
       store, and print the timeline of one (who, what, when, compartment)
@@ -59,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "verify":

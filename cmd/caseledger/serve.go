@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/caseledger/caseledger/services/ingest"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/relay"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// serveConfig is the configuration of `caseledger serve`.
+type serveConfig struct {
+	NATSListen string // embedded server's address (CASELEDGER_NATS_LISTEN)
+	NATSURL    string // external NATS instead of the embedded one (CASELEDGER_NATS_URL)
+	Role       string // all, ingest or relay (CASELEDGER_ROLE)
+}
+
+var roles = []string{"all", "ingest", "relay"}
+
+func (c serveConfig) Validate() error {
+	var errs []error
+	if c.NATSURL == "" {
+		if _, _, err := splitListen(c.NATSListen); err != nil {
+			errs = append(errs, err)
+		}
+	} else if !hasAnyPrefix(c.NATSURL, "nats://", "tls://", "ws://", "wss://") {
+		errs = append(errs, errors.New("--nats-url must start with nats://, tls://, ws:// or wss://"))
+	}
+	ok := false
+	for _, r := range roles {
+		ok = ok || c.Role == r
+	}
+	if !ok {
+		errs = append(errs, fmt.Errorf("--role must be one of %s", strings.Join(roles, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+func splitListen(hp string) (string, string, error) {
+	i := strings.LastIndex(hp, ":")
+	if i < 0 || i == len(hp)-1 {
+		return "", "", errors.New("--nats-listen must be host:port")
+	}
+	return hp[:i], hp[i+1:], nil
+}
+
+// runServe runs caseledger's roles until ctx ends (Ctrl-C), then drains:
+// ingest finishes its batch, the relay stops after its current publish, the
+// store closes, and the embedded NATS server shuts down last.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newFlags("serve", getenv, stderr)
+	cfg := serveConfig{NATSListen: "127.0.0.1:4222", Role: "all"}
+	if v := getenv("CASELEDGER_NATS_LISTEN"); v != "" {
+		cfg.NATSListen = v
+	}
+	cfg.NATSURL = getenv("CASELEDGER_NATS_URL")
+	if v := getenv("CASELEDGER_ROLE"); v != "" {
+		cfg.Role = v
+	}
+	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "address of the embedded NATS server, for outside emitters (env CASELEDGER_NATS_LISTEN)")
+	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS instead of the embedded server (env CASELEDGER_NATS_URL)")
+	f.StringVar(&cfg.Role, "role", cfg.Role, "run one role only: "+strings.Join(roles, ", ")+" (env CASELEDGER_ROLE)")
+	if err := f.parse(args, 0, func() error { return cfg.Validate() }); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "serve")
+
+	url := cfg.NATSURL
+	var ns *server.Server
+	if url == "" {
+		var err error
+		ns, err = natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: cfg.NATSListen, StoreDir: filepath.Join(f.store.DataDir, "nats")})
+		if err != nil {
+			return err
+		}
+		defer ns.Shutdown()
+		url = ns.ClientURL()
+	}
+	nc, err := natsbus.Connect(url, "caseledger-"+cfg.Role)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstreamOf(nc)
+	if err != nil {
+		return err
+	}
+	if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, f.store)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	runRole := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	if cfg.Role == "all" || cfg.Role == "ingest" {
+		in, err := ingest.New(nc, store, ingest.Config{Logger: log.With("component", "ingest")})
+		if err != nil {
+			return err
+		}
+		runRole("ingest", in.Run)
+	}
+	if cfg.Role == "all" || cfg.Role == "relay" {
+		rl, err := relay.New(nc, store, log.With("component", "relay"))
+		if err != nil {
+			return err
+		}
+		runRole("relay", rl.Run)
+	}
+	fmt.Fprintf(stdout, "caseledger serving (role %s): NATS %s, record %s\n", cfg.Role, url, f.store.where())
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case err := <-errs:
+		<-done
+		return err
+	}
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	fmt.Fprintln(stdout, "caseledger stopped cleanly")
+	return nil
+}
+
+func jetstreamOf(nc *nats.Conn) (jetstream.JetStream, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return js, nil
+}

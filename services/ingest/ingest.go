@@ -1,0 +1,412 @@
+// Package ingest turns commands on NATS into the record. It consumes
+// caseledger.intake.<command> from the INTAKE stream with a durable pull
+// consumer, decodes each message strictly, decides it against the case and
+// appends the events with the expected version, and acknowledges the message
+// only once the append is durable. Every command gets an answer: accepted
+// (where its events landed) or rejected with a code, the field and a reason,
+// also published on REJECTED with the original message. Nothing is dropped.
+//
+// Messages are processed in batches so that the store's group commit is
+// used; within a batch, each case's messages run in order and different
+// cases run concurrently. A redelivered message is absorbed: its events have
+// ids derived from the command id and are already in the case.
+//
+// It never logs or publishes personal data outside the message payloads
+// themselves: subjects, headers and errors carry ids, codes and field names.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config tunes ingest; zero values take the defaults.
+type Config struct {
+	Batch     int           // messages fetched at once (default 512)
+	FetchWait time.Duration // how long a fetch waits for a full batch (default 100ms)
+	Workers   int           // cases processed at once within a batch (default 128)
+	Attempts  int           // decide/append attempts on a concurrent write (default 10)
+	MaxBody   int           // largest command accepted (default 256 KiB; INTAKE stores up to 1 MiB so larger ones get a structured rejection)
+	Cached    int           // case states kept in memory (default 20,000)
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Batch <= 0 {
+		c.Batch = 512
+	}
+	if c.FetchWait <= 0 {
+		c.FetchWait = 100 * time.Millisecond
+	}
+	if c.Workers <= 0 {
+		c.Workers = 128
+	}
+	if c.Attempts <= 0 {
+		c.Attempts = 10
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 256 << 10
+	}
+	if c.Cached <= 0 {
+		c.Cached = 20_000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Stats counts what ingest did since it started.
+type Stats struct {
+	Accepted, Duplicates, Rejected, Retried atomic.Int64
+}
+
+// Service is one ingest worker.
+type Service struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store eventstore.Store
+	cfg   Config
+	cache *stateCache
+	Stats Stats
+}
+
+// New returns an ingest service on a NATS connection and a store. The
+// streams must exist (natsbus.EnsureStreams).
+func New(nc *nats.Conn, store eventstore.Store, cfg Config) (*Service, error) {
+	cfg.defaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: jetstream: %w", err)
+	}
+	return &Service{nc: nc, js: js, store: store, cfg: cfg, cache: newStateCache(cfg.Cached)}, nil
+}
+
+// backoff is the redelivery schedule of a message that failed for a reason
+// that is not its own (the store unavailable): it waits in INTAKE.
+var backoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second}
+
+// Run consumes INTAKE until ctx ends, then finishes the batch in hand and
+// returns nil.
+func (s *Service) Run(ctx context.Context) error {
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, natsbus.IntakeStream, jetstream.ConsumerConfig{
+		Durable:       natsbus.IngestConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       60 * time.Second,
+		MaxDeliver:    -1, // a message is answered or waits: it is never dropped
+		MaxAckPending: 20_000,
+		FilterSubject: natsbus.IntakePrefix + ">",
+		Description:   "caseledger ingest",
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: consumer: %w", err)
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(s.cfg.Batch, jetstream.FetchMaxWait(s.cfg.FetchWait))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			// NATS away (restart, network): the consumer resumes when it is back.
+			s.cfg.Logger.Warn("ingest: fetch failed; retrying", "error", err)
+			sleep(ctx, 250*time.Millisecond)
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if len(msgs) > 0 {
+			// The batch in hand finishes even when ctx ends: its messages
+			// are acknowledged or left for redelivery, never half-done.
+			s.process(context.WithoutCancel(ctx), msgs)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// item is one decoded message.
+type item struct {
+	msg  jetstream.Msg
+	name string
+	cmd  domain.Command
+}
+
+// process handles a batch: refusals straight away, then each case's
+// commands in order, cases concurrently.
+func (s *Service) process(ctx context.Context, msgs []jetstream.Msg) {
+	groups := map[uuid.UUID][]item{}
+	var order []uuid.UUID
+	for _, m := range msgs {
+		it, err := s.decode(m)
+		if err != nil {
+			s.reject(ctx, m, it.name, err)
+			continue
+		}
+		id := it.cmd.Head().CaseID
+		if _, ok := groups[id]; !ok {
+			order = append(order, id)
+		}
+		groups[id] = append(groups[id], it)
+	}
+	sem := make(chan struct{}, s.cfg.Workers)
+	var wg sync.WaitGroup
+	for _, id := range order {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(items []item) {
+			defer func() { <-sem; wg.Done() }()
+			for i, it := range items {
+				if !s.handle(ctx, it) {
+					// Left for redelivery: so are the case's later commands,
+					// which must not overtake it.
+					for _, later := range items[i+1:] {
+						_ = later.msg.NakWithDelay(backoff[0])
+					}
+					return
+				}
+			}
+		}(groups[id])
+	}
+	wg.Wait()
+}
+
+// refusal is a reason to reject a message before the domain sees it.
+type refusal struct{ code, field, reason string }
+
+func (r *refusal) Error() string { return r.reason }
+
+func (s *Service) decode(m jetstream.Msg) (item, error) {
+	name, ok := natsbus.CommandOf(m.Subject())
+	if !ok {
+		return item{name: "unknown"}, &refusal{codeSubject, "subject", "not caseledger.intake.<command>"}
+	}
+	if len(m.Data()) > s.cfg.MaxBody {
+		return item{name: name}, &refusal{codeTooLarge, "(body)", fmt.Sprintf("larger than %d bytes", s.cfg.MaxBody)}
+	}
+	cmd, err := domain.DecodeCommand(name, m.Data())
+	if errors.Is(err, domain.ErrUnknownCommand) {
+		return item{name: "unknown"}, err
+	}
+	return item{msg: m, name: name, cmd: cmd}, err
+}
+
+// handle decides and appends one command; it reports false when the message
+// was left for redelivery.
+func (s *Service) handle(ctx context.Context, it item) bool {
+	h := it.cmd.Head()
+	for attempt := 0; attempt < s.cfg.Attempts; attempt++ {
+		state, err := s.state(ctx, h.CaseID)
+		if err != nil {
+			return s.retryLater(it, err)
+		}
+		if first, ok := state.Entries[domain.EventID(h.CommandID, 0)]; ok {
+			s.Stats.Duplicates.Add(1)
+			s.answer(ctx, it, accepted(it, state, first.Version, true))
+			return true
+		}
+		events, err := domain.Decide(state, it.cmd, s.cfg.Now())
+		if err != nil {
+			s.reject(ctx, it.msg, it.name, err)
+			return true
+		}
+		res, err := casefile.Append(ctx, s.store, state, events)
+		if errors.Is(err, eventstore.ErrWrongVersion) {
+			s.cache.drop(h.CaseID) // another writer moved the case: reload and decide again
+			continue
+		}
+		if err != nil {
+			s.cache.drop(h.CaseID)
+			return s.retryLater(it, err)
+		}
+		for _, e := range events {
+			state = domain.Evolve(state, e)
+		}
+		s.cache.put(h.CaseID, state)
+		if res.Duplicate {
+			s.Stats.Duplicates.Add(1)
+		} else {
+			s.Stats.Accepted.Add(1)
+		}
+		s.answer(ctx, it, accepted(it, state, res.FirstVersion, res.Duplicate))
+		return true
+	}
+	return s.retryLater(it, errors.New("too many concurrent writers on the case"))
+}
+
+// state returns the case's state from the cache or the store.
+func (s *Service) state(ctx context.Context, caseID uuid.UUID) (domain.State, error) {
+	if st, ok := s.cache.get(caseID); ok {
+		return st, nil
+	}
+	st, _, err := casefile.Load(ctx, s.store, caseID)
+	if err != nil {
+		return domain.State{}, err
+	}
+	s.cache.put(caseID, st)
+	return st, nil
+}
+
+// retryLater leaves a message in INTAKE for a later delivery, waiting longer
+// each time it comes back.
+func (s *Service) retryLater(it item, err error) bool {
+	s.Stats.Retried.Add(1)
+	n := 0
+	if md, merr := it.msg.Metadata(); merr == nil {
+		n = int(md.NumDelivered) - 1
+	}
+	delay := backoff[min(max(n, 0), len(backoff)-1)]
+	s.cfg.Logger.Warn("ingest: command left for redelivery",
+		"command", it.name, "command_id", it.cmd.Head().CommandID, "case_id", it.cmd.Head().CaseID, "delay", delay, "error", err)
+	_ = it.msg.NakWithDelay(delay)
+	return false
+}
+
+func accepted(it item, s domain.State, first int64, dup bool) natsbus.Outcome {
+	h := it.cmd.Head()
+	o := natsbus.Outcome{Accepted: true, Command: it.name, CommandID: h.CommandID.String(), CaseID: h.CaseID.String(),
+		Stream: domain.StreamName(h.CaseID), FirstVersion: first, Duplicate: dup}
+	for i := 0; ; i++ {
+		id := domain.EventID(h.CommandID, i)
+		e, ok := s.Entries[id]
+		if !ok {
+			break
+		}
+		o.EventIDs = append(o.EventIDs, id.String())
+		o.LastVersion = e.Version
+	}
+	return o
+}
+
+// answer replies to the sender, if it asked, then acknowledges the message.
+// The reply goes first: a crash in between redelivers the message, which is
+// then absorbed and answered again.
+func (s *Service) answer(ctx context.Context, it item, o natsbus.Outcome) {
+	s.reply(it.msg, o)
+	if err := it.msg.Ack(); err != nil {
+		// The append is durable; a lost ack means a redelivery, absorbed.
+		s.cfg.Logger.Warn("ingest: ack failed", "command_id", o.CommandID, "error", err)
+	}
+}
+
+func (s *Service) reply(m jetstream.Msg, o natsbus.Outcome) {
+	to := m.Headers().Get(natsbus.HeaderReplyTo)
+	if to == "" {
+		return
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return
+	}
+	_ = s.nc.Publish(to, b)
+}
+
+// reject answers a refused command, files it on REJECTED with the reason
+// beside the original message, and acknowledges it. If REJECTED cannot take
+// it, the message stays in INTAKE for a later attempt: a rejection is never
+// lost either.
+func (s *Service) reject(ctx context.Context, m jetstream.Msg, name string, cause error) {
+	var code, field, reason string
+	var r *refusal
+	if errors.As(cause, &r) {
+		code, field, reason = r.code, r.field, r.reason
+	} else if c, f, why, ok := rejection(cause); ok {
+		code, field, reason = c, f, why
+	} else {
+		code, reason = "malformed", "could not be read"
+	}
+	o := natsbus.Outcome{Accepted: false, Command: name, Code: code, Field: field, Reason: reason}
+	var head struct {
+		CaseID    string `json:"case_id"`
+		CommandID string `json:"command_id"`
+	}
+	if json.Unmarshal(m.Data(), &head) == nil {
+		if id, err := uuid.Parse(head.CommandID); err == nil {
+			o.CommandID = id.String()
+		}
+		if id, err := uuid.Parse(head.CaseID); err == nil {
+			o.CaseID = id.String()
+		}
+	}
+	dead := &nats.Msg{Subject: natsbus.RejectedPrefix + name, Data: m.Data(), Header: nats.Header{}}
+	dead.Header.Set(natsbus.HeaderCode, code)
+	dead.Header.Set(natsbus.HeaderField, field)
+	dead.Header.Set(natsbus.HeaderReason, reason)
+	dead.Header.Set("Caseledger-Subject", m.Subject())
+	if md, err := m.Metadata(); err == nil {
+		// One rejection per INTAKE message, whatever the redeliveries.
+		dead.Header.Set(nats.MsgIdHdr, fmt.Sprintf("intake-%d", md.Sequence.Stream))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.js.PublishMsg(pctx, dead); err != nil {
+		s.cfg.Logger.Warn("ingest: REJECTED unavailable; command left in INTAKE", "command", name, "error", err)
+		_ = m.NakWithDelay(backoff[1])
+		return
+	}
+	s.Stats.Rejected.Add(1)
+	s.reply(m, o)
+	_ = m.Ack()
+}
+
+// stateCache keeps recently used case states so that a busy case is not
+// reloaded for every command. Only one goroutine handles a case at a time
+// (process groups by case), and a stale entry is caught by the expected
+// version on append, which drops it.
+type stateCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[uuid.UUID]domain.State
+}
+
+func newStateCache(max int) *stateCache {
+	return &stateCache{max: max, m: map[uuid.UUID]domain.State{}}
+}
+
+func (c *stateCache) get(id uuid.UUID) (domain.State, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[id]
+	return s, ok
+}
+
+func (c *stateCache) put(id uuid.UUID, s domain.State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m) // bounded: start over rather than track recency
+	}
+	c.m[id] = s
+}
+
+func (c *stateCache) drop(id uuid.UUID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}

@@ -1,0 +1,343 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/domain/gen"
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/eventstore/sqlite"
+	"github.com/caseledger/caseledger/services/ingest"
+	"github.com/caseledger/caseledger/services/intake"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/relay"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// node is a single caseledger node for a test: an embedded NATS server with
+// JetStream, a SQLite store, ingest and relay, all real.
+type node struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	store  *sqlite.Store
+	ingest *ingest.Service
+	relay  *relay.Service
+	client *intake.Client
+}
+
+func startNode(t *testing.T) *node {
+	t.Helper()
+	dir := t.TempDir()
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "nats")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, err := natsbus.Connect(ns.ClientURL(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{nc: nc, js: js, store: store}
+	if n.ingest, err = ingest.New(nc, store, ingest.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if n.relay, err = relay.New(nc, store, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n.client, err = intake.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{n.ingest.Run, n.relay.Run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(runCtx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	t.Cleanup(func() { stop(); wg.Wait(); store.Close() })
+	return n
+}
+
+func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestGeneratedCasesEndToEnd emits generated cases through the client (each
+// case's commands in order, cases concurrently), then checks that the store
+// holds every event with intact chains and CASE_EVENTS carries each exactly
+// once.
+func TestGeneratedCasesEndToEnd(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cases, err := gen.New(31).Cases(40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uuid.UUID]bool{}
+	var wg sync.WaitGroup
+	for _, c := range cases {
+		for _, e := range c.Events() {
+			want[e.ID] = true
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, step := range c.Steps {
+				out, err := n.client.Send(ctx, step.Command)
+				if err != nil {
+					t.Errorf("%s: %v", domain.CommandName(step.Command), err)
+					return
+				}
+				if out.Duplicate || len(out.EventIDs) != len(step.Events) {
+					t.Errorf("%s: outcome %+v", domain.CommandName(step.Command), out)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	// The decision time is ingest's clock, so event contents differ from the
+	// generator's recorded_at; ids, order and chains must match.
+	v := eventstore.NewVerifier()
+	stored := 0
+	for after := eventstore.Start; ; {
+		page, err := n.store.ReadAll(ctx, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			if !want[r.ID] {
+				t.Fatalf("unexpected event %s in the store", r.ID)
+			}
+			if b := v.Add(r); b != nil {
+				t.Fatal(b)
+			}
+			stored++
+		}
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].Position
+	}
+	if stored != len(want) {
+		t.Fatalf("%d events stored, %d emitted", stored, len(want))
+	}
+	within(t, 30*time.Second, "relay caught up", func() bool { return int(n.relay.Published.Load()) == len(want) })
+	st, err := n.js.Stream(ctx, natsbus.CaseEventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(info.State.Msgs) != len(want) {
+		t.Fatalf("CASE_EVENTS holds %d messages for %d events", info.State.Msgs, len(want))
+	}
+	// Each event once: read them all back.
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for len(seen) < len(want) {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(seen), err)
+		}
+		id := m.Headers().Get(nats.MsgIdHdr)
+		if seen[id] {
+			t.Fatalf("event %s relayed twice", id)
+		}
+		if !strings.HasPrefix(m.Subject(), natsbus.EventsPrefix) {
+			t.Fatalf("subject %s", m.Subject())
+		}
+		seen[id] = true
+	}
+	if n.ingest.Stats.Accepted.Load() == 0 || n.ingest.Stats.Rejected.Load() != 0 {
+		t.Fatalf("stats: accepted %d, rejected %d", n.ingest.Stats.Accepted.Load(), n.ingest.Stats.Rejected.Load())
+	}
+}
+
+// TestRedeliveryIsAbsorbed sends the same command three times (as an
+// emitter retrying after a timeout would): one write, two duplicates with
+// the same result.
+func TestRedeliveryIsAbsorbed(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := gen.New(2).Case()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range c.Steps[:6] {
+		first, err := n.client.Send(ctx, step.Command)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			again, err := n.client.Send(ctx, step.Command)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Duplicate || again.FirstVersion != first.FirstVersion || strings.Join(again.EventIDs, ",") != strings.Join(first.EventIDs, ",") {
+				t.Fatalf("retry of %s: %+v, first %+v", domain.CommandName(step.Command), again, first)
+			}
+		}
+		// Publish with the command id as Nats-Msg-Id: JetStream drops it.
+		ack, err := n.client.Publish(ctx, step.Command)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = ack
+	}
+	within(t, 10*time.Second, "intake drained", func() bool {
+		st, _ := n.js.Stream(ctx, natsbus.IntakeStream)
+		info, err := st.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+	recs, err := n.store.ReadStream(ctx, domain.StreamName(c.ID), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, step := range c.Steps[:6] {
+		want += len(step.Events)
+	}
+	if len(recs) != want {
+		t.Fatalf("%d events stored, want %d", len(recs), want)
+	}
+}
+
+// TestBadInputIsRejected: each kind of bad input gets a structured answer
+// and a copy on REJECTED, and a valid command sent among them is accepted.
+func TestBadInputIsRejected(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := gen.New(9).Case()
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := c.Steps[0].Command
+	if _, err := n.client.Send(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	raw := func(subject, body string) natsbus.Outcome {
+		t.Helper()
+		inbox := nats.NewInbox()
+		sub, err := n.nc.SubscribeSync(inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		m := &nats.Msg{Subject: subject, Data: []byte(body), Header: nats.Header{}}
+		m.Header.Set(natsbus.HeaderReplyTo, inbox)
+		if _, err := n.js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		reply, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o natsbus.Outcome
+		if err := jsonUnmarshal(reply.Data, &o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	_, openBody, _ := domain.EncodeCommand(open)
+	caseID := open.Head().CaseID.String()
+	secret := "Jane Doe, 12 rue Secrète"
+	tests := []struct {
+		name, subject, body, code, field string
+	}{
+		{"malformed JSON", "caseledger.intake.add_note", `{"case_id":`, "malformed", "(body)"},
+		{"unknown command", "caseledger.intake.delete_everything", `{}`, "unknown_command", "command"},
+		{"unknown field", "caseledger.intake.open_case", strings.Replace(string(openBody), `"module"`, `"victim_name":"`+secret+`","module"`, 1), "malformed", "victim_name"},
+		{"missing field", "caseledger.intake.add_note", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","note_id":"` + uuid.NewString() + `"}`, "invalid_field", "text"},
+		{"case that does not exist", "caseledger.intake.add_note", `{"case_id":"` + uuid.NewString() + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","note_id":"` + uuid.NewString() + `","text":"` + secret + `"}`, "case_not_found", ""},
+		{"rule broken", "caseledger.intake.escalate_high_risk", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","to":"cell"}`, "not_high_risk", ""},
+		{"oversized", "caseledger.intake.add_note", `{"text":"` + strings.Repeat("x", 300<<10) + `"}`, "too_large", "(body)"},
+		{"subject with extra tokens", "caseledger.intake.add_note.extra", `{}`, "bad_subject", "subject"},
+	}
+	for _, tt := range tests {
+		o := raw(tt.subject, tt.body)
+		if o.Accepted || o.Code != tt.code || o.Field != tt.field {
+			t.Errorf("%s: got %+v, want code %s field %s", tt.name, o, tt.code, tt.field)
+		}
+		if strings.Contains(o.Reason, "Jane") || strings.Contains(o.Reason, "Secr") {
+			t.Errorf("%s: reason repeats personal data: %s", tt.name, o.Reason)
+		}
+	}
+	// Ingest keeps running: the case's next command is accepted.
+	if _, err := n.client.Send(ctx, c.Steps[1].Command); err != nil {
+		t.Fatal(err)
+	}
+	st, err := n.js.Stream(ctx, natsbus.RejectedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(info.State.Msgs) != len(tests) {
+		t.Fatalf("REJECTED holds %d messages, want %d", info.State.Msgs, len(tests))
+	}
+	last, err := st.GetLastMsgForSubject(ctx, natsbus.RejectedPrefix+">")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Header.Get(natsbus.HeaderCode) == "" || last.Header.Get(natsbus.HeaderReason) == "" {
+		t.Fatalf("rejection without its reason: %v", last.Header)
+	}
+	// Send reports a rejection as an error wrapping ErrRejected.
+	if _, err := n.client.Send(ctx, open); err != nil {
+		t.Fatalf("a retried open is absorbed, not rejected: %v", err)
+	}
+	bad := c.Steps[1].Command.(domain.ReceiveCall)
+	bad.CommandID = uuid.New()
+	if _, err := n.client.Send(ctx, bad); !errors.Is(err, intake.ErrRejected) {
+		t.Fatalf("duplicate call: %v", err)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,0 +1,188 @@
+// Package natsbus is caseledger's NATS wiring: the subjects, the JetStream
+// streams (INTAKE, CASE_EVENTS, REJECTED) and the embedded server a single
+// node runs. Ingest, relay and the emitters' client all take their names
+// from here, so that a subject is spelled once.
+//
+// Subjects carry ids and type names only, never personal data.
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream and subject names. Frozen: renaming one strands what is stored.
+const (
+	IntakeStream     = "INTAKE"
+	CaseEventsStream = "CASE_EVENTS"
+	RejectedStream   = "REJECTED"
+
+	IntakePrefix   = "caseledger.intake."   // + command name
+	EventsPrefix   = "caseledger.events."   // + case id + "." + event type
+	RejectedPrefix = "caseledger.rejected." // + command name
+
+	// IngestConsumer is the durable pull consumer of INTAKE.
+	IngestConsumer = "ingest"
+)
+
+// Headers caseledger sets or reads.
+const (
+	// HeaderReplyTo names the inbox where ingest answers a command sent
+	// with Send. JetStream answers the publish itself (the PubAck), so the
+	// outcome needs an address of its own.
+	HeaderReplyTo = "Caseledger-Reply-To"
+	// HeaderPosition carries a relayed event's position in the store's
+	// global log: the relay resumes after the last one in CASE_EVENTS.
+	HeaderPosition = "Caseledger-Position"
+	// HeaderReason, HeaderCode and HeaderField describe a rejection on
+	// REJECTED beside the original message.
+	HeaderCode   = "Caseledger-Code"
+	HeaderField  = "Caseledger-Field"
+	HeaderReason = "Caseledger-Reason"
+	// HeaderSender is the authenticated NATS user ingest saw, when known.
+	HeaderSender = "Caseledger-Sender"
+)
+
+// IntakeSubject is the subject a command is sent on.
+func IntakeSubject(command string) string { return IntakePrefix + command }
+
+// EventSubject is the subject a committed event is relayed on.
+func EventSubject(caseID, eventType string) string { return EventsPrefix + caseID + "." + eventType }
+
+// CommandOf returns the command name of an intake subject.
+func CommandOf(subject string) (string, bool) {
+	name, ok := strings.CutPrefix(subject, IntakePrefix)
+	return name, ok && name != "" && !strings.Contains(name, ".")
+}
+
+// Config sizes the streams.
+type Config struct {
+	Replicas       int           // 1 for a single node, 3 on a cluster
+	DedupWindow    time.Duration // INTAKE and CASE_EVENTS duplicate windows
+	MaxMsgSize     int32         // largest message INTAKE stores; ingest refuses smaller ones (see ingest.Config.MaxBody) with a structured rejection
+	RejectedMaxAge time.Duration
+}
+
+// Defaults for a single node.
+var Defaults = Config{Replicas: 1, DedupWindow: 24 * time.Hour, MaxMsgSize: 1 << 20, RejectedMaxAge: 90 * 24 * time.Hour}
+
+// EnsureStreams creates or updates the three streams.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error {
+	streams := []jetstream.StreamConfig{
+		{
+			Name: IntakeStream, Subjects: []string{IntakePrefix + ">"},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Duplicates: c.DedupWindow, Replicas: c.Replicas, MaxMsgSize: c.MaxMsgSize,
+			Description: "commands from emitting services, consumed by ingest",
+		},
+		{
+			Name: CaseEventsStream, Subjects: []string{EventsPrefix + ">"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Duplicates: c.DedupWindow, Replicas: c.Replicas,
+			DenyDelete: true, DenyPurge: true,
+			Description: "every committed case event, relayed from the store",
+		},
+		{
+			Name: RejectedStream, Subjects: []string{RejectedPrefix + ">"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: c.Replicas, MaxAge: c.RejectedMaxAge, DenyDelete: true,
+			Description: "refused commands with their reason",
+		},
+	}
+	for _, sc := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("natsbus: stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// EmbeddedConfig configures the server a single node embeds.
+type EmbeddedConfig struct {
+	Listen   string // host:port for outside emitters; "" or port -1 for a random port
+	StoreDir string // JetStream's directory
+}
+
+// StartEmbedded starts a NATS server with JetStream in this process and
+// waits until it accepts connections.
+func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
+	host, port := "127.0.0.1", -1
+	if c.Listen != "" {
+		h, p, err := splitHostPort(c.Listen)
+		if err != nil {
+			return nil, err
+		}
+		host, port = h, p
+	}
+	opts := &server.Options{
+		ServerName: "caseledger", Host: host, Port: port,
+		JetStream: true, StoreDir: c.StoreDir,
+		NoSigs: true, NoLog: true,
+		MaxPayload: 8 << 20,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(15 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("natsbus: embedded server did not start within 15s (is the address in use?)")
+	}
+	return s, nil
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	i := strings.LastIndex(hp, ":")
+	if i < 0 {
+		return "", 0, fmt.Errorf("natsbus: listen address %q is not host:port", hp)
+	}
+	var port int
+	if _, err := fmt.Sscanf(hp[i+1:], "%d", &port); err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("natsbus: listen port in %q is not a port number", hp)
+	}
+	return hp[:i], port, nil
+}
+
+// Connect dials NATS with caseledger's reconnect policy: keep trying for
+// ever, buffer a little while disconnected.
+func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
+	base := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+	}
+	nc, err := nats.Connect(url, append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: connect: %w", err)
+	}
+	return nc, nil
+}
+
+// Outcome is ingest's answer to a command: accepted with where its events
+// landed, or rejected with a code, the field at fault and a fixed reason
+// (never a value from the command).
+type Outcome struct {
+	Accepted  bool   `json:"accepted"`
+	Command   string `json:"command"`
+	CommandID string `json:"command_id,omitempty"`
+	CaseID    string `json:"case_id,omitempty"`
+
+	Stream       string   `json:"stream,omitempty"`
+	FirstVersion int64    `json:"first_version,omitempty"`
+	LastVersion  int64    `json:"last_version,omitempty"`
+	EventIDs     []string `json:"event_ids,omitempty"`
+	Duplicate    bool     `json:"duplicate,omitempty"`
+
+	Code   string `json:"code,omitempty"`
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}

@@ -1,0 +1,165 @@
+// Package relay publishes every committed case event to NATS: it follows
+// the store's global subscription and publishes each event of a case stream
+// to caseledger.events.<caseID>.<type> in the CASE_EVENTS stream, with the
+// event id as Nats-Msg-Id, so dashboards and other services get a live feed.
+//
+// The checkpoint is CASE_EVENTS itself: each message carries its position in
+// the store's log (Caseledger-Position), and on start the relay resumes after
+// the last message stored there. Publishing is in order and one at a time, so
+// the last stored message is always the end of an unbroken prefix; the event
+// id as message id drops a re-publish after a crash between the store's ack
+// and our own bookkeeping. Nothing is lost and nothing is published twice.
+//
+// Subjects carry the case id and the event type only.
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Message is the JSON body of a relayed event: the stored record, with the
+// exact stored bytes of its data and metadata, and its chain link, so a
+// subscriber can check what it receives.
+type Message struct {
+	ID         string          `json:"id"`
+	CaseID     string          `json:"case_id"`
+	Stream     string          `json:"stream"`
+	Version    int64           `json:"version"`
+	Position   string          `json:"position"`
+	Type       string          `json:"type"`
+	RecordedAt time.Time       `json:"recorded_at"`
+	Metadata   json.RawMessage `json:"metadata"`
+	Data       json.RawMessage `json:"data"`
+	PrevHash   string          `json:"prev_hash"`
+	Hash       string          `json:"hash"`
+}
+
+// Service is the relay.
+type Service struct {
+	js        jetstream.JetStream
+	store     eventstore.Store
+	log       *slog.Logger
+	Published atomic.Int64
+	Position  atomic.Value // eventstore.Position of the last event published
+}
+
+// New returns a relay between a store and NATS. The streams must exist.
+func New(nc *nats.Conn, store eventstore.Store, log *slog.Logger) (*Service, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("relay: jetstream: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{js: js, store: store, log: log}, nil
+}
+
+// Checkpoint reads the position of the last event in CASE_EVENTS.
+func (s *Service) Checkpoint(ctx context.Context) (eventstore.Position, error) {
+	st, err := s.js.Stream(ctx, natsbus.CaseEventsStream)
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("relay: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("relay: %w", err)
+	}
+	if info.State.Msgs == 0 {
+		return eventstore.Start, nil
+	}
+	m, err := st.GetMsg(ctx, info.State.LastSeq)
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("relay: read last message: %w", err)
+	}
+	p, err := eventstore.ParsePosition(m.Header.Get(natsbus.HeaderPosition))
+	if err != nil {
+		return eventstore.Position{}, fmt.Errorf("relay: last message of %s has no position: %w", natsbus.CaseEventsStream, err)
+	}
+	return p, nil
+}
+
+// Run relays until ctx ends (returning nil). A NATS outage pauses it; it
+// resumes from the checkpoint.
+func (s *Service) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		after, err := s.Checkpoint(ctx)
+		if err == nil {
+			err = s.store.SubscribeAll(ctx, after, func(r eventstore.Record) error { return s.publish(ctx, r) })
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Warn("relay: paused; resuming from the checkpoint", "error", err)
+		sleep(ctx, 500*time.Millisecond)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// publish relays one record, retrying a while when NATS does not answer.
+func (s *Service) publish(ctx context.Context, r eventstore.Record) error {
+	caseID, err := casefile.CaseID(r.Stream)
+	if err != nil {
+		return nil // access and ledger streams are not case events
+	}
+	body, err := json.Marshal(Message{
+		ID: r.ID.String(), CaseID: caseID.String(), Stream: r.Stream, Version: r.Version,
+		Position: r.Position.String(), Type: r.Type, RecordedAt: r.RecordedAt,
+		Metadata: rawOrNull(r.Metadata), Data: rawOrNull(r.Data), PrevHash: r.PrevHash.String(), Hash: r.Hash.String(),
+	})
+	if err != nil {
+		return fmt.Errorf("relay: encode %s: %w", r.ID, err)
+	}
+	m := &nats.Msg{Subject: natsbus.EventSubject(caseID.String(), r.Type), Data: body, Header: nats.Header{}}
+	m.Header.Set(nats.MsgIdHdr, r.ID.String())
+	m.Header.Set(natsbus.HeaderPosition, r.Position.String())
+	m.Header.Set("Caseledger-Version", strconv.FormatInt(r.Version, 10))
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := s.js.PublishMsg(pctx, m)
+		cancel()
+		if err == nil {
+			s.Published.Add(1)
+			s.Position.Store(r.Position)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrNoResponders) {
+			s.log.Warn("relay: NATS not answering; retrying", "event_id", r.ID, "error", err)
+			sleep(ctx, 250*time.Millisecond)
+			continue
+		}
+		return fmt.Errorf("relay: publish %s: %w", r.ID, err)
+	}
+}
+
+func rawOrNull(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("null")
+	}
+	return b
+}
