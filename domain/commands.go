@@ -411,3 +411,12 @@ func CommandNames() []string {
 	}
 	return out
 }
+
+// CommandGoType returns the Go type of a named command (for schema
+// generators), or nil when the name is not in the catalogue.
+func CommandGoType(name string) reflect.Type {
+	if s := commandsByName[name]; s != nil {
+		return s.goType
+	}
+	return nil
+}

@@ -137,8 +137,11 @@ func EventTypes() []string {
 	return out
 }
 
-// NewEventData returns a pointer to a zero payload of the given type.
+// newData returns a pointer to a zero payload of the spec's type.
 func (s *EventSpec) newData() any { return reflect.New(s.goType).Interface() }
+
+// GoType returns the payload's Go type (for schema generators).
+func (s *EventSpec) GoType() reflect.Type { return s.goType }
 
 // Meta is the envelope around a payload: who, when, from where, seen by whom,
 // and why (correlation and causation).
