@@ -82,17 +82,22 @@ func (f *flags) envInt(getenv func(string) string, key string, dst *int) {
 	}
 }
 
-// parse parses args and joins every problem: environment, flags, extra
-// arguments beyond wantArgs, and each validator's.
+// parse parses args expecting exactly wantArgs positional arguments.
 func (f *flags) parse(args []string, wantArgs int, validators ...func() error) error {
+	return f.parseRange(args, wantArgs, wantArgs, validators...)
+}
+
+// parseRange parses args and joins every problem: environment, flags,
+// positional arguments outside [least, most], and each validator's.
+func (f *flags) parseRange(args []string, least, most int, validators ...func() error) error {
 	if err := f.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	errs := f.errs
-	if f.NArg() > wantArgs {
-		errs = append(errs, fmt.Errorf("unexpected argument %q", f.Arg(wantArgs)))
+	if f.NArg() > most {
+		errs = append(errs, fmt.Errorf("unexpected argument %q", f.Arg(most)))
 	}
-	if f.NArg() < wantArgs {
+	if f.NArg() < least {
 		errs = append(errs, fmt.Errorf("missing argument"))
 	}
 	errs = append(errs, f.store.Validate())

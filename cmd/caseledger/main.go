@@ -21,12 +21,15 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "caseledger:", err)
-		if errors.Is(err, errUsage) {
+		switch {
+		case errors.Is(err, errUsage):
 			os.Exit(2)
+		case errors.Is(err, errRejected):
+			os.Exit(3)
 		}
 		os.Exit(1)
 	}
@@ -43,6 +46,9 @@ Usage:
       run caseledger: an embedded NATS server with JetStream (unless --nats-url),
       the store, ingest (NATS intake to the record) and relay (the record to
       caseledger.events.*); Ctrl-C drains and stops
+  caseledger emit --command NAME [FILE] | --demo N [--seed S] [--nats-url URL] [--creds FILE]
+      send one command (JSON from FILE or stdin) or the commands of N generated
+      cases to caseledger over NATS; exit 3 when caseledger rejects a command
   caseledger demo [--cases N] [--seed S] [--show K] [--data-dir DIR]
       generate N synthetic cases through the domain rules, append them to the
       store, and print the timeline of one (who, what, when, compartment)
@@ -56,7 +62,7 @@ The data directory defaults to ./caseledger-data (env CASELEDGER_DATA_DIR).
 `
 
 // run is main without the process: tests call it in-process.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: no subcommand", errUsage)
@@ -64,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
+	case "emit":
+		return runEmit(ctx, args[1:], getenv, stdout, stderr, stdin)
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":

@@ -14,9 +14,16 @@ var rateAndPath = regexp.MustCompile(`appended to .*\n`)
 // stripRate drops the line that names the data directory and the rate.
 func stripRate(s string) string { return rateAndPath.ReplaceAllString(s, "") }
 
-// runArgs runs caseledger in-process. Unless env names one, every run gets
-// its own data directory under the test's temporary directory.
+// runArgs runs caseledger in-process with nothing on standard input.
+// Unless env names one, every run gets its own data directory under the
+// test's temporary directory.
 func runArgs(t *testing.T, env map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	return runStdin(t, env, "", args...)
+}
+
+// runStdin is runArgs with stdin as standard input.
+func runStdin(t *testing.T, env map[string]string, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	if _, ok := env["CASELEDGER_DATA_DIR"]; !ok {
 		e := map[string]string{"CASELEDGER_DATA_DIR": t.TempDir()}
@@ -26,7 +33,7 @@ func runArgs(t *testing.T, env map[string]string, args ...string) (string, strin
 		env = e
 	}
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut)
+	err := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 
@@ -98,7 +105,7 @@ func TestDemoStopsOnCancel(t *testing.T) {
 	cancel()
 	var out bytes.Buffer
 	dir := t.TempDir()
-	err := run(ctx, []string{"demo", "--cases", "1000", "--data-dir", dir}, func(string) string { return "" }, &out, &out)
+	err := run(ctx, []string{"demo", "--cases", "1000", "--data-dir", dir}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}

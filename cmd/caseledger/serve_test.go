@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/domain/gen"
+)
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer is a bytes.Buffer safe to write from serve's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeAndEmit runs `caseledger serve` in-process on its embedded NATS,
+// emits generated cases and single commands with `caseledger emit`, stops
+// serve with its context (Ctrl-C) and verifies the record.
+func TestServeAndEmit(t *testing.T) {
+	dir := t.TempDir()
+	port := strconv.Itoa(freePort(t))
+	url := "nats://127.0.0.1:" + port
+	ctx, stop := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", dir, "--nats-listen", "127.0.0.1:" + port}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
+	}()
+	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
+
+	env := map[string]string{"CASELEDGER_NATS_URL": url}
+	got, _, err := runArgs(t, env, "emit", "--demo", "15", "--seed", "4")
+	if err != nil || !strings.Contains(got, "emitted 15 cases") || !strings.Contains(got, " 0 rejected") {
+		t.Fatalf("emit --demo: %v\n%s", err, got)
+	}
+	// One command from stdin: a note on one of the cases just emitted.
+	c, _ := gen.New(4).Case()
+	note := domain.AddNote{CommandHeader: c.Steps[0].Command.Head(), NoteAdded: domain.NoteAdded{NoteID: domain.EventID(c.ID, 99), Text: "Client called back."}}
+	note.CommandID = domain.EventID(c.ID, 98)
+	note.OccurredAt = c.Steps[len(c.Steps)-1].Now.Add(time.Hour)
+	_, body, _ := domain.EncodeCommand(note)
+	got, _, err = runStdin(t, env, string(body), "emit", "--command", "add_note")
+	if err != nil || !strings.Contains(got, `"accepted": true`) {
+		t.Fatalf("emit --command: %v\n%s", err, got)
+	}
+	// A rejected command: exit code 3 (errRejected) and the outcome printed.
+	got, _, err = runStdin(t, env, string(body[:len(body)-5]), "emit", "--command", "add_note")
+	if !errors.Is(err, errRejected) {
+		t.Fatalf("malformed command: %v\n%s", err, got)
+	}
+	got, _, err = runStdin(t, env, `{"case_id":"`+c.ID.String()+`"}`, "emit", "--command", "add_note")
+	if !errors.Is(err, errRejected) {
+		t.Fatalf("incomplete command: %v\n%s", err, got)
+	}
+
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of its context ending")
+	}
+	if !strings.Contains(out.String(), "stopped cleanly") {
+		t.Fatalf("serve output:\n%s", out.String())
+	}
+	report, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify")
+	if err != nil || !strings.Contains(report, "in 15 streams") || !strings.Contains(report, "every chain holds") {
+		t.Fatalf("verify after serve: %v\n%s", err, report)
+	}
+}
+
+func TestServeConfigListsEveryProblem(t *testing.T) {
+	_, _, err := runArgs(t, nil, "serve", "--nats-listen", "nohost", "--role", "projector", "--eventstore-url", "mysql://x")
+	if !errors.Is(err, errUsage) {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{"--nats-listen must be host:port", "--role must be one of", "--eventstore-url must start with"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	_, _, err = runArgs(t, nil, "emit")
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--command NAME") {
+		t.Errorf("emit without a command: %v", err)
+	}
+	_, _, err = runArgs(t, nil, "emit", "--command", "drop_table")
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "not a caseledger command") {
+		t.Errorf("emit unknown command: %v", err)
+	}
+}
+
+func within(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
