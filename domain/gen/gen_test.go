@@ -3,6 +3,7 @@ package gen_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
@@ -131,4 +132,21 @@ func slicesContainsHigh(h []domain.RiskChange) bool {
 		}
 	}
 	return false
+}
+
+// TestLivesEndInThePast: every generated event happened before 2026, so a
+// live caseledger accepts the demo data whatever today's date.
+func TestLivesEndInThePast(t *testing.T) {
+	cases, err := gen.New(12).Cases(2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range cases {
+		for _, s := range c.Steps {
+			if s.Now.After(limit) {
+				t.Fatalf("case %s has an event recorded at %s", c.ID, s.Now)
+			}
+		}
+	}
 }

@@ -119,6 +119,12 @@ func Expected(s domain.State) eventstore.ExpectedVersion {
 // Append encodes events decided on state s and appends them with the
 // expected version s implies.
 func Append(ctx context.Context, st eventstore.Store, s domain.State, events []domain.Event) (eventstore.AppendResult, error) {
+	return AppendAt(ctx, st, s.Version, events)
+}
+
+// AppendAt appends events decided on a case that had version events before
+// them (State.Version).
+func AppendAt(ctx context.Context, st eventstore.Store, version int64, events []domain.Event) (eventstore.AppendResult, error) {
 	if len(events) == 0 {
 		return eventstore.AppendResult{}, errors.New("casefile: nothing to append")
 	}
@@ -130,7 +136,7 @@ func Append(ctx context.Context, st eventstore.Store, s domain.State, events []d
 		}
 		data[i] = d
 	}
-	return st.Append(ctx, domain.StreamName(events[0].CaseID), Expected(s), data)
+	return st.Append(ctx, domain.StreamName(events[0].CaseID), Expected(domain.State{Version: version}), data)
 }
 
 // Execute loads the command's case, decides the command at now() and

@@ -36,22 +36,18 @@ import (
 
 // Config tunes ingest; zero values take the defaults.
 type Config struct {
-	Batch     int           // messages fetched at once (default 512)
-	FetchWait time.Duration // how long a fetch waits for a full batch (default 100ms)
-	Workers   int           // cases processed at once within a batch (default 128)
-	Attempts  int           // decide/append attempts on a concurrent write (default 10)
-	MaxBody   int           // largest command accepted (default 256 KiB; INTAKE stores up to 1 MiB so larger ones get a structured rejection)
-	Cached    int           // case states kept in memory (default 20,000)
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Batch    int // most messages handled together (default 512)
+	Workers  int // cases processed at once within a batch (default 128)
+	Attempts int // decide/append attempts on a concurrent write (default 10)
+	MaxBody  int // largest command accepted (default 256 KiB; INTAKE stores up to 1 MiB so larger ones get a structured rejection)
+	Cached   int // case states kept in memory (default 20,000)
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 func (c *Config) defaults() {
 	if c.Batch <= 0 {
 		c.Batch = 512
-	}
-	if c.FetchWait <= 0 {
-		c.FetchWait = 100 * time.Millisecond
 	}
 	if c.Workers <= 0 {
 		c.Workers = 128
@@ -103,13 +99,18 @@ func New(nc *nats.Conn, store eventstore.Store, cfg Config) (*Service, error) {
 // that is not its own (the store unavailable): it waits in INTAKE.
 var backoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second}
 
-// Run consumes INTAKE until ctx ends, then finishes the batch in hand and
-// returns nil.
+// Run consumes INTAKE until ctx ends, then drains: it stops pulling,
+// finishes the messages already delivered to it, and returns nil.
+//
+// Messages stream in continuously; a batch is whatever has arrived by the
+// time the previous one is done (at least one message, at most Batch), so
+// a lone command is handled at once and a flood is handled in large
+// group-committed batches.
 func (s *Service) Run(ctx context.Context) error {
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, natsbus.IntakeStream, jetstream.ConsumerConfig{
 		Durable:       natsbus.IngestConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       60 * time.Second,
+		AckWait:       15 * time.Second,
 		MaxDeliver:    -1, // a message is answered or waits: it is never dropped
 		MaxAckPending: 20_000,
 		FilterSubject: natsbus.IntakePrefix + ">",
@@ -118,28 +119,64 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ingest: consumer: %w", err)
 	}
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(s.cfg.Batch, jetstream.FetchMaxWait(s.cfg.FetchWait))
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			// NATS away (restart, network): the consumer resumes when it is back.
-			s.cfg.Logger.Warn("ingest: fetch failed; retrying", "error", err)
-			sleep(ctx, 250*time.Millisecond)
-			continue
-		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
-			msgs = append(msgs, m)
-		}
-		if len(msgs) > 0 {
-			// The batch in hand finishes even when ctx ends: its messages
-			// are acknowledged or left for redelivery, never half-done.
-			s.process(context.WithoutCancel(ctx), msgs)
-		}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * s.cfg.Batch))
+	if err != nil {
+		return fmt.Errorf("ingest: consume: %w", err)
 	}
-	return nil
+	in := make(chan jetstream.Msg, s.cfg.Batch)
+	go func() {
+		defer close(in)
+		for {
+			m, err := it.Next()
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			if err != nil {
+				// Heartbeats missed while NATS is away: the iterator
+				// reconnects by itself.
+				s.cfg.Logger.Warn("ingest: consume", "error", err)
+				continue
+			}
+			in <- m
+		}
+	}()
+	stopped := false
+	for {
+		var first jetstream.Msg
+		select {
+		case m, ok := <-in:
+			if !ok {
+				return nil
+			}
+			first = m
+		case <-ctx.Done():
+			if !stopped {
+				stopped = true
+				it.Drain() // no more pulls; what was delivered still arrives on in
+			}
+			m, ok := <-in
+			if !ok {
+				return nil
+			}
+			first = m
+		}
+		msgs := []jetstream.Msg{first}
+	fill:
+		for len(msgs) < s.cfg.Batch {
+			select {
+			case m, ok := <-in:
+				if !ok {
+					break fill
+				}
+				msgs = append(msgs, m)
+			default:
+				break fill
+			}
+		}
+		// The batch in hand finishes even when ctx ends: its messages are
+		// acknowledged or left for redelivery, never half-done.
+		s.process(context.WithoutCancel(ctx), msgs)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -182,15 +219,17 @@ func (s *Service) process(ctx context.Context, msgs []jetstream.Msg) {
 		wg.Add(1)
 		go func(items []item) {
 			defer func() { <-sem; wg.Done() }()
-			for i, it := range items {
-				if !s.handle(ctx, it) {
+			for len(items) > 0 {
+				n, ok := s.handleRun(ctx, items)
+				if !ok {
 					// Left for redelivery: so are the case's later commands,
-					// which must not overtake it.
-					for _, later := range items[i+1:] {
+					// which must not overtake them.
+					for _, later := range items[n:] {
 						_ = later.msg.NakWithDelay(backoff[0])
 					}
 					return
 				}
+				items = items[n:]
 			}
 		}(groups[id])
 	}
@@ -217,47 +256,76 @@ func (s *Service) decode(m jetstream.Msg) (item, error) {
 	return item{msg: m, name: name, cmd: cmd}, err
 }
 
-// handle decides and appends one command; it reports false when the message
-// was left for redelivery.
-func (s *Service) handle(ctx context.Context, it item) bool {
-	h := it.cmd.Head()
+// handleRun decides as many of a case's commands as it can in a row on the
+// case's state and appends all their events in one append, so that a case
+// with several commands in a batch costs one durable commit. It stops early
+// at a command that is refused or already recorded (answering it), and
+// returns how many commands it consumed and false if they were left for
+// redelivery.
+func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
+	caseID := items[0].cmd.Head().CaseID
 	for attempt := 0; attempt < s.cfg.Attempts; attempt++ {
-		state, err := s.state(ctx, h.CaseID)
+		state, err := s.state(ctx, caseID)
 		if err != nil {
-			return s.retryLater(it, err)
+			return len(items), s.retryLater(items, err)
 		}
-		if first, ok := state.Entries[domain.EventID(h.CommandID, 0)]; ok {
-			s.Stats.Duplicates.Add(1)
-			s.answer(ctx, it, accepted(it, state, first.Version, true))
-			return true
+		// Evolve below updates the cached state in place; on any failure
+		// the cache entry is dropped, so only the base version is kept.
+		base := state.Version
+		var (
+			run    []item
+			events []domain.Event
+			firsts []int64
+		)
+		stop := 0 // commands consumed by an answer without an append
+		for _, it := range items {
+			h := it.cmd.Head()
+			if first, ok := state.Entries[domain.EventID(h.CommandID, 0)]; ok {
+				if len(run) > 0 {
+					break // answer after the run is durable
+				}
+				s.Stats.Duplicates.Add(1)
+				s.answer(it, accepted(it, state, first.Version, true))
+				stop = 1
+				break
+			}
+			evs, err := domain.Decide(state, it.cmd, s.cfg.Now())
+			if err != nil {
+				if len(run) > 0 {
+					break // decide it again once the run is durable
+				}
+				s.reject(ctx, it.msg, it.name, err)
+				stop = 1
+				break
+			}
+			firsts = append(firsts, state.Version)
+			for _, e := range evs {
+				state = domain.Evolve(state, e)
+			}
+			run = append(run, it)
+			events = append(events, evs...)
 		}
-		events, err := domain.Decide(state, it.cmd, s.cfg.Now())
-		if err != nil {
-			s.reject(ctx, it.msg, it.name, err)
-			return true
+		if len(run) == 0 {
+			return stop, true
 		}
-		res, err := casefile.Append(ctx, s.store, state, events)
-		if errors.Is(err, eventstore.ErrWrongVersion) {
-			s.cache.drop(h.CaseID) // another writer moved the case: reload and decide again
-			continue
+		res, err := casefile.AppendAt(ctx, s.store, base, events)
+		if err != nil || res.Duplicate {
+			// The cached state moved ahead of the store (or behind it):
+			// start again from the store.
+			s.cache.drop(caseID)
+			if err == nil || errors.Is(err, eventstore.ErrWrongVersion) {
+				continue
+			}
+			return len(items), s.retryLater(items, err)
 		}
-		if err != nil {
-			s.cache.drop(h.CaseID)
-			return s.retryLater(it, err)
-		}
-		for _, e := range events {
-			state = domain.Evolve(state, e)
-		}
-		s.cache.put(h.CaseID, state)
-		if res.Duplicate {
-			s.Stats.Duplicates.Add(1)
-		} else {
+		s.cache.put(caseID, state)
+		for i, it := range run {
 			s.Stats.Accepted.Add(1)
+			s.answer(it, accepted(it, state, firsts[i], false))
 		}
-		s.answer(ctx, it, accepted(it, state, res.FirstVersion, res.Duplicate))
-		return true
+		return len(run), true
 	}
-	return s.retryLater(it, errors.New("too many concurrent writers on the case"))
+	return len(items), s.retryLater(items, errors.New("too many concurrent writers on the case"))
 }
 
 // state returns the case's state from the cache or the store.
@@ -273,18 +341,21 @@ func (s *Service) state(ctx context.Context, caseID uuid.UUID) (domain.State, er
 	return st, nil
 }
 
-// retryLater leaves a message in INTAKE for a later delivery, waiting longer
-// each time it comes back.
-func (s *Service) retryLater(it item, err error) bool {
-	s.Stats.Retried.Add(1)
-	n := 0
-	if md, merr := it.msg.Metadata(); merr == nil {
-		n = int(md.NumDelivered) - 1
+// retryLater leaves messages in INTAKE for a later delivery, waiting longer
+// each time they come back.
+func (s *Service) retryLater(items []item, err error) bool {
+	for _, it := range items {
+		s.Stats.Retried.Add(1)
+		n := 0
+		if md, merr := it.msg.Metadata(); merr == nil {
+			n = int(md.NumDelivered) - 1
+		}
+		delay := backoff[min(max(n, 0), len(backoff)-1)]
+		_ = it.msg.NakWithDelay(delay)
 	}
-	delay := backoff[min(max(n, 0), len(backoff)-1)]
-	s.cfg.Logger.Warn("ingest: command left for redelivery",
-		"command", it.name, "command_id", it.cmd.Head().CommandID, "case_id", it.cmd.Head().CaseID, "delay", delay, "error", err)
-	_ = it.msg.NakWithDelay(delay)
+	h := items[0].cmd.Head()
+	s.cfg.Logger.Warn("ingest: commands left for redelivery",
+		"count", len(items), "case_id", h.CaseID, "first_command_id", h.CommandID, "error", err)
 	return false
 }
 
@@ -307,7 +378,7 @@ func accepted(it item, s domain.State, first int64, dup bool) natsbus.Outcome {
 // answer replies to the sender, if it asked, then acknowledges the message.
 // The reply goes first: a crash in between redelivers the message, which is
 // then absorbed and answered again.
-func (s *Service) answer(ctx context.Context, it item, o natsbus.Outcome) {
+func (s *Service) answer(it item, o natsbus.Outcome) {
 	s.reply(it.msg, o)
 	if err := it.msg.Ack(); err != nil {
 		// The append is durable; a lost ack means a redelivery, absorbed.
