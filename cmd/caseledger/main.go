@@ -56,6 +56,9 @@ Usage:
       print a case's events from the store and check its chain
   caseledger verify [--data-dir DIR]
       walk every chain in the store; exits non-zero on any break
+  caseledger schemas [--out DIR]
+      write docs/asyncapi.yaml and docs/schemas/ (JSON Schemas of every command
+      and event) from the Go types; CI checks they are current
   caseledger help
 
 The data directory defaults to ./caseledger-data (env CASELEDGER_DATA_DIR).
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runEmit(ctx, args[1:], getenv, stdout, stderr, stdin)
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "schemas":
+		return runSchemas(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "verify":
