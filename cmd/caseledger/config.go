@@ -123,6 +123,15 @@ func openStore(ctx context.Context, c storeConfig) (eventstore.Store, error) {
 	return sqlite.Open(ctx, c.EventsFile(), sqlite.Options{})
 }
 
+// openReader opens the record for reading only: the embedded store without
+// its lock, so an auditor can verify or replay while caseledger runs.
+func openReader(ctx context.Context, c storeConfig) (eventstore.Store, error) {
+	if c.EventStoreURL != "" {
+		return kurrent.Open(ctx, c.EventStoreURL)
+	}
+	return sqlite.Open(ctx, c.EventsFile(), sqlite.Options{ReadOnly: true})
+}
+
 // where names the record for messages, without a URL's credentials.
 func (c storeConfig) where() string {
 	if c.EventStoreURL != "" {

@@ -26,7 +26,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("%w: CASE_ID is not a uuid", errUsage)
 	}
-	store, err := openStore(ctx, f.store)
+	store, err := openReader(ctx, f.store)
 	if err != nil {
 		return err
 	}

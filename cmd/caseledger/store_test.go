@@ -154,9 +154,20 @@ func TestStoreLockedAndCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	_, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify")
+	// A second writer is locked out…
+	_, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "demo", "--cases", "1")
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
-		t.Fatalf("second opener: %v", err)
+		t.Fatalf("second writer: %v", err)
+	}
+	// …while an auditor's verify reads beside the writer.
+	out, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify")
+	if err != nil || !strings.Contains(out, "every chain holds") {
+		t.Fatalf("verify beside a writer: %v\n%s", err, out)
+	}
+	// A data directory with no store is an error, not a new empty store.
+	_, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": t.TempDir()}, "verify")
+	if err == nil {
+		t.Fatal("verify of an empty directory succeeded")
 	}
 }
 

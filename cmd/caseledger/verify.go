@@ -19,7 +19,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 	if err := f.parse(args, 0); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, f.store)
+	store, err := openReader(ctx, f.store)
 	if err != nil {
 		return err
 	}

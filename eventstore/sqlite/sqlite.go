@@ -67,7 +67,14 @@ type Options struct {
 	// MaxPages, when set, caps the database size in pages (PRAGMA
 	// max_page_count): appends beyond it fail as on a full disk.
 	MaxPages int
+	// ReadOnly opens an existing store for reading only, without its lock,
+	// beside the process that writes it (an auditor's verify or replay while
+	// caseledger runs). Append returns ErrReadOnly.
+	ReadOnly bool
 }
+
+// ErrReadOnly is returned by Append on a store opened read-only.
+var ErrReadOnly = errors.New("sqlite: store opened read-only")
 
 // Store is the SQLite event store.
 type Store struct {
@@ -77,8 +84,9 @@ type Store struct {
 	rdb   *sql.DB // readers
 	cpdb  *sql.DB // the background checkpointer
 	reqs  chan *appendReq
-	opts  Options
-	stmts writerStmts
+	opts     Options
+	readOnly bool
+	stmts    writerStmts
 	heads headCache
 	// Reads use statements prepared once (database/sql prepares them on
 	// each reader connection as it is first used).
@@ -130,6 +138,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = time.Second
 	}
+	if opts.ReadOnly {
+		return openReadOnly(ctx, path, opts)
+	}
 	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open lock file in %s: %w", filepath.Dir(path), err)
@@ -147,6 +158,26 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.wg.Add(2)
 	go s.writer()
 	go s.checkpointer()
+	return s, nil
+}
+
+func openReadOnly(ctx context.Context, path string, opts Options) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s := &Store{path: path, opts: opts, readOnly: true, changed: make(chan struct{}), stop: make(chan struct{})}
+	var err error
+	s.rdb, err = sql.Open("sqlite", dsn(path, "&_pragma=query_only(1)&_pragma=cache_size(-32768)&_pragma=mmap_size(1073741824)"))
+	if err == nil {
+		err = s.checkSchema(ctx)
+	}
+	if err == nil {
+		err = s.prepareReads(ctx)
+	}
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -175,19 +206,42 @@ func (s *Store) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: open readers on %s: %w", s.path, err)
 	}
-	s.rdb.SetMaxOpenConns(s.opts.Readers)
-	s.rdb.SetMaxIdleConns(s.opts.Readers)
-	if s.readStream, err = s.rdb.PrepareContext(ctx, "SELECT "+columns+" FROM events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?"); err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
-	}
-	if s.readAll, err = s.rdb.PrepareContext(ctx, "SELECT "+columns+" FROM events WHERE position > ? ORDER BY position LIMIT ?"); err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
+	if err := s.prepareReads(ctx); err != nil {
+		return err
 	}
 	s.cpdb, err = sql.Open("sqlite", dsn(s.path, ""))
 	if err != nil {
 		return fmt.Errorf("sqlite: open checkpointer on %s: %w", s.path, err)
 	}
 	s.cpdb.SetMaxOpenConns(1)
+	return nil
+}
+
+func (s *Store) prepareReads(ctx context.Context) error {
+	s.rdb.SetMaxOpenConns(s.opts.Readers)
+	s.rdb.SetMaxIdleConns(s.opts.Readers)
+	var err error
+	if s.readStream, err = s.rdb.PrepareContext(ctx, "SELECT "+columns+" FROM events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?"); err != nil {
+		return fmt.Errorf("%w: %s: %v", eventstore.ErrCorrupt, s.path, err)
+	}
+	if s.readAll, err = s.rdb.PrepareContext(ctx, "SELECT "+columns+" FROM events WHERE position > ? ORDER BY position LIMIT ?"); err != nil {
+		return fmt.Errorf("%w: %s: %v", eventstore.ErrCorrupt, s.path, err)
+	}
+	return nil
+}
+
+// checkSchema checks that a file opened read-only is a caseledger store.
+func (s *Store) checkSchema(ctx context.Context) error {
+	var app, ver int64
+	if err := s.rdb.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
+		return fmt.Errorf("%w: %s: %v", eventstore.ErrCorrupt, s.path, err)
+	}
+	if err := s.rdb.QueryRowContext(ctx, "PRAGMA user_version").Scan(&ver); err != nil {
+		return fmt.Errorf("%w: %s: %v", eventstore.ErrCorrupt, s.path, err)
+	}
+	if app != applicationID || ver != schemaVersion {
+		return fmt.Errorf("%w: %s is not a caseledger event store of schema version %d", eventstore.ErrCorrupt, s.path, schemaVersion)
+	}
 	return nil
 }
 
@@ -242,11 +296,12 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	close(s.stop)
-	s.wg.Wait()
-	if _, err := s.cpdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		// The WAL is still consistent; the next open replays it.
-		_ = err
+	if s.readOnly {
+		return s.closeDBs()
 	}
+	s.wg.Wait()
+	// A checkpoint that fails leaves a consistent WAL the next open replays.
+	_, _ = s.cpdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	err := s.closeDBs()
 	s.lock.Close()
 	return err
@@ -286,6 +341,9 @@ func (s *Store) checkpointer() {
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	if s.readOnly {
+		return eventstore.AppendResult{}, ErrReadOnly
+	}
 	if err := eventstore.ValidateAppend(stream, events); err != nil {
 		return eventstore.AppendResult{}, err
 	}
@@ -419,12 +477,18 @@ func (s *Store) SubscribeAll(ctx context.Context, after eventstore.Position, fn 
 		if len(recs) == page {
 			continue
 		}
+		var poll <-chan time.Time
+		if s.readOnly {
+			// Another process writes: no commit wakes us, so look again soon.
+			poll = time.After(200 * time.Millisecond)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.stop:
 			return eventstore.ErrClosed
 		case <-wake:
+		case <-poll:
 		}
 	}
 }

@@ -237,3 +237,38 @@ func TestOpensInSqlite3(t *testing.T) {
 		t.Fatalf("sqlite3 output:\n%s", out)
 	}
 }
+
+func TestReadOnlyBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	if _, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true}); err == nil {
+		t.Fatal("read-only open of a missing file succeeded")
+	}
+	w, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	stream := storetest.Stream()
+	if _, err := w.Append(ctx, stream, eventstore.NoStream, storetest.Events(3)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if recs, err := r.ReadStream(ctx, stream, 0, 10); err != nil || len(recs) != 3 {
+		t.Fatalf("read beside the writer: %d, %v", len(recs), err)
+	}
+	if _, err := r.Append(ctx, stream, eventstore.Any, storetest.Events(1)); !errors.Is(err, sqlite.ErrReadOnly) {
+		t.Fatalf("append on a read-only store: %v", err)
+	}
+	// It sees what the writer commits after it opened.
+	if _, err := w.Append(ctx, stream, eventstore.Exact(2), storetest.Events(1)); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := r.ReadStream(ctx, stream, 0, 10); err != nil || len(recs) != 4 {
+		t.Fatalf("later read: %d, %v", len(recs), err)
+	}
+}
