@@ -253,4 +253,3 @@ func TestNATSRestartMidStream(t *testing.T) {
 		t.Fatalf("serve output:\n%s", serve.out.String())
 	}
 }
-

@@ -78,16 +78,16 @@ var ErrReadOnly = errors.New("sqlite: store opened read-only")
 
 // Store is the SQLite event store.
 type Store struct {
-	path  string
-	lock  *os.File
-	wdb   *sql.DB // the writer's single connection
-	rdb   *sql.DB // readers
-	cpdb  *sql.DB // the background checkpointer
-	reqs  chan *appendReq
+	path     string
+	lock     *os.File
+	wdb      *sql.DB // the writer's single connection
+	rdb      *sql.DB // readers
+	cpdb     *sql.DB // the background checkpointer
+	reqs     chan *appendReq
 	opts     Options
 	readOnly bool
 	stmts    writerStmts
-	heads headCache
+	heads    headCache
 	// Reads use statements prepared once (database/sql prepares them on
 	// each reader connection as it is first used).
 	readStream, readAll *sql.Stmt

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,7 @@ type Service struct {
 	store eventstore.Store
 	cfg   Config
 	cache *stateCache
+	held  heldCases
 	Stats Stats
 }
 
@@ -107,6 +109,21 @@ var backoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 
 // a lone command is handled at once and a flood is handled in large
 // group-committed batches.
 func (s *Service) Run(ctx context.Context) error {
+	// Commands of one case must be decided in the order they were sent. A
+	// message delivered to an ingest that died stays pending until its ack
+	// wait runs out, while newer ones would be delivered at once and
+	// overtake it. So a consumer left with pending messages is recreated:
+	// INTAKE is a work queue (acknowledged messages are gone), and a new
+	// consumer delivers what remains from the oldest, in order. One ingest
+	// consumes INTAKE at a time.
+	if c, err := s.js.Consumer(ctx, natsbus.IntakeStream, natsbus.IngestConsumer); err == nil {
+		if info, err := c.Info(ctx); err == nil && info.NumAckPending > 0 {
+			s.cfg.Logger.Warn("ingest: previous consumer left messages unacknowledged; redelivering them in order", "pending", info.NumAckPending)
+			if err := s.js.DeleteConsumer(ctx, natsbus.IntakeStream, natsbus.IngestConsumer); err != nil {
+				return fmt.Errorf("ingest: reset consumer: %w", err)
+			}
+		}
+	}
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, natsbus.IntakeStream, jetstream.ConsumerConfig{
 		Durable:       natsbus.IngestConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -207,6 +224,12 @@ func (s *Service) process(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		id := it.cmd.Head().CaseID
+		if s.held.holds(id, m) {
+			// An older command of this case waits for redelivery: this one
+			// waits behind it.
+			_ = m.NakWithDelay(backoff[0])
+			continue
+		}
 		if _, ok := groups[id]; !ok {
 			order = append(order, id)
 		}
@@ -222,10 +245,12 @@ func (s *Service) process(ctx context.Context, msgs []jetstream.Msg) {
 			for len(items) > 0 {
 				n, ok := s.handleRun(ctx, items)
 				if !ok {
-					// Left for redelivery: so are the case's later commands,
-					// which must not overtake them.
-					for _, later := range items[n:] {
-						_ = later.msg.NakWithDelay(backoff[0])
+					// Left for redelivery (and held): so are the case's later
+					// commands, which must not overtake them.
+					later := items[n:]
+					for _, it := range later {
+						s.held.hold(it.cmd.Head().CaseID, it.msg)
+						_ = it.msg.NakWithDelay(backoff[0])
 					}
 					return
 				}
@@ -342,8 +367,14 @@ func (s *Service) state(ctx context.Context, caseID uuid.UUID) (domain.State, er
 }
 
 // retryLater leaves messages in INTAKE for a later delivery, waiting longer
-// each time they come back.
+// each time they come back, and holds back the case's newer commands until
+// the oldest of them is handled.
 func (s *Service) retryLater(items []item, err error) bool {
+	msgs := make([]jetstream.Msg, len(items))
+	for i, it := range items {
+		msgs[i] = it.msg
+	}
+	s.held.hold(items[0].cmd.Head().CaseID, msgs...)
 	for _, it := range items {
 		s.Stats.Retried.Add(1)
 		n := 0
@@ -480,4 +511,62 @@ func (c *stateCache) drop(id uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)
+}
+
+// heldCases remembers, per case, the INTAKE sequences of commands sent back
+// for redelivery. Until they are handled, oldest first, every other command
+// of the case is sent back too, so that none overtakes another.
+type heldCases struct {
+	mu sync.Mutex
+	m  map[uuid.UUID][]uint64 // sorted
+}
+
+func seq(m jetstream.Msg) uint64 {
+	md, err := m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return md.Sequence.Stream
+}
+
+func (h *heldCases) hold(id uuid.UUID, msgs ...jetstream.Msg) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = map[uuid.UUID][]uint64{}
+	}
+	for _, m := range msgs {
+		n := seq(m)
+		if i, found := slices.BinarySearch(h.m[id], n); !found {
+			h.m[id] = slices.Insert(h.m[id], i, n)
+		}
+	}
+}
+
+// holds reports whether m must go back to wait: its case has commands sent
+// back and m is not the oldest of them. The oldest is let through (and
+// forgotten: if it fails again, it is held anew).
+func (h *heldCases) holds(id uuid.UUID, m jetstream.Msg) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	held := h.m[id]
+	if len(held) == 0 {
+		return false
+	}
+	n := seq(m)
+	if n <= held[0] {
+		if n == held[0] {
+			held = held[1:]
+		}
+		if len(held) == 0 {
+			delete(h.m, id)
+		} else {
+			h.m[id] = held
+		}
+		return false
+	}
+	if i, found := slices.BinarySearch(held, n); !found {
+		h.m[id] = slices.Insert(held, i, n)
+	}
+	return true
 }

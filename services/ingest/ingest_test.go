@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,13 @@ type node struct {
 
 func startNode(t testing.TB) *node {
 	t.Helper()
+	return startNodeWith(t, nil)
+}
+
+// startNodeWith starts a node whose ingest and relay use wrap(store) when
+// wrap is given (a fault-injecting wrapper, say).
+func startNodeWith(t testing.TB, wrap func(eventstore.Store) eventstore.Store) *node {
+	t.Helper()
 	dir := t.TempDir()
 	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "nats")})
 	if err != nil {
@@ -60,10 +68,14 @@ func startNode(t testing.TB) *node {
 		t.Fatal(err)
 	}
 	n := &node{nc: nc, js: js, store: store}
-	if n.ingest, err = ingest.New(nc, store, ingest.Config{}); err != nil {
+	var used eventstore.Store = store
+	if wrap != nil {
+		used = wrap(store)
+	}
+	if n.ingest, err = ingest.New(nc, used, ingest.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	if n.relay, err = relay.New(nc, store, nil); err != nil {
+	if n.relay, err = relay.New(nc, used, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n.client, err = intake.New(nc); err != nil {
@@ -341,3 +353,94 @@ func TestBadInputIsRejected(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// flaky is a real store that can be switched off: while down, every call
+// fails as an unreachable EventStoreDB would.
+type flaky struct {
+	eventstore.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("store unavailable")
+
+func (f *flaky) Append(ctx context.Context, s string, e eventstore.ExpectedVersion, ev []eventstore.EventData) (eventstore.AppendResult, error) {
+	if f.down.Load() {
+		return eventstore.AppendResult{}, errDown
+	}
+	return f.Store.Append(ctx, s, e, ev)
+}
+
+func (f *flaky) ReadStream(ctx context.Context, s string, from int64, max int) ([]eventstore.Record, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.Store.ReadStream(ctx, s, from, max)
+}
+
+func (f *flaky) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.Record, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.Store.ReadAll(ctx, after, max)
+}
+
+// TestStoreOutage switches the store off for a few seconds while commands
+// flow: intake backs up in JetStream and drains when the store returns;
+// nothing is rejected, lost or doubled, and each case keeps its order.
+func TestStoreOutage(t *testing.T) {
+	var f *flaky
+	n := startNodeWith(t, func(s eventstore.Store) eventstore.Store { f = &flaky{Store: s}; return f })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cases, err := gen.New(44).Cases(40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for i, c := range cases {
+		if i == len(cases)/3 {
+			f.down.Store(true)
+		}
+		for _, step := range c.Steps {
+			if _, err := n.client.Publish(ctx, step.Command); err != nil {
+				t.Fatal(err)
+			}
+			want += len(step.Events)
+		}
+	}
+	within(t, 10*time.Second, "ingest retrying", func() bool { return n.ingest.Stats.Retried.Load() > 0 })
+	st, _ := n.js.Stream(ctx, natsbus.IntakeStream)
+	info, err := st.Info(ctx)
+	if err != nil || info.State.Msgs == 0 {
+		t.Fatalf("INTAKE did not back up: %v %v", info, err)
+	}
+	time.Sleep(2 * time.Second)
+	f.down.Store(false)
+	within(t, 90*time.Second, "intake drained", func() bool {
+		info, err := st.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+	v := eventstore.NewVerifier()
+	for after := eventstore.Start; ; {
+		page, err := n.store.ReadAll(ctx, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			if b := v.Add(r); b != nil {
+				t.Fatal(b)
+			}
+		}
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].Position
+	}
+	if int(v.Events) != want || v.Streams != len(cases) {
+		t.Fatalf("%d events in %d streams, want %d in %d", v.Events, v.Streams, want, len(cases))
+	}
+	if r := n.ingest.Stats.Rejected.Load(); r != 0 {
+		t.Fatalf("%d commands rejected after the outage", r)
+	}
+	within(t, 30*time.Second, "relay caught up", func() bool { return int(n.relay.Published.Load()) == want })
+}
