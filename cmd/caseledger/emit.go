@@ -29,6 +29,8 @@ type emitConfig struct {
 	Seed        int
 	Concurrency int
 	Timeout     time.Duration
+	Emitter     string
+	Key         string
 }
 
 func (c emitConfig) Validate() error {
@@ -53,6 +55,9 @@ func (c emitConfig) Validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))
 	}
+	if (c.Emitter == "") != (c.Key == "") {
+		errs = append(errs, errors.New("--emitter and --key go together"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -72,6 +77,9 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	f.IntVar(&cfg.Seed, "seed", cfg.Seed, "generator seed for --demo")
 	f.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "cases sent at once with --demo")
 	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "how long to wait for each outcome")
+	cfg.Emitter, cfg.Key = getenv("CASELEDGER_EMITTER"), getenv("CASELEDGER_EMITTER_KEY")
+	f.StringVar(&cfg.Emitter, "emitter", cfg.Emitter, "sign commands as this emitter (env CASELEDGER_EMITTER)")
+	f.StringVar(&cfg.Key, "key", cfg.Key, "the emitter's private key file, from caseledger keygen (env CASELEDGER_EMITTER_KEY)")
 	if err := f.parseRange(args, 0, 1, func() error { return cfg.Validate() }); err != nil {
 		return err
 	}
@@ -87,6 +95,13 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	client, err := intake.New(nc)
 	if err != nil {
 		return err
+	}
+	if cfg.Emitter != "" {
+		signer, err := intake.LoadSigner(cfg.Emitter, cfg.Key)
+		if err != nil {
+			return err
+		}
+		client = client.WithSigner(signer)
 	}
 	if cfg.Demo > 0 {
 		return emitDemo(ctx, client, cfg, stdout, stderr)

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/caseledger/caseledger/services/ingest"
+	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/caseledger/caseledger/services/relay"
 	"github.com/nats-io/nats-server/v2/server"
@@ -23,6 +24,7 @@ type serveConfig struct {
 	NATSListen string // embedded server's address (CASELEDGER_NATS_LISTEN)
 	NATSURL    string // external NATS instead of the embedded one (CASELEDGER_NATS_URL)
 	Role       string // all, ingest or relay (CASELEDGER_ROLE)
+	Emitters   string // registry of emitters' public keys (CASELEDGER_EMITTERS)
 }
 
 var roles = []string{"all", "ingest", "relay"}
@@ -70,10 +72,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "address of the embedded NATS server, for outside emitters (env CASELEDGER_NATS_LISTEN)")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS instead of the embedded server (env CASELEDGER_NATS_URL)")
 	f.StringVar(&cfg.Role, "role", cfg.Role, "run one role only: "+strings.Join(roles, ", ")+" (env CASELEDGER_ROLE)")
+	cfg.Emitters = getenv("CASELEDGER_EMITTERS")
+	f.StringVar(&cfg.Emitters, "emitters", cfg.Emitters, "JSON registry of emitters' public keys: when set, only commands they sign are recorded (env CASELEDGER_EMITTERS)")
 	if err := f.parse(args, 0, func() error { return cfg.Validate() }); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "serve")
+	var registry *intake.Registry
+	if cfg.Emitters != "" {
+		var err error
+		if registry, err = intake.LoadRegistry(cfg.Emitters); err != nil {
+			return err
+		}
+	} else if cfg.Role == "all" || cfg.Role == "ingest" {
+		log.Warn("no --emitters registry: commands are recorded with the source_system they claim, unauthenticated")
+	}
 
 	url := cfg.NATSURL
 	var ns *server.Server
@@ -116,7 +129,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}()
 	}
 	if cfg.Role == "all" || cfg.Role == "ingest" {
-		in, err := ingest.New(nc, store, ingest.Config{Logger: log.With("component", "ingest")})
+		in, err := ingest.New(nc, store, ingest.Config{Logger: log.With("component", "ingest"), Emitters: registry})
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,5 +132,45 @@ func within(t *testing.T, d time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %s", d)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSignedEmitters: serve with an emitters registry records only what a
+// registered emitter signed.
+func TestSignedEmitters(t *testing.T) {
+	dir := t.TempDir()
+	entry, _, err := runArgs(t, nil, "keygen", "--emitter", "cad", "--out", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := filepath.Join(dir, "emitters.json")
+	if err := os.WriteFile(reg, []byte("["+strings.TrimSpace(entry)+"]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runArgs(t, nil, "keygen", "--emitter", "cad", "--out", dir); err == nil {
+		t.Fatal("keygen overwrote a key")
+	}
+	port := strconv.Itoa(freePort(t))
+	ctx, stop := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--nats-listen", "127.0.0.1:" + port, "--emitters", reg}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
+	}()
+	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
+	c, _ := gen.New(6).Case()
+	open := c.Steps[0].Command.(domain.OpenCase)
+	open.SourceSystem = "cad"
+	_, body, _ := domain.EncodeCommand(open)
+	env := map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port}
+	if got, _, err := runStdin(t, env, string(body), "emit", "--command", "open_case"); !errors.Is(err, errRejected) || !strings.Contains(got, "unauthenticated") {
+		t.Fatalf("unsigned: %v\n%s", err, got)
+	}
+	if got, _, err := runStdin(t, env, string(body), "emit", "--command", "open_case", "--emitter", "cad", "--key", filepath.Join(dir, "cad.key")); err != nil || !strings.Contains(got, `"accepted": true`) {
+		t.Fatalf("signed: %v\n%s", err, got)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

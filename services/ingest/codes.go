@@ -41,8 +41,9 @@ var codes = []struct {
 
 // Codes of refusals ingest gives before the domain sees a command.
 const (
-	codeTooLarge = "too_large"
-	codeSubject  = "bad_subject"
+	codeTooLarge        = "too_large"
+	codeSubject         = "bad_subject"
+	codeUnauthenticated = "unauthenticated"
 )
 
 // rejection describes a refusal: its code, the field and the reason. ok is

@@ -29,6 +29,7 @@ import (
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -44,6 +45,10 @@ type Config struct {
 	Cached   int // case states kept in memory (default 20,000)
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Emitters, when set, is the registry every command must be signed
+	// against; the command's source_system must be the emitter that signed
+	// it. Without it, the source_system a command claims is recorded as is.
+	Emitters *intake.Registry
 }
 
 func (c *Config) defaults() {
@@ -277,6 +282,15 @@ func (s *Service) decode(m jetstream.Msg) (item, error) {
 	cmd, err := domain.DecodeCommand(name, m.Data())
 	if errors.Is(err, domain.ErrUnknownCommand) {
 		return item{name: "unknown"}, err
+	}
+	if err == nil && s.cfg.Emitters != nil {
+		emitter, verr := s.cfg.Emitters.Verify(m.Subject(), m.Data(), m.Headers())
+		switch {
+		case verr != nil:
+			return item{name: name}, &refusal{codeUnauthenticated, intake.HeaderSignature, "not signed by a registered emitter"}
+		case cmd.Head().SourceSystem != emitter:
+			return item{name: name}, &refusal{codeUnauthenticated, "source_system", "not the emitter that signed the command"}
+		}
 	}
 	return item{msg: m, name: name, cmd: cmd}, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -44,6 +45,11 @@ func startNode(t testing.TB) *node {
 // wrap is given (a fault-injecting wrapper, say).
 func startNodeWith(t testing.TB, wrap func(eventstore.Store) eventstore.Store) *node {
 	t.Helper()
+	return startNodeCfg(t, wrap, ingest.Config{})
+}
+
+func startNodeCfg(t testing.TB, wrap func(eventstore.Store) eventstore.Store, cfg ingest.Config) *node {
+	t.Helper()
 	dir := t.TempDir()
 	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "nats")})
 	if err != nil {
@@ -72,7 +78,7 @@ func startNodeWith(t testing.TB, wrap func(eventstore.Store) eventstore.Store) *
 	if wrap != nil {
 		used = wrap(store)
 	}
-	if n.ingest, err = ingest.New(nc, used, ingest.Config{}); err != nil {
+	if n.ingest, err = ingest.New(nc, used, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if n.relay, err = relay.New(nc, used, nil); err != nil {
@@ -443,4 +449,69 @@ func TestStoreOutage(t *testing.T) {
 		t.Fatalf("%d commands rejected after the outage", r)
 	}
 	within(t, 30*time.Second, "relay caught up", func() bool { return int(n.relay.Published.Load()) == want })
+}
+
+// TestSignedCommands: with an emitters registry, only commands signed by a
+// registered emitter, whose source_system is that emitter, are recorded.
+func TestSignedCommands(t *testing.T) {
+	dir := t.TempDir()
+	priv, entry, err := intake.NewKey("cad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPriv, _, _ := intake.NewKey("cad")
+	reg := filepath.Join(dir, "emitters.json")
+	b, _ := json.Marshal([]intake.RegistryEntry{entry})
+	keyFile := filepath.Join(dir, "cad.key")
+	otherFile := filepath.Join(dir, "impostor.key")
+	for f, data := range map[string][]byte{reg: b, keyFile: []byte(priv + "\n"), otherFile: []byte(otherPriv)} {
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	registry, err := intake.LoadRegistry(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNodeCfg(t, nil, ingest.Config{Emitters: registry})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := gen.New(5).Case()
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := c.Steps[0].Command.(domain.OpenCase)
+	open.SourceSystem = "cad"
+	signer, err := intake.LoadSigner("cad", keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor, _ := intake.LoadSigner("cad", otherFile)
+	wrongSystem := open
+	wrongSystem.SourceSystem = "records"
+
+	for name, tc := range map[string]struct {
+		client *intake.Client
+		cmd    domain.Command
+		field  string
+	}{
+		"unsigned":              {n.client, open, intake.HeaderSignature},
+		"another key":           {n.client.WithSigner(impostor), open, intake.HeaderSignature},
+		"claims another system": {n.client.WithSigner(signer), wrongSystem, "source_system"},
+	} {
+		out, err := tc.client.Send(ctx, tc.cmd)
+		if !errors.Is(err, intake.ErrRejected) || out.Code != "unauthenticated" || out.Field != tc.field {
+			t.Errorf("%s: %+v %v", name, out, err)
+		}
+	}
+	out, err := n.client.WithSigner(signer).Send(ctx, open)
+	if err != nil || !out.Accepted {
+		t.Fatalf("signed command: %+v %v", out, err)
+	}
+	// A registry with a bad entry is refused whole, naming each problem.
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`[{"emitter":"CAD!","public_key":"x"},{"emitter":"rms","public_key":"bm90IGEga2V5"}]`), 0o600)
+	if _, err := intake.LoadRegistry(bad); err == nil || !strings.Contains(err.Error(), "entry 0") || !strings.Contains(err.Error(), "entry 1 (rms)") {
+		t.Fatalf("bad registry: %v", err)
+	}
 }

@@ -33,8 +33,16 @@ var ErrRejected = errors.New("intake: command rejected")
 
 // Client sends commands. It is safe for concurrent use.
 type Client struct {
-	nc *nats.Conn
-	js jetstream.JetStream
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	signer *Signer
+}
+
+// WithSigner makes the client sign every command as the given emitter.
+func (c *Client) WithSigner(s *Signer) *Client {
+	d := *c
+	d.signer = s
+	return &d
 }
 
 // Dial connects to NATS with caseledger's reconnect policy; opts carry
@@ -78,6 +86,9 @@ func (c *Client) Send(ctx context.Context, cmd domain.Command) (Outcome, error) 
 	defer sub.Unsubscribe()
 	m := &nats.Msg{Subject: natsbus.IntakeSubject(name), Data: body, Header: nats.Header{}}
 	m.Header.Set(natsbus.HeaderReplyTo, inbox)
+	if c.signer != nil {
+		c.signer.sign(m)
+	}
 	if _, err := c.js.PublishMsg(ctx, m); err != nil {
 		return Outcome{}, fmt.Errorf("intake: publish %s: %w", name, err)
 	}
@@ -105,6 +116,9 @@ func (c *Client) Publish(ctx context.Context, cmd domain.Command) (*jetstream.Pu
 	}
 	m := &nats.Msg{Subject: natsbus.IntakeSubject(name), Data: body, Header: nats.Header{}}
 	m.Header.Set(nats.MsgIdHdr, cmd.Head().CommandID.String())
+	if c.signer != nil {
+		c.signer.sign(m)
+	}
 	ack, err := c.js.PublishMsg(ctx, m)
 	if err != nil {
 		return nil, fmt.Errorf("intake: publish %s: %w", name, err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
 )
 
@@ -210,6 +211,10 @@ func intakeHeaders() obj {
 			natsMsgID: header("The command_id: JetStream drops a second message with the same id within the stream's duplicate window.",
 				obj{"type": "string", "format": "uuid"}),
 			natsbus.HeaderReplyTo: header("An inbox subject: ingest publishes the command's Outcome there.",
+				obj{"type": "string"}),
+			intake.HeaderEmitter: header("The emitting system that signed the command (required when caseledger runs with an emitters registry; the command's source_system must be the same).",
+				obj{"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"}),
+			intake.HeaderSignature: header("Base64 Ed25519 signature, by the emitter's key, of \"caseledger/intake/v1\" 0x00, the subject, 0x00 and the exact body.",
 				obj{"type": "string"}),
 		},
 	}

@@ -56,7 +56,7 @@ var rejectionCodes = []string{
 	"unknown_party", "duplicate", "not_found", "invalid_transition", "no_consent",
 	"approval_required", "open_items", "unknown_entry", "compartment_widened", "no_change",
 	"not_high_risk", "custody_mismatch", "legal_hold", "order_required", "unknown_event_type",
-	"too_large", "bad_subject",
+	"too_large", "bad_subject", "unauthenticated",
 }
 
 // Headers caseledger sets that natsbus does not name.
