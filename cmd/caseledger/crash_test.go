@@ -175,6 +175,35 @@ func checkRecord(t *testing.T, bin, dataDir string, js jetstream.JetStream, case
 	if n := streamMsgs(t, js, natsbus.RejectedStream); n != 0 {
 		t.Fatalf("%d commands rejected", n)
 	}
+	// Exactly once on CASE_EVENTS: every generated event id, none twice.
+	ids := map[string]bool{}
+	for _, c := range cases {
+		for _, e := range c.Events() {
+			ids[e.ID.String()] = false
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := js.Stream(ctx, natsbus.CaseEventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range want {
+		m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := m.Headers().Get(nats.MsgIdHdr)
+		seen, known := ids[id]
+		if !known || seen {
+			t.Fatalf("CASE_EVENTS: event %s unknown or relayed twice", id)
+		}
+		ids[id] = true
+	}
 	out, err := exec.Command(bin, "verify", "--data-dir", dataDir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), fmt.Sprintf("verified %d events in %d streams", want, len(cases))) || !strings.Contains(string(out), "every chain holds") {
 		t.Fatalf("verify: %v\n%s", err, out)

@@ -515,3 +515,67 @@ func TestSignedCommands(t *testing.T) {
 		t.Fatalf("bad registry: %v", err)
 	}
 }
+
+// TestFloodOfBadInput: one emitter floods INTAKE with thousands of bad
+// commands (malformed, oversized, unknown, rule-breaking) while another
+// sends a case: every bad one is rejected and filed, every valid one is
+// recorded in order, and ingest keeps running.
+func TestFloodOfBadInput(t *testing.T) {
+	n := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := gen.New(13).Case()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct{ subject, body string }{
+		{"caseledger.intake.add_note", `{"case_id":`},
+		{"caseledger.intake.open_case", `{"case_id":"` + uuid.NewString() + `"}`},
+		{"caseledger.intake.no_such_command", `{}`},
+		{"caseledger.intake.add_note", `{"text":"` + strings.Repeat("x", 300<<10) + `"}`},
+	}
+	const floods = 2000
+	var futures []jetstream.PubAckFuture
+	step := 0
+	for i := range floods {
+		b := bad[i%len(bad)]
+		f, err := n.js.PublishMsgAsync(&nats.Msg{Subject: b.subject, Data: []byte(b.body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		futures = append(futures, f)
+		if i%(floods/len(c.Steps)+1) == 0 && step < len(c.Steps) {
+			if _, err := n.client.Publish(ctx, c.Steps[step].Command); err != nil {
+				t.Fatal(err)
+			}
+			step++
+		}
+	}
+	for ; step < len(c.Steps); step++ {
+		if _, err := n.client.Publish(ctx, c.Steps[step].Command); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatal(err)
+		}
+	}
+	within(t, 90*time.Second, "flood handled", func() bool {
+		return n.ingest.Stats.Rejected.Load() == floods && n.ingest.Stats.Accepted.Load() == int64(len(c.Steps))
+	})
+	recs, err := n.store.ReadStream(ctx, domain.StreamName(c.ID), 0, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(c.Events()) || eventstore.VerifyStream(recs) != nil {
+		t.Fatalf("%d events of %d stored", len(recs), len(c.Events()))
+	}
+	st, _ := n.js.Stream(ctx, natsbus.RejectedStream)
+	info, err := st.Info(ctx)
+	if err != nil || info.State.Msgs != floods {
+		t.Fatalf("REJECTED holds %v: %v", info.State.Msgs, err)
+	}
+}
