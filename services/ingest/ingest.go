@@ -88,7 +88,12 @@ type Service struct {
 	cfg   Config
 	cache *stateCache
 	held  heldCases
-	Stats Stats
+	turns turns
+	// workers bounds the cases handled at once, across overlapping batches;
+	// inflight counts them so that Run returns only when all are done.
+	workers  chan struct{}
+	inflight sync.WaitGroup
+	Stats    Stats
 }
 
 // New returns an ingest service on a NATS connection and a store. The
@@ -99,7 +104,7 @@ func New(nc *nats.Conn, store eventstore.Store, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: jetstream: %w", err)
 	}
-	return &Service{nc: nc, js: js, store: store, cfg: cfg, cache: newStateCache(cfg.Cached)}, nil
+	return &Service{nc: nc, js: js, store: store, cfg: cfg, cache: newStateCache(cfg.Cached), workers: make(chan struct{}, cfg.Workers)}, nil
 }
 
 // backoff is the redelivery schedule of a message that failed for a reason
@@ -132,7 +137,7 @@ func (s *Service) Run(ctx context.Context) error {
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, natsbus.IntakeStream, jetstream.ConsumerConfig{
 		Durable:       natsbus.IngestConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       15 * time.Second,
+		AckWait:       30 * time.Second,
 		MaxDeliver:    -1, // a message is answered or waits: it is never dropped
 		MaxAckPending: 20_000,
 		FilterSubject: natsbus.IntakePrefix + ">",
@@ -141,7 +146,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ingest: consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * s.cfg.Batch))
+	// A message's ack wait runs from its delivery, so the client-side
+	// buffer is kept to one batch.
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Batch))
 	if err != nil {
 		return fmt.Errorf("ingest: consume: %w", err)
 	}
@@ -168,6 +175,7 @@ func (s *Service) Run(ctx context.Context) error {
 		select {
 		case m, ok := <-in:
 			if !ok {
+				s.inflight.Wait()
 				return nil
 			}
 			first = m
@@ -178,6 +186,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			m, ok := <-in
 			if !ok {
+				s.inflight.Wait()
 				return nil
 			}
 			first = m
@@ -195,7 +204,8 @@ func (s *Service) Run(ctx context.Context) error {
 				break fill
 			}
 		}
-		// The batch in hand finishes even when ctx ends: its messages are
+		// Batches overlap (a case's work still runs in order, see turns),
+		// and those in hand finish even when ctx ends: their messages are
 		// acknowledged or left for redelivery, never half-done.
 		s.process(context.WithoutCancel(ctx), msgs)
 	}
@@ -229,41 +239,81 @@ func (s *Service) process(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		id := it.cmd.Head().CaseID
-		if s.held.holds(id, m) {
-			// An older command of this case waits for redelivery: this one
-			// waits behind it.
-			_ = m.NakWithDelay(backoff[0])
-			continue
-		}
 		if _, ok := groups[id]; !ok {
 			order = append(order, id)
 		}
 		groups[id] = append(groups[id], it)
 	}
-	sem := make(chan struct{}, s.cfg.Workers)
-	var wg sync.WaitGroup
 	for _, id := range order {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(items []item) {
-			defer func() { <-sem; wg.Done() }()
-			for len(items) > 0 {
-				n, ok := s.handleRun(ctx, items)
+		items := groups[id]
+		// A case's commands in this batch run after those of the batches
+		// before it that are still in flight.
+		prev, done := s.turns.take(id)
+		s.workers <- struct{}{}
+		s.inflight.Add(1)
+		go func() {
+			defer func() { <-s.workers; s.turns.give(id, done); s.inflight.Done() }()
+			if prev != nil {
+				<-prev
+			}
+			var ready []item
+			for _, it := range items {
+				if s.held.holds(id, it.msg) {
+					// An older command of this case waits for redelivery:
+					// this one waits behind it.
+					_ = it.msg.NakWithDelay(backoff[0])
+					continue
+				}
+				ready = append(ready, it)
+			}
+			for len(ready) > 0 {
+				n, ok := s.handleRun(ctx, ready)
 				if !ok {
-					// Left for redelivery (and held): so are the case's later
-					// commands, which must not overtake them.
-					later := items[n:]
-					for _, it := range later {
-						s.held.hold(it.cmd.Head().CaseID, it.msg)
+					// Left for redelivery (and held): so are the case's
+					// later commands, which must not overtake them.
+					for _, it := range ready[n:] {
+						s.held.hold(id, it.msg)
 						_ = it.msg.NakWithDelay(backoff[0])
 					}
 					return
 				}
-				items = items[n:]
+				ready = ready[n:]
 			}
-		}(groups[id])
+		}()
 	}
-	wg.Wait()
+}
+
+// turns orders the work on each case across batches in flight: each piece
+// of work waits for the one before it on the same case.
+type turns struct {
+	mu   sync.Mutex
+	last map[uuid.UUID]chan struct{}
+}
+
+// take returns the channel to wait on (nil when the case is idle) and the
+// one to close when done.
+func (t *turns) take(id uuid.UUID) (prev <-chan struct{}, done chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.last == nil {
+		t.last = map[uuid.UUID]chan struct{}{}
+	}
+	done = make(chan struct{})
+	if p, ok := t.last[id]; ok {
+		prev = p
+	}
+	t.last[id] = done
+	return prev, done
+}
+
+// give closes done and forgets the case if nothing queued behind it.
+func (t *turns) give(id uuid.UUID, done chan struct{}) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	close(done)
+	if t.last[id] == done {
+		delete(t.last, id)
+	}
 }
 
 // refusal is a reason to reject a message before the domain sees it.
@@ -481,12 +531,15 @@ func (s *Service) reject(ctx context.Context, m jetstream.Msg, name string, caus
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := s.js.PublishMsg(pctx, dead); err != nil {
+	ack, err := s.js.PublishMsg(pctx, dead)
+	if err != nil {
 		s.cfg.Logger.Warn("ingest: REJECTED unavailable; command left in INTAKE", "command", name, "error", err)
 		_ = m.NakWithDelay(backoff[1])
 		return
 	}
-	s.Stats.Rejected.Add(1)
+	if !ack.Duplicate { // a redelivered message is filed once
+		s.Stats.Rejected.Add(1)
+	}
 	s.reply(m, o)
 	_ = m.Ack()
 }
