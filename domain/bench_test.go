@@ -100,88 +100,47 @@ func benchEvents(b *testing.B) []encoded {
 	return out
 }
 
+// each runs fn over n items per loop and reports the time per item.
+func each(b *testing.B, n int, fn func(i int) error) {
+	b.ReportAllocs()
+	done := 0
+	for b.Loop() {
+		for i := range n {
+			if err := fn(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += n
+	}
+	perEvent(b, done)
+}
+
 func BenchmarkCodec(b *testing.B) {
 	events := benchEvents(b)
-	var cases []domain.Event
+	var decoded []domain.Event
 	for _, c := range benchCases(b) {
-		cases = append(cases, c.Events()...)
+		decoded = append(decoded, c.Events()...)
 	}
+	n := len(events)
 	b.Run("encode_data", func(b *testing.B) {
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			for _, e := range events {
-				if _, _, _, err := domain.EncodeData(e.payload); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-		}
-		perEvent(b, n)
+		each(b, n, func(i int) error { _, _, _, err := domain.EncodeData(events[i].payload); return err })
 	})
 	b.Run("reference_json_marshal", func(b *testing.B) {
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			for _, e := range events {
-				if _, err := json.Marshal(e.payload); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-		}
-		perEvent(b, n)
+		each(b, n, func(i int) error { _, err := json.Marshal(events[i].payload); return err })
 	})
 	b.Run("decode_data", func(b *testing.B) {
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			for _, e := range events {
-				if _, err := domain.DecodeData(e.typ, e.version, e.data); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-		}
-		perEvent(b, n)
+		each(b, n, func(i int) error {
+			_, err := domain.DecodeData(events[i].typ, events[i].version, events[i].data)
+			return err
+		})
 	})
 	b.Run("reference_json_unmarshal", func(b *testing.B) {
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			for _, e := range events {
-				if err := json.Unmarshal(e.data, reflect.New(e.goType).Interface()); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-		}
-		perEvent(b, n)
+		each(b, n, func(i int) error { return json.Unmarshal(events[i].data, reflect.New(events[i].goType).Interface()) })
 	})
 	b.Run("marshal_envelope", func(b *testing.B) {
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			for _, e := range cases {
-				if _, err := domain.MarshalEvent(e); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-		}
-		perEvent(b, n)
+		each(b, len(decoded), func(i int) error { _, err := domain.MarshalEvent(decoded[i]); return err })
 	})
 	b.Run("unmarshal_envelope", func(b *testing.B) {
-		b.ReportAllocs()
-		n := 0
-		for b.Loop() {
-			for _, e := range events {
-				if _, err := domain.UnmarshalEvent(e.wire); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-		}
-		perEvent(b, n)
+		each(b, n, func(i int) error { _, err := domain.UnmarshalEvent(events[i].wire); return err })
 	})
 }
