@@ -3,6 +3,7 @@ package domain
 import (
 	"log/slog"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -185,3 +186,13 @@ func (e Event) LogValue() slog.Value {
 
 // StreamName is the event-store stream of a case.
 func StreamName(caseID uuid.UUID) string { return "case-" + caseID.String() }
+
+// CaseIDOf returns the case of a case-<uuid> stream name.
+func CaseIDOf(stream string) (uuid.UUID, bool) {
+	rest, ok := strings.CutPrefix(stream, "case-")
+	if !ok {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(rest)
+	return id, err == nil && id.String() == rest
+}

@@ -9,10 +9,8 @@ package casefile
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
@@ -20,23 +18,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// storedMeta is the metadata object as stored: the domain envelope and the
-// payload's schema version, so that older payloads are upcast on read.
-type storedMeta struct {
-	SchemaVersion int `json:"schema_version"`
-	domain.Meta
-}
-
 // Encode turns a domain event into what the store appends: the payload JSON
 // as data, the envelope and schema version as metadata.
 func Encode(e domain.Event) (eventstore.EventData, error) {
-	typ, version, data, err := domain.EncodeData(e.Data)
+	typ, data, meta, err := domain.EncodeStored(e)
 	if err != nil {
 		return eventstore.EventData{}, err
-	}
-	meta, err := json.Marshal(storedMeta{SchemaVersion: version, Meta: e.Meta})
-	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("casefile: encode metadata: %w", err)
 	}
 	return eventstore.EventData{ID: e.ID, Type: typ, Data: data, Metadata: meta}, nil
 }
@@ -52,28 +39,17 @@ func Decode(r eventstore.Record) (domain.Event, error) {
 	if err != nil {
 		return domain.Event{}, err
 	}
-	var m storedMeta
-	if err := domain.StrictUnmarshal(r.Metadata, &m); err != nil {
-		return domain.Event{}, fmt.Errorf("casefile: %s version %d: metadata: %w", r.Stream, r.Version, err)
-	}
-	if err := m.Meta.Validate(); err != nil {
-		return domain.Event{}, fmt.Errorf("casefile: %s version %d: %w", r.Stream, r.Version, err)
-	}
-	data, err := domain.DecodeData(r.Type, m.SchemaVersion, r.Data)
+	e, err := domain.DecodeStored(r.ID, caseID, r.Type, r.Data, r.Metadata)
 	if err != nil {
 		return domain.Event{}, fmt.Errorf("casefile: %s version %d: %w", r.Stream, r.Version, err)
 	}
-	return domain.Event{ID: r.ID, CaseID: caseID, Meta: m.Meta, Data: data}, nil
+	return e, nil
 }
 
-// CaseID returns the case of a case-<uuid> stream.
+// CaseID returns the case of a case-<uuid> stream, or ErrNotCase.
 func CaseID(stream string) (uuid.UUID, error) {
-	rest, ok := strings.CutPrefix(stream, "case-")
+	id, ok := domain.CaseIDOf(stream)
 	if !ok {
-		return uuid.Nil, ErrNotCase
-	}
-	id, err := uuid.Parse(rest)
-	if err != nil {
 		return uuid.Nil, ErrNotCase
 	}
 	return id, nil
