@@ -56,6 +56,9 @@ Usage:
       print a case's events from the store and check its chain
   caseledger verify [--data-dir DIR]
       walk every chain in the store; exits non-zero on any break
+  caseledger project [--rebuild case_files] [--data-dir DIR]
+      bring the read models (DIR/readmodels.db) up to date with the record,
+      or rebuild one from position zero
   caseledger keygen --emitter ID [--out DIR]
       make an emitter's signing key (DIR/ID.key) and print its registry entry
       for serve --emitters FILE; emit signs with --emitter ID --key FILE
@@ -80,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runEmit(ctx, args[1:], getenv, stdout, stderr, stdin)
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "project":
+		return runProject(ctx, args[1:], getenv, stdout, stderr)
 	case "keygen":
 		return runKeygen(ctx, args[1:], getenv, stdout, stderr)
 	case "schemas":

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/ingest"
 	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
@@ -23,11 +24,11 @@ import (
 type serveConfig struct {
 	NATSListen string // embedded server's address (CASELEDGER_NATS_LISTEN)
 	NATSURL    string // external NATS instead of the embedded one (CASELEDGER_NATS_URL)
-	Role       string // all, ingest or relay (CASELEDGER_ROLE)
+	Role       string // all, ingest, relay or project (CASELEDGER_ROLE)
 	Emitters   string // registry of emitters' public keys (CASELEDGER_EMITTERS)
 }
 
-var roles = []string{"all", "ingest", "relay"}
+var roles = []string{"all", "ingest", "relay", "project"}
 
 func (c serveConfig) Validate() error {
 	var errs []error
@@ -118,7 +119,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer store.Close()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 2+len(readModels))
 	runRole := func(name string, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -141,6 +142,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		runRole("relay", rl.Run)
+	}
+	if cfg.Role == "all" || cfg.Role == "project" {
+		db, err := openReadModels(f.store)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		for _, p := range readModels {
+			pr, err := projections.NewRunner(ctx, db, store, p)
+			if err != nil {
+				return err
+			}
+			runRole("project "+p.Name(), pr.Run)
+		}
 	}
 	fmt.Fprintf(stdout, "caseledger serving (role %s): NATS %s, record %s\n", cfg.Role, url, f.store.where())
 	done := make(chan struct{})

@@ -185,3 +185,44 @@ func TestEventStoreURLIsChecked(t *testing.T) {
 		t.Fatalf("unreachable server: %v", err)
 	}
 }
+
+func TestProjectAndRebuild(t *testing.T) {
+	dir, caseID := demoInto(t, "12")
+	env := map[string]string{"CASELEDGER_DATA_DIR": dir}
+	out, _, err := runArgs(t, env, "project")
+	if err != nil || !strings.Contains(out, "case_files: applied") {
+		t.Fatalf("project: %v\n%s", err, out)
+	}
+	count := func() (cases, timeline int) {
+		db, err := sql.Open("sqlite", filepath.Join(dir, "readmodels.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		db.QueryRow("SELECT count(*) FROM cases").Scan(&cases)
+		db.QueryRow("SELECT count(*) FROM timeline").Scan(&timeline)
+		var status string
+		if err := db.QueryRow("SELECT status FROM cases WHERE case_id = ?", caseID).Scan(&status); err != nil || status == "" {
+			t.Fatalf("case %s not in the read model: %v", caseID, err)
+		}
+		return
+	}
+	cases, timeline := count()
+	if cases != 12 || timeline == 0 {
+		t.Fatalf("read model holds %d cases, %d timeline rows", cases, timeline)
+	}
+	// Nothing new: a second run applies nothing; a rebuild gives the same.
+	out, _, err = runArgs(t, env, "project")
+	if err != nil || !strings.Contains(out, "applied 0 events") {
+		t.Fatalf("second project: %v\n%s", err, out)
+	}
+	if _, _, err := runArgs(t, env, "project", "--rebuild", "case_files"); err != nil {
+		t.Fatal(err)
+	}
+	if c2, t2 := count(); c2 != cases || t2 != timeline {
+		t.Fatalf("rebuild: %d/%d, before %d/%d", c2, t2, cases, timeline)
+	}
+	if _, _, err := runArgs(t, env, "project", "--rebuild", "dashboards"); !errors.Is(err, errUsage) {
+		t.Fatalf("unknown read model: %v", err)
+	}
+}

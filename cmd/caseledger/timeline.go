@@ -76,3 +76,13 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// count shows a running count when the total is not known.
+func (p *progress) count(n int64) {
+	if time.Since(p.last) < 500*time.Millisecond || time.Since(p.start) < time.Second {
+		return
+	}
+	p.last = time.Now()
+	p.shown = true
+	fmt.Fprintf(p.w, "\r%d events", n)
+}

@@ -1,0 +1,155 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/google/uuid"
+)
+
+// CaseFiles is the read model of every case's current state (table cases),
+// its timeline (table timeline: every event with actor, times, compartment,
+// and the entry a correction, redaction or marking in error targets), and
+// the workers' worklists (table worklist: open follow-ups by due date).
+// Overdue is derived when read, against the reader's clock.
+type CaseFiles struct{}
+
+// Name is frozen: it keys the checkpoint.
+func (CaseFiles) Name() string { return "case_files" }
+
+// Schema creates the tables in SQL that SQLite and PostgreSQL both read.
+func (CaseFiles) Schema() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS cases (
+			case_id TEXT PRIMARY KEY, status TEXT NOT NULL, module TEXT NOT NULL, agency TEXT NOT NULL,
+			assignee TEXT NOT NULL, risk TEXT NOT NULL, opened_at TEXT NOT NULL, closed_at TEXT NOT NULL,
+			version INTEGER NOT NULL, parties INTEGER NOT NULL, open_referrals INTEGER NOT NULL,
+			open_follow_ups INTEGER NOT NULL, active_conditions INTEGER NOT NULL, breaches INTEGER NOT NULL,
+			open_flags INTEGER NOT NULL, active_holds INTEGER NOT NULL, unmet_contacts INTEGER NOT NULL,
+			reopened INTEGER NOT NULL, closure_reason TEXT NOT NULL, updated_at TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS timeline (
+			case_id TEXT NOT NULL, version INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
+			title TEXT NOT NULL, summary TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
+			actor_user TEXT NOT NULL, actor_role TEXT NOT NULL, actor_agency TEXT NOT NULL,
+			compartment TEXT NOT NULL, target_event_id TEXT NOT NULL, PRIMARY KEY (case_id, version))`,
+		`CREATE TABLE IF NOT EXISTS worklist (
+			follow_up_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, party_id TEXT NOT NULL, party_role TEXT NOT NULL,
+			kind TEXT NOT NULL, due_by TEXT NOT NULL, assignee TEXT NOT NULL, attempts INTEGER NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS worklist_by_assignee ON worklist (assignee, due_by)`,
+	}
+}
+
+// Reset empties the tables.
+func (CaseFiles) Reset(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// target is the entry a correction, redaction or marking in error points at.
+func target(d domain.EventData) uuid.UUID {
+	switch d := d.(type) {
+	case domain.EntryCorrected:
+		return d.TargetEventID
+	case domain.EntryRedacted:
+		return d.TargetEventID
+	case domain.EntryMarkedInError:
+		return d.TargetEventID
+	}
+	return uuid.Nil
+}
+
+// Apply inserts each event's timeline row, then rewrites the case row and
+// worklist rows of every case the batch touched, once, from its last state.
+func (CaseFiles) Apply(ctx context.Context, tx *sql.Tx, batch []Change) error {
+	last := map[uuid.UUID]Change{}
+	var order []uuid.UUID
+	for _, c := range batch {
+		e := c.Event
+		tgt := ""
+		if id := target(e.Data); id != uuid.Nil {
+			tgt = id.String()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO timeline (case_id, version, event_id, type, title, summary, occurred_at, recorded_at, actor_user, actor_role, actor_agency, compartment, target_event_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.CaseID.String(), c.Record.Version, e.ID.String(), e.Type(), domain.Title(e.Type()), domain.Summary(e.Data),
+			ts(e.Meta.OccurredAt), ts(e.Meta.RecordedAt), e.Meta.Actor.UserID, string(e.Meta.Actor.Role), e.Meta.Actor.Agency,
+			string(e.Meta.Compartment), tgt); err != nil {
+			return err
+		}
+		if _, seen := last[e.CaseID]; !seen {
+			order = append(order, e.CaseID)
+		}
+		last[e.CaseID] = c
+	}
+	for _, id := range order {
+		if err := writeCase(ctx, tx, id, last[id].State, last[id].Event.Meta.RecordedAt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, updated time.Time) error {
+	openReferrals, breaches, openFlags, activeHolds := 0, 0, 0, 0
+	for _, r := range s.Referrals {
+		switch r.Status {
+		case domain.ReferralOfferedStatus, domain.ReferralSentStatus, domain.ReferralAcceptedStatus, domain.ReferralStartedStatus:
+			openReferrals++
+		}
+	}
+	breaches = len(s.Breaches)
+	for _, f := range s.Flags {
+		if f.Open {
+			openFlags++
+		}
+	}
+	for _, h := range s.Holds {
+		if h.Active {
+			activeHolds++
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cases (case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, breaches, open_flags, active_holds, unmet_contacts, reopened, closure_reason, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, module = excluded.module, agency = excluded.agency,
+			assignee = excluded.assignee, risk = excluded.risk, opened_at = excluded.opened_at, closed_at = excluded.closed_at,
+			version = excluded.version, parties = excluded.parties, open_referrals = excluded.open_referrals,
+			open_follow_ups = excluded.open_follow_ups, active_conditions = excluded.active_conditions, breaches = excluded.breaches,
+			open_flags = excluded.open_flags, active_holds = excluded.active_holds, unmet_contacts = excluded.unmet_contacts,
+			reopened = excluded.reopened, closure_reason = excluded.closure_reason, updated_at = excluded.updated_at`,
+		id.String(), string(s.Status), string(s.Module), s.Agency, s.Assignee, string(s.Risk), ts(s.OpenedAt), ts(s.ClosedAt),
+		s.Version, len(s.Parties), openReferrals, s.OpenFollowUps(), s.ActiveConditions(), breaches, openFlags, activeHolds,
+		len(s.UnmetContacts()), s.Reopened, string(s.ClosedReason), ts(updated)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM worklist WHERE case_id = ?`, id.String()); err != nil {
+		return err
+	}
+	var open []domain.FollowUp
+	for _, f := range s.FollowUps {
+		if f.Status == domain.FollowUpOpen {
+			open = append(open, f)
+		}
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].ID.String() < open[j].ID.String() })
+	for _, f := range open {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID.String(), id.String(), f.PartyID.String(), string(s.Parties[f.PartyID].Role), string(f.Kind), ts(f.DueBy), f.Assignee, f.Attempts); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore"
+)
+
+// Projection is one read model: tables in SQL fed from the event log.
+// Its name is frozen: it keys the checkpoint, and renaming it rebuilds.
+type Projection interface {
+	Name() string
+	// Schema returns the statements that create its tables if they do not
+	// exist.
+	Schema() []string
+	// Reset empties its tables for a rebuild.
+	Reset(ctx context.Context, tx *sql.Tx) error
+	// Apply writes what a batch of decoded case events changes, inside the
+	// transaction that also moves the checkpoint past them.
+	Apply(ctx context.Context, tx *sql.Tx, batch []Change) error
+}
+
+// Change is one case event with the case's state after it.
+type Change struct {
+	Record eventstore.Record
+	Event  domain.Event
+	State  domain.State // after the event; shared across a case's changes in a batch
+}
+
+// Runner feeds one projection from the store's global subscription. The
+// checkpoint is written in the same transaction as the rows, so a crash
+// never applies an event twice nor skips one.
+type Runner struct {
+	db    *sql.DB
+	store eventstore.Store
+	p     Projection
+	batch int
+	// Applied counts events applied; Position is the last one's.
+	Applied  atomic.Int64
+	Position atomic.Value
+	states   map[string]domain.State
+}
+
+// NewRunner prepares the projection's tables and the checkpoint table.
+func NewRunner(ctx context.Context, db *sql.DB, store eventstore.Store, p Projection) (*Runner, error) {
+	stmts := append([]string{`CREATE TABLE IF NOT EXISTS checkpoints (projection TEXT PRIMARY KEY, position TEXT NOT NULL, applied INTEGER NOT NULL, updated_at TEXT NOT NULL)`}, p.Schema()...)
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("projections: %s schema: %w", p.Name(), err)
+		}
+	}
+	return &Runner{db: db, store: store, p: p, batch: 1000, states: map[string]domain.State{}}, nil
+}
+
+// Checkpoint returns the position the projection has applied up to.
+func (r *Runner) Checkpoint(ctx context.Context) (eventstore.Position, int64, error) {
+	var pos string
+	var applied int64
+	err := r.db.QueryRowContext(ctx, `SELECT position, applied FROM checkpoints WHERE projection = ?`, r.p.Name()).Scan(&pos, &applied)
+	if errors.Is(err, sql.ErrNoRows) {
+		return eventstore.Start, 0, nil
+	}
+	if err != nil {
+		return eventstore.Position{}, 0, fmt.Errorf("projections: checkpoint of %s: %w", r.p.Name(), err)
+	}
+	p, err := eventstore.ParsePosition(pos)
+	return p, applied, err
+}
+
+// Reset empties the projection and its checkpoint, for a rebuild from zero.
+func (r *Runner) Reset(ctx context.Context) error {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := r.p.Reset(ctx, tx); err != nil {
+		return fmt.Errorf("projections: reset %s: %w", r.p.Name(), err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE projection = ?`, r.p.Name()); err != nil {
+		return err
+	}
+	r.states = map[string]domain.State{}
+	return tx.Commit()
+}
+
+// CatchUp applies everything already in the log and returns how many
+// events it applied; progress, when given, is called after each batch.
+func (r *Runner) CatchUp(ctx context.Context, progress func(applied int64)) (int64, error) {
+	after, applied, err := r.Checkpoint(ctx)
+	if err != nil {
+		return 0, err
+	}
+	r.Applied.Store(applied)
+	var n int64
+	for {
+		page, err := r.store.ReadAll(ctx, after, r.batch)
+		if err != nil {
+			return n, err
+		}
+		if len(page) == 0 {
+			return n, nil
+		}
+		if err := r.apply(ctx, page); err != nil {
+			return n, err
+		}
+		n += int64(len(page))
+		after = page[len(page)-1].Position
+		if progress != nil {
+			progress(n)
+		}
+	}
+}
+
+// Run catches up, then follows the log until ctx ends (returning nil).
+func (r *Runner) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if _, err := r.CatchUp(ctx, nil); err != nil && ctx.Err() == nil {
+			return err
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return nil
+}
+
+// apply folds a page of records into changes and writes them with the
+// checkpoint in one transaction.
+func (r *Runner) apply(ctx context.Context, page []eventstore.Record) error {
+	var changes []Change
+	for _, rec := range page {
+		e, err := decode(rec)
+		if errors.Is(err, errNotCase) {
+			continue // access and ledger streams are not case events
+		}
+		if err != nil {
+			return fmt.Errorf("projections: %s: %w", r.p.Name(), err)
+		}
+		st, err := r.stateBefore(ctx, rec)
+		if err != nil {
+			return err
+		}
+		st = domain.Evolve(st, e)
+		r.states[rec.Stream] = st
+		changes = append(changes, Change{Record: rec, Event: e, State: st})
+	}
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if len(changes) > 0 {
+		if err := r.p.Apply(ctx, tx, changes); err != nil {
+			r.states = map[string]domain.State{} // the folded states ran ahead of the rows
+			return fmt.Errorf("projections: %s: %w", r.p.Name(), err)
+		}
+	}
+	last := page[len(page)-1].Position
+	applied := r.Applied.Load() + int64(len(page))
+	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (projection, position, applied, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (projection) DO UPDATE SET position = excluded.position, applied = excluded.applied, updated_at = excluded.updated_at`,
+		r.p.Name(), last.String(), applied, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		r.states = map[string]domain.State{}
+		return fmt.Errorf("projections: %s checkpoint: %w", r.p.Name(), err)
+	}
+	if err := tx.Commit(); err != nil {
+		r.states = map[string]domain.State{}
+		return fmt.Errorf("projections: %s commit: %w", r.p.Name(), err)
+	}
+	r.Applied.Store(applied)
+	r.Position.Store(last)
+	return nil
+}
+
+// stateBefore returns the case's state just before rec: from memory when
+// the previous event was folded here, else by reading the stream up to it.
+func (r *Runner) stateBefore(ctx context.Context, rec eventstore.Record) (domain.State, error) {
+	if st, ok := r.states[rec.Stream]; ok && st.Version == rec.Version {
+		return st, nil
+	}
+	var st domain.State
+	for from := int64(0); from < rec.Version; {
+		page, err := r.store.ReadStream(ctx, rec.Stream, from, int(min(rec.Version-from, 1000)))
+		if err != nil {
+			return domain.State{}, err
+		}
+		if len(page) == 0 {
+			return domain.State{}, fmt.Errorf("projections: %s: %w: %s ends before version %d", r.p.Name(), eventstore.ErrCorrupt, rec.Stream, rec.Version)
+		}
+		for _, p := range page {
+			e, err := decode(p)
+			if err != nil {
+				return domain.State{}, err
+			}
+			st = domain.Evolve(st, e)
+		}
+		from = page[len(page)-1].Version + 1
+	}
+	if len(r.states) > 50_000 {
+		clear(r.states)
+	}
+	return st, nil
+}
+
+var errNotCase = errors.New("projections: not a case stream")
+
+func decode(r eventstore.Record) (domain.Event, error) {
+	caseID, ok := domain.CaseIDOf(r.Stream)
+	if !ok {
+		return domain.Event{}, errNotCase
+	}
+	e, err := domain.DecodeStored(r.ID, caseID, r.Type, r.Data, r.Metadata)
+	if err != nil {
+		return domain.Event{}, fmt.Errorf("%s version %d: %w", r.Stream, r.Version, err)
+	}
+	return e, nil
+}
