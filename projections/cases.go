@@ -84,7 +84,7 @@ func (CaseFiles) Apply(ctx context.Context, tx *sql.Tx, batch []Change) error {
 			tgt = id.String()
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO timeline (case_id, version, event_id, type, title, summary, occurred_at, recorded_at, actor_user, actor_role, actor_agency, compartment, target_event_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			e.CaseID.String(), c.Record.Version, e.ID.String(), e.Type(), domain.Title(e.Type()), domain.Summary(e.Data),
 			ts(e.Meta.OccurredAt), ts(e.Meta.RecordedAt), e.Meta.Actor.UserID, string(e.Meta.Actor.Role), e.Meta.Actor.Agency,
 			string(e.Meta.Compartment), tgt); err != nil {
@@ -123,7 +123,7 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO cases (case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, breaches, open_flags, active_holds, unmet_contacts, reopened, closure_reason, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, module = excluded.module, agency = excluded.agency,
 			assignee = excluded.assignee, risk = excluded.risk, opened_at = excluded.opened_at, closed_at = excluded.closed_at,
 			version = excluded.version, parties = excluded.parties, open_referrals = excluded.open_referrals,
@@ -135,7 +135,7 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 		len(s.UnmetContacts()), s.Reopened, string(s.ClosedReason), ts(updated)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM worklist WHERE case_id = ?`, id.String()); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
 		return err
 	}
 	var open []domain.FollowUp
@@ -146,7 +146,7 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 	}
 	sort.Slice(open, func(i, j int) bool { return open[i].ID.String() < open[j].ID.String() })
 	for _, f := range open {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			f.ID.String(), id.String(), f.PartyID.String(), string(s.Parties[f.PartyID].Role), string(f.Kind), ts(f.DueBy), f.Assignee, f.Attempts); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/projections"
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
 
@@ -69,6 +72,48 @@ func readModelsB(t testing.TB) *sql.DB {
 	return db
 }
 
+// databases returns the read-model databases to run a test on: SQLite
+// always, and PostgreSQL when CASELEDGER_TEST_POSTGRES names one (the
+// README's test command starts one and sets it; in CI it is required). Each
+// PostgreSQL test gets a schema of its own.
+func databases(t *testing.T) map[string]func(t *testing.T) *sql.DB {
+	dbs := map[string]func(t *testing.T) *sql.DB{"sqlite": readModels}
+	url := os.Getenv("CASELEDGER_TEST_POSTGRES")
+	if url == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CASELEDGER_TEST_POSTGRES is not set in CI: scripts/test.sh starts PostgreSQL and sets it")
+		}
+		t.Log("CASELEDGER_TEST_POSTGRES not set: PostgreSQL read models not tested")
+		return dbs
+	}
+	dbs["postgres"] = func(t *testing.T) *sql.DB {
+		t.Helper()
+		admin, err := sql.Open("pgx", url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if db, err := sql.Open("pgx", url); err == nil {
+				db.Exec("DROP SCHEMA " + schema + " CASCADE")
+				db.Close()
+			}
+		})
+		db, err := sql.Open("pgx", url+"&search_path="+schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(2)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	return dbs
+}
+
 // dump renders the read model's tables as sorted text.
 func dump(t *testing.T, db *sql.DB) string {
 	t.Helper()
@@ -84,6 +129,7 @@ func dump(t *testing.T, db *sql.DB) string {
 		}
 		cols, _ := rows.Columns()
 		fmt.Fprintf(&b, "== %s\n%s\n", q, strings.Join(cols, "|"))
+		var lines []string
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
 		for i := range vals {
@@ -100,9 +146,13 @@ func dump(t *testing.T, db *sql.DB) string {
 				}
 				parts[i] = fmt.Sprint(v)
 			}
-			b.WriteString(strings.Join(parts, "|") + "\n")
+			lines = append(lines, strings.Join(parts, "|")+"\n")
 		}
 		rows.Close()
+		// Sorted here, not by the database: PostgreSQL's collation may order
+		// text differently from SQLite's bytes.
+		sort.Strings(lines)
+		b.WriteString(strings.Join(lines, ""))
 	}
 	return b.String()
 }
@@ -112,36 +162,40 @@ func dump(t *testing.T, db *sql.DB) string {
 func TestCaseFilesGolden(t *testing.T) {
 	ctx := context.Background()
 	st := record(t, 3, 6)
-	db := readModels(t)
-	r, err := projections.NewRunner(ctx, db, st, projections.CaseFiles{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.CatchUp(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	got := dump(t, db)
 	golden := filepath.Join("testdata", "case_files.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./projections -update)", err)
-	}
-	if got != string(want) {
-		t.Fatalf("read model differs from %s (go test ./projections -update rewrites it after review):\n%s", golden, firstDiff(got, string(want)))
-	}
-	// Personal data stays out of the timeline's summaries.
-	for _, secret := range []string{"rue des Érables", "514-555-", "Victim reports threats"} {
-		if strings.Contains(got, secret) {
-			t.Errorf("read model holds %q", secret)
-		}
+	for name, open := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			r, err := projections.NewRunner(ctx, db, st, projections.CaseFiles{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.CatchUp(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			got := dump(t, db)
+			if *update && name == "sqlite" {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./projections -update)", err)
+			}
+			if got != string(want) {
+				t.Fatalf("read model on %s differs from %s (go test ./projections -update rewrites it after review):\n%s", name, golden, firstDiff(got, string(want)))
+			}
+			// Personal data stays out of the timeline's summaries.
+			for _, secret := range []string{"rue des Érables", "514-555-", "Victim reports threats"} {
+				if strings.Contains(got, secret) {
+					t.Errorf("read model holds %q", secret)
+				}
+			}
+		})
 	}
 }
 
@@ -182,7 +236,13 @@ func (f failing) Apply(ctx context.Context, tx *sql.Tx, batch []projections.Chan
 func TestExactlyOnceAfterCrash(t *testing.T) {
 	ctx := context.Background()
 	st := record(t, 8, 60)
-	db := readModels(t)
+	for name, open := range databases(t) {
+		t.Run(name, func(t *testing.T) { exactlyOnce(ctx, t, st, open) })
+	}
+}
+
+func exactlyOnce(ctx context.Context, t *testing.T, st eventstore.Store, open func(*testing.T) *sql.DB) {
+	db := open(t)
 	n := 2
 	r, err := projections.NewRunner(ctx, db, st, failing{n: &n})
 	if err != nil {
@@ -201,7 +261,7 @@ func TestExactlyOnceAfterCrash(t *testing.T) {
 	}
 	resumed := dump(t, db)
 
-	fresh := readModels(t)
+	fresh := open(t)
 	rb, err := projections.NewRunner(ctx, fresh, st, projections.CaseFiles{})
 	if err != nil {
 		t.Fatal(err)

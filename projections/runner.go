@@ -62,7 +62,7 @@ func NewRunner(ctx context.Context, db *sql.DB, store eventstore.Store, p Projec
 func (r *Runner) Checkpoint(ctx context.Context) (eventstore.Position, int64, error) {
 	var pos string
 	var applied int64
-	err := r.db.QueryRowContext(ctx, `SELECT position, applied FROM checkpoints WHERE projection = ?`, r.p.Name()).Scan(&pos, &applied)
+	err := r.db.QueryRowContext(ctx, `SELECT position, applied FROM checkpoints WHERE projection = $1`, r.p.Name()).Scan(&pos, &applied)
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Start, 0, nil
 	}
@@ -83,7 +83,7 @@ func (r *Runner) Reset(ctx context.Context) error {
 	if err := r.p.Reset(ctx, tx); err != nil {
 		return fmt.Errorf("projections: reset %s: %w", r.p.Name(), err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE projection = ?`, r.p.Name()); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE projection = $1`, r.p.Name()); err != nil {
 		return err
 	}
 	r.states = map[string]domain.State{}
@@ -167,7 +167,7 @@ func (r *Runner) apply(ctx context.Context, page []eventstore.Record) error {
 	}
 	last := page[len(page)-1].Position
 	applied := r.Applied.Load() + int64(len(page))
-	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (projection, position, applied, updated_at) VALUES (?, ?, ?, ?)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (projection, position, applied, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (projection) DO UPDATE SET position = excluded.position, applied = excluded.applied, updated_at = excluded.updated_at`,
 		r.p.Name(), last.String(), applied, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		r.states = map[string]domain.State{}

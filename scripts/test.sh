@@ -23,6 +23,35 @@ need() {
 # The stock sqlite3 tool: a test checks that an auditor can open the store.
 need sqlite3 sqlite3
 
+# PostgreSQL for the read-model tests: start the machine's cluster if it is
+# not running, and give the tests a database of their own.
+start_postgres() {
+  if [ -n "${CASELEDGER_TEST_POSTGRES:-}" ]; then return 0; fi
+  if ! command -v pg_ctlcluster >/dev/null; then
+    need pg_ctlcluster postgresql || return 1
+  fi
+  local version
+  version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  if ! pg_lsclusters -h | awk '{print $4}' | grep -q online; then
+    if ! pg_lsclusters -h | grep -q "^$version main"; then
+      pg_createcluster "$version" main >/dev/null
+    fi
+    pg_ctlcluster "$version" main start
+  fi
+  local port
+  port=$(pg_lsclusters -h | awk '$4 == "online" {print $3; exit}')
+  su postgres -c "psql -p $port -qtAc \"SELECT 1 FROM pg_roles WHERE rolname = 'caseledger'\"" | grep -q 1 ||
+    su postgres -c "psql -p $port -qc \"CREATE ROLE caseledger LOGIN PASSWORD 'caseledger'\""
+  su postgres -c "psql -p $port -qtAc \"SELECT 1 FROM pg_database WHERE datname = 'caseledger_test'\"" | grep -q 1 ||
+    su postgres -c "createdb -p $port -O caseledger caseledger_test"
+  export CASELEDGER_TEST_POSTGRES="postgres://caseledger:caseledger@127.0.0.1:$port/caseledger_test?sslmode=disable"
+}
+if [ "$(id -u)" = 0 ]; then
+  start_postgres
+else
+  echo "test.sh: not root: set CASELEDGER_TEST_POSTGRES to run the PostgreSQL read-model tests" >&2
+fi
+
 echo "== go vet"
 go vet ./...
 

@@ -23,6 +23,9 @@ type storeConfig struct {
 	// EventStoreURL, when set, puts the record in EventStoreDB/KurrentDB
 	// (kurrentdb://… or esdb://…) instead of the data directory's SQLite.
 	EventStoreURL string // CASELEDGER_EVENTSTORE_URL
+	// ReadModelURL, when set, puts the read models in PostgreSQL
+	// (postgres://…) instead of the data directory's SQLite.
+	ReadModelURL string // CASELEDGER_READMODEL_URL
 }
 
 func (c storeConfig) Validate() error {
@@ -33,6 +36,9 @@ func (c storeConfig) Validate() error {
 	if c.EventStoreURL != "" && !hasAnyPrefix(c.EventStoreURL, "kurrentdb://", "kurrentdb+discover://", "esdb://", "esdb+discover://") {
 		// The URL may hold a password: it is not repeated.
 		errs = append(errs, errors.New("--eventstore-url must start with kurrentdb://, kurrentdb+discover://, esdb:// or esdb+discover://"))
+	}
+	if c.ReadModelURL != "" && !hasAnyPrefix(c.ReadModelURL, "postgres://", "postgresql://") {
+		errs = append(errs, errors.New("--readmodel-url must start with postgres:// or postgresql://"))
 	}
 	return errors.Join(errs...)
 }
@@ -65,6 +71,8 @@ func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags 
 		f.store.DataDir = v
 	}
 	f.store.EventStoreURL = getenv("CASELEDGER_EVENTSTORE_URL")
+	f.store.ReadModelURL = getenv("CASELEDGER_READMODEL_URL")
+	f.StringVar(&f.store.ReadModelURL, "readmodel-url", f.store.ReadModelURL, "PostgreSQL for the read models instead of DATA_DIR/readmodels.db (env CASELEDGER_READMODEL_URL)")
 	f.StringVar(&f.store.DataDir, "data-dir", f.store.DataDir, "data directory of the embedded store (env CASELEDGER_DATA_DIR)")
 	f.StringVar(&f.store.EventStoreURL, "eventstore-url", f.store.EventStoreURL, "EventStoreDB/KurrentDB connection string instead of the embedded store (env CASELEDGER_EVENTSTORE_URL)")
 	return f

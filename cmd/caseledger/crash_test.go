@@ -158,7 +158,7 @@ func publishCases(t *testing.T, client *intake.Client, cases []gen.Case) {
 
 // checkRecord stops serve and checks the record: every generated event
 // stored exactly once with intact chains, and relayed exactly once.
-func checkRecord(t *testing.T, bin, dataDir string, js jetstream.JetStream, cases []gen.Case) {
+func checkRecord(t *testing.T, bin, dataDir string, js jetstream.JetStream, cases []gen.Case, serve *proc) {
 	t.Helper()
 	want := 0
 	for _, c := range cases {
@@ -167,8 +167,10 @@ func checkRecord(t *testing.T, bin, dataDir string, js jetstream.JetStream, case
 	deadline := time.Now().Add(3 * time.Minute)
 	for streamMsgs(t, js, natsbus.IntakeStream) != 0 || streamMsgs(t, js, natsbus.CaseEventsStream) != uint64(want) {
 		if time.Now().After(deadline) {
-			t.Fatalf("not drained in 3 minutes: INTAKE %d, CASE_EVENTS %d of %d events, REJECTED %d",
-				streamMsgs(t, js, natsbus.IntakeStream), streamMsgs(t, js, natsbus.CaseEventsStream), want, streamMsgs(t, js, natsbus.RejectedStream))
+			out := serve.out.String()
+			t.Fatalf("not drained in 3 minutes: INTAKE %d, CASE_EVENTS %d of %d events, REJECTED %d; serve's log ends:\n%s",
+				streamMsgs(t, js, natsbus.IntakeStream), streamMsgs(t, js, natsbus.CaseEventsStream), want, streamMsgs(t, js, natsbus.RejectedStream),
+				out[max(0, len(out)-3000):])
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -242,7 +244,7 @@ func TestKill9MidStream(t *testing.T) {
 	}
 	<-published
 	serve = startServe(t, bin, dataDir, url)
-	checkRecord(t, bin, dataDir, js, cases)
+	checkRecord(t, bin, dataDir, js, cases, serve)
 	serve.stop(t)
 }
 
@@ -276,7 +278,7 @@ func TestNATSRestartMidStream(t *testing.T) {
 	time.Sleep(time.Second)
 	startNATS(t, natsBin, natsDir, port)
 	<-published
-	checkRecord(t, bin, dataDir, js, cases)
+	checkRecord(t, bin, dataDir, js, cases, serve)
 	serve.stop(t)
 	if !strings.Contains(serve.out.String(), "stopped cleanly") {
 		t.Fatalf("serve output:\n%s", serve.out.String())

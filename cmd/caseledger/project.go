@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
 	"github.com/caseledger/caseledger/projections"
-	_ "modernc.org/sqlite" // read models in SQLite
+	_ "github.com/jackc/pgx/v5/stdlib" // read models in PostgreSQL
+	_ "modernc.org/sqlite"             // read models in SQLite
 )
 
 // readModels lists the projections by their frozen names.
@@ -17,8 +19,16 @@ var readModels = map[string]projections.Projection{
 	projections.CaseFiles{}.Name(): projections.CaseFiles{},
 }
 
-// openReadModels opens the read-model database in the data directory.
+// openReadModels opens the read-model database: PostgreSQL when a URL is
+// given, else SQLite in the data directory.
 func openReadModels(c storeConfig) (*sql.DB, error) {
+	if c.ReadModelURL != "" {
+		db, err := sql.Open("pgx", c.ReadModelURL)
+		if err != nil {
+			return nil, errors.New("read models: --readmodel-url is not a valid PostgreSQL URL")
+		}
+		return db, nil
+	}
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(c.DataDir, "readmodels.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return nil, fmt.Errorf("read models: %w", err)

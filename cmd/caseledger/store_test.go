@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
 
@@ -224,5 +227,37 @@ func TestProjectAndRebuild(t *testing.T) {
 	}
 	if _, _, err := runArgs(t, env, "project", "--rebuild", "dashboards"); !errors.Is(err, errUsage) {
 		t.Fatalf("unknown read model: %v", err)
+	}
+}
+
+// TestProjectIntoPostgres runs the project command against the PostgreSQL
+// the test script started, when there is one.
+func TestProjectIntoPostgres(t *testing.T) {
+	url := os.Getenv("CASELEDGER_TEST_POSTGRES")
+	if url == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CASELEDGER_TEST_POSTGRES is not set in CI")
+		}
+		t.Skip("CASELEDGER_TEST_POSTGRES not set")
+	}
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	schema := "cli_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+	dir, _ := demoInto(t, "5")
+	env := map[string]string{"CASELEDGER_DATA_DIR": dir, "CASELEDGER_READMODEL_URL": url + "&search_path=" + schema}
+	out, _, err := runArgs(t, env, "project")
+	if err != nil || !strings.Contains(out, "case_files: applied") {
+		t.Fatalf("project: %v\n%s", err, out)
+	}
+	var n int
+	if err := admin.QueryRow("SELECT count(*) FROM " + schema + ".cases").Scan(&n); err != nil || n != 5 {
+		t.Fatalf("%d cases in PostgreSQL: %v", n, err)
 	}
 }

@@ -119,6 +119,21 @@ var backoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 
 // a lone command is handled at once and a flood is handled in large
 // group-committed batches.
 func (s *Service) Run(ctx context.Context) error {
+	for {
+		err := s.consume(ctx)
+		if ctx.Err() != nil {
+			s.inflight.Wait()
+			return nil
+		}
+		// The consumer or its iterator went away (NATS restarted, the
+		// consumer was lost): set it up again rather than stop ingesting.
+		s.cfg.Logger.Warn("ingest: consumer stopped; setting it up again", "error", err)
+		sleep(ctx, 500*time.Millisecond)
+	}
+}
+
+// consume runs one consumer until its iterator closes or ctx ends.
+func (s *Service) consume(ctx context.Context) error {
 	// Commands of one case must be decided in the order they were sent. A
 	// message delivered to an ingest that died stays pending until its ack
 	// wait runs out, while newer ones would be delivered at once and
@@ -164,6 +179,7 @@ func (s *Service) Run(ctx context.Context) error {
 				// Heartbeats missed while NATS is away: the iterator
 				// reconnects by itself.
 				s.cfg.Logger.Warn("ingest: consume", "error", err)
+				time.Sleep(50 * time.Millisecond)
 				continue
 			}
 			in <- m
@@ -176,7 +192,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case m, ok := <-in:
 			if !ok {
 				s.inflight.Wait()
-				return nil
+				return errors.New("message iterator closed")
 			}
 			first = m
 		case <-ctx.Done():
