@@ -1,12 +1,10 @@
 // Command caseledger is the one binary of caseledger: it wires the domain,
 // the event store, NATS and the read models, and does nothing else.
 //
-//	caseledger demo [--cases N] [--seed S] [--show K]
-//	caseledger replay CASE_ID
-//	caseledger verify
+//	caseledger serve | emit | demo | replay | verify | project | keygen | schemas
 //
-// Later subcommands (serve, emit, export, bench) land with the issues that
-// build them.
+// `caseledger help` describes each. Later subcommands (export, bench) land
+// with the issues that build them.
 package main
 
 import (
@@ -42,10 +40,11 @@ const usage = `caseledger keeps conjugal and domestic violence case files as imm
 
 Usage:
   caseledger serve [--data-dir DIR] [--nats-listen HOST:PORT | --nats-url URL]
-                   [--eventstore-url URL] [--role all|ingest|relay]
+                   [--eventstore-url URL] [--readmodel-url URL]
+                   [--role all|ingest|relay|project] [--emitters FILE]
       run caseledger: an embedded NATS server with JetStream (unless --nats-url),
-      the store, ingest (NATS intake to the record) and relay (the record to
-      caseledger.events.*); Ctrl-C drains and stops
+      the store, ingest (NATS intake to the record), relay (the record to
+      caseledger.events.*) and the read models; Ctrl-C drains and stops
   caseledger emit --command NAME [FILE] | --demo N [--seed S] [--nats-url URL] [--creds FILE]
       send one command (JSON from FILE or stdin) or the commands of N generated
       cases to caseledger over NATS; exit 3 when caseledger rejects a command
@@ -67,7 +66,8 @@ Usage:
       and event) from the Go types; CI checks they are current
   caseledger help
 
-The data directory defaults to ./caseledger-data (env CASELEDGER_DATA_DIR).
+The data directory defaults to ./caseledger-data (env CASELEDGER_DATA_DIR);
+every flag has a CASELEDGER_* environment variable, and flags win.
 `
 
 // run is main without the process: tests call it in-process.
