@@ -112,7 +112,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, f.store)
+	// Only ingest writes: the relay and projection roles read the record, so
+	// on a single node they can run as processes of their own beside the one
+	// that holds the embedded store's lock.
+	open := openStore
+	if cfg.Role == "relay" || cfg.Role == "project" {
+		open = openReader
+	}
+	store, err := open(ctx, f.store)
 	if err != nil {
 		return err
 	}

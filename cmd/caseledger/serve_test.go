@@ -15,6 +15,9 @@ import (
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // freePort returns a loopback port nobody listens on right now.
@@ -172,5 +175,49 @@ func TestSignedEmitters(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRolesAsSeparateProcesses: on one data directory, an ingest-only serve
+// and a relay-and-project serve run side by side against one NATS (the
+// first one's embedded server): the reading roles do not take the store's
+// lock.
+func TestRolesAsSeparateProcesses(t *testing.T) {
+	dir := t.TempDir()
+	port := strconv.Itoa(freePort(t))
+	url := "nats://127.0.0.1:" + port
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var ingestOut, relayOut syncBuffer
+	done := make(chan error, 2)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", dir, "--nats-listen", "127.0.0.1:" + port, "--role", "ingest"}, func(string) string { return "" }, strings.NewReader(""), &ingestOut, &ingestOut)
+	}()
+	within(t, 20*time.Second, func() bool { return strings.Contains(ingestOut.String(), "caseledger serving") })
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", dir, "--nats-url", url, "--role", "relay"}, func(string) string { return "" }, strings.NewReader(""), &relayOut, &relayOut)
+	}()
+	within(t, 20*time.Second, func() bool { return strings.Contains(relayOut.String(), "caseledger serving") })
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": url}, "emit", "--demo", "5"); err != nil {
+		t.Fatalf("emit: %v\n%s", err, got)
+	}
+	// The relay process, reading the store beside the writer, relays them.
+	cases, _ := gen.New(1).Cases(5)
+	want := 0
+	for _, c := range cases {
+		want += len(c.Events())
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	within(t, 30*time.Second, func() bool { return streamMsgs(t, js, natsbus.CaseEventsStream) == uint64(want) })
+	stop()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
