@@ -39,12 +39,22 @@ func (CaseFiles) Schema() []string {
 			follow_up_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, party_id TEXT NOT NULL, party_role TEXT NOT NULL,
 			kind TEXT NOT NULL, due_by TEXT NOT NULL, assignee TEXT NOT NULL, attempts INTEGER NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS worklist_by_assignee ON worklist (assignee, due_by)`,
+		`CREATE TABLE IF NOT EXISTS referrals (
+			referral_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, destination TEXT NOT NULL, agency TEXT NOT NULL,
+			party_role TEXT NOT NULL, status TEXT NOT NULL, with_consent INTEGER NOT NULL,
+			offered_at TEXT NOT NULL, sent_at TEXT NOT NULL, answered_at TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS contacts_due (
+			case_id TEXT NOT NULL, event_id TEXT NOT NULL, reason TEXT NOT NULL, since TEXT NOT NULL,
+			due_by TEXT NOT NULL, met_by TEXT NOT NULL, PRIMARY KEY (case_id, event_id))`,
+		`CREATE TABLE IF NOT EXISTS risk_changes (
+			case_id TEXT NOT NULL, event_id TEXT PRIMARY KEY, at TEXT NOT NULL,
+			from_band TEXT NOT NULL, to_band TEXT NOT NULL, trigger TEXT NOT NULL)`,
 	}
 }
 
 // Reset empties the tables.
 func (CaseFiles) Reset(ctx context.Context, tx *sql.Tx) error {
-	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`} {
+	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`, `DELETE FROM referrals`, `DELETE FROM contacts_due`, `DELETE FROM risk_changes`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
@@ -52,11 +62,15 @@ func (CaseFiles) Reset(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+// tsLayout is fixed-width so that stored times compare as text in both
+// SQLite and PostgreSQL.
+const tsLayout = "2006-01-02T15:04:05.000000000Z"
+
 func ts(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format(tsLayout)
 }
 
 // target is the entry a correction, redaction or marking in error points at.
@@ -89,6 +103,12 @@ func (CaseFiles) Apply(ctx context.Context, tx *sql.Tx, batch []Change) error {
 			ts(e.Meta.OccurredAt), ts(e.Meta.RecordedAt), e.Meta.Actor.UserID, string(e.Meta.Actor.Role), e.Meta.Actor.Agency,
 			string(e.Meta.Compartment), tgt); err != nil {
 			return err
+		}
+		if rc, ok := e.Data.(domain.RiskLevelChanged); ok {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO risk_changes (case_id, event_id, at, from_band, to_band, trigger) VALUES ($1, $2, $3, $4, $5, $6)`,
+				e.CaseID.String(), e.ID.String(), ts(e.Meta.OccurredAt), string(rc.From), string(rc.To), string(rc.Trigger)); err != nil {
+				return err
+			}
 		}
 		if _, seen := last[e.CaseID]; !seen {
 			order = append(order, e.CaseID)
@@ -137,6 +157,31 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
 		return err
+	}
+	for _, q := range []string{`DELETE FROM referrals WHERE case_id = $1`, `DELETE FROM contacts_due WHERE case_id = $1`} {
+		if _, err := tx.ExecContext(ctx, q, id.String()); err != nil {
+			return err
+		}
+	}
+	for _, r := range s.Referrals {
+		consent := 0
+		if r.WithConsent {
+			consent = 1
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO referrals (referral_id, case_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			r.ID.String(), id.String(), string(r.Destination), r.Agency, string(s.Parties[r.PartyID].Role), string(r.Status), consent, ts(r.OfferedAt), ts(r.SentAt), ts(r.AnsweredAt)); err != nil {
+			return err
+		}
+	}
+	for _, c := range s.ContactsDue {
+		met := ""
+		if c.MetBy != uuid.Nil {
+			met = c.MetBy.String()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO contacts_due (case_id, event_id, reason, since, due_by, met_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id.String(), c.EventID.String(), c.Reason, ts(c.Since), ts(c.DueBy), met); err != nil {
+			return err
+		}
 	}
 	var open []domain.FollowUp
 	for _, f := range s.FollowUps {

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
@@ -285,5 +287,86 @@ func exactlyOnce(ctx context.Context, t *testing.T, st eventstore.Store, open fu
 	pos, applied, err := r.Checkpoint(ctx)
 	if err != nil || applied == 0 || pos == eventstore.Start {
 		t.Fatalf("checkpoint %v %d %v", pos, applied, err)
+	}
+}
+
+// TestDashboard computes the dashboard from the read model and, separately,
+// straight from the generator's final case states: they must agree, on
+// every database.
+func TestDashboard(t *testing.T) {
+	ctx := context.Background()
+	const seed, n = 17, 80
+	st := record(t, seed, n)
+	cases, err := gen.New(seed).Cases(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The read model stands at the end of every life; now only decides what
+	// counts as overdue or missed.
+	now := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
+	want := projections.Dashboard{
+		CaseloadByWorker: map[string]int{}, AwaitingAssignment: map[string]int{}, RiskDistribution: map[string]int{},
+		ReferralOutcomes: map[string]map[string]int{}, ClosureReasons: map[string]int{},
+	}
+	for _, c := range cases {
+		s := c.State
+		if s.Reopened > 0 {
+			want.Reopened++
+		}
+		want.ActiveConditions += s.ActiveConditions()
+		want.Breaches += len(s.Breaches)
+		if s.Status == domain.StatusClosed {
+			want.ClosedCases++
+			want.ClosureReasons[string(s.ClosedReason)]++
+		} else {
+			want.OpenCases++
+			want.RiskDistribution[string(s.Risk)]++
+			if s.Assignee == "" {
+				want.AwaitingAssignment[string(s.Risk)]++
+			} else {
+				want.CaseloadByWorker[s.Assignee]++
+			}
+		}
+		for _, f := range s.FollowUps {
+			if f.Status == domain.FollowUpOpen && f.DueBy.Before(now) {
+				want.OverdueFollowUps++
+			}
+		}
+		for _, cd := range s.UnmetContacts() {
+			if cd.DueBy.Before(now) {
+				want.MissedContacts++
+			}
+		}
+		for _, r := range s.Referrals {
+			if want.ReferralOutcomes[string(r.Destination)] == nil {
+				want.ReferralOutcomes[string(r.Destination)] = map[string]int{}
+			}
+			want.ReferralOutcomes[string(r.Destination)][string(r.Status)]++
+			if r.Status == domain.ReferralSentStatus {
+				want.ReferralsPending++
+			}
+		}
+	}
+	if want.ClosedCases == 0 || want.MissedContacts == 0 || len(want.ReferralOutcomes) < 3 {
+		t.Fatalf("fixture too thin: %+v", want)
+	}
+	for name, open := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			r, err := projections.NewRunner(ctx, db, st, projections.CaseFiles{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.CatchUp(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			got, err := projections.ReadDashboard(ctx, db, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("dashboard:\ngot  %+v\nwant %+v", got, want)
+			}
+		})
 	}
 }
