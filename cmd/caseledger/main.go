@@ -41,7 +41,8 @@ const usage = `caseledger keeps conjugal and domestic violence case files as imm
 Usage:
   caseledger serve [--data-dir DIR] [--nats-listen HOST:PORT | --nats-url URL]
                    [--eventstore-url URL] [--readmodel-url URL]
-                   [--role all|ingest|relay|project] [--emitters FILE]
+                   [--role all|ingest|relay|project|api] [--emitters FILE]
+                   [--http-listen HOST:PORT --tokens FILE]
       run caseledger: an embedded NATS server with JetStream (unless --nats-url),
       the store, ingest (NATS intake to the record), relay (the record to
       caseledger.events.*) and the read models; Ctrl-C drains and stops

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/caseledger/caseledger/projections"
+	"github.com/caseledger/caseledger/services/api"
 	"github.com/caseledger/caseledger/services/ingest"
 	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
@@ -26,9 +30,11 @@ type serveConfig struct {
 	NATSURL    string // external NATS instead of the embedded one (CASELEDGER_NATS_URL)
 	Role       string // all, ingest, relay or project (CASELEDGER_ROLE)
 	Emitters   string // registry of emitters' public keys (CASELEDGER_EMITTERS)
+	HTTPListen string // the API's address (CASELEDGER_HTTP_LISTEN)
+	Tokens     string // static bearer tokens for the API (CASELEDGER_TOKENS)
 }
 
-var roles = []string{"all", "ingest", "relay", "project"}
+var roles = []string{"all", "ingest", "relay", "project", "api"}
 
 func (c serveConfig) Validate() error {
 	var errs []error
@@ -73,6 +79,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "address of the embedded NATS server, for outside emitters (env CASELEDGER_NATS_LISTEN)")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS instead of the embedded server (env CASELEDGER_NATS_URL)")
 	f.StringVar(&cfg.Role, "role", cfg.Role, "run one role only: "+strings.Join(roles, ", ")+" (env CASELEDGER_ROLE)")
+	cfg.HTTPListen = "127.0.0.1:8080"
+	if v := getenv("CASELEDGER_HTTP_LISTEN"); v != "" {
+		cfg.HTTPListen = v
+	}
+	cfg.Tokens = getenv("CASELEDGER_TOKENS")
+	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of the HTTP API (env CASELEDGER_HTTP_LISTEN)")
+	f.StringVar(&cfg.Tokens, "tokens", cfg.Tokens, "JSON file of static bearer tokens {token, user_id, role, agency}; the API runs only with one (env CASELEDGER_TOKENS)")
 	cfg.Emitters = getenv("CASELEDGER_EMITTERS")
 	f.StringVar(&cfg.Emitters, "emitters", cfg.Emitters, "JSON registry of emitters' public keys: when set, only commands they sign are recorded (env CASELEDGER_EMITTERS)")
 	if err := f.parse(args, 0, func() error { return cfg.Validate() }); err != nil {
@@ -116,7 +129,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// on a single node they can run as processes of their own beside the one
 	// that holds the embedded store's lock.
 	open := openStore
-	if cfg.Role == "relay" || cfg.Role == "project" {
+	if cfg.Role == "relay" || cfg.Role == "project" || cfg.Role == "api" {
 		open = openReader
 	}
 	store, err := open(ctx, f.store)
@@ -126,7 +139,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer store.Close()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 2+len(readModels))
+	errs := make(chan error, 3+len(readModels))
 	runRole := func(name string, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -163,6 +176,37 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			runRole("project "+p.Name(), pr.Run)
 		}
+	}
+	if (cfg.Role == "all" || cfg.Role == "api") && cfg.Tokens != "" {
+		tokens, err := api.LoadTokens(cfg.Tokens)
+		if err != nil {
+			return err
+		}
+		db, err := openReadModels(f.store)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		ln, err := net.Listen("tcp", cfg.HTTPListen)
+		if err != nil {
+			return fmt.Errorf("api: listen on %s: %w", cfg.HTTPListen, err)
+		}
+		hs := &http.Server{Handler: api.New(db, store, tokens, nil), ReadHeaderTimeout: 10 * time.Second}
+		runRole("api", func(ctx context.Context) error {
+			go func() {
+				<-ctx.Done()
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = hs.Shutdown(sctx)
+			}()
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		fmt.Fprintf(stdout, "caseledger API on http://%s\n", ln.Addr())
+	} else if cfg.Role == "all" || cfg.Role == "api" {
+		log.Warn("no --tokens file: the HTTP API is not started")
 	}
 	fmt.Fprintf(stdout, "caseledger serving (role %s): NATS %s, record %s\n", cfg.Role, url, f.store.where())
 	done := make(chan struct{})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -219,5 +220,49 @@ func TestRolesAsSeparateProcesses(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestServeAPI: serve with a tokens file answers the API over the demo
+// data it ingested, and refuses a request without a token.
+func TestServeAPI(t *testing.T) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens.json")
+	os.WriteFile(tokens, []byte(`[{"token":"supervisor-token-0123456789","user_id":"sup-1","role":"supervisor","agency":"police-lavallee"}]`), 0o600)
+	port, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--nats-listen", "127.0.0.1:" + port, "--http-listen", "127.0.0.1:" + httpPort, "--tokens", tokens}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
+	}()
+	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port}, "emit", "--demo", "3"); err != nil {
+		t.Fatalf("emit: %v\n%s", err, got)
+	}
+	c, _ := gen.New(1).Case()
+	url := "http://127.0.0.1:" + httpPort + "/v1/cases/" + c.ID.String() + "?purpose=review"
+	within(t, 20*time.Second, func() bool {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer supervisor-token-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200 // once the projection has the case
+	})
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("no token: %d", resp.StatusCode)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,323 @@
+// Package api is caseledger's HTTP interface (first step): bearer-token
+// authentication with static tokens, roles and compartments enforced in the
+// read path itself, and an access record appended before every read of case
+// data, failing closed when it cannot be written.
+//
+// Errors are Problem Details (RFC 9457) that carry codes and ids, never case
+// data. It never logs request bodies.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/projections"
+	"github.com/google/uuid"
+)
+
+// Principal is who is calling: the user, their role and agency.
+type Principal = domain.Actor
+
+// Tokens maps static bearer tokens to principals (a single node's
+// configuration; OIDC comes later).
+type Tokens struct {
+	byToken map[string]Principal
+}
+
+type tokenEntry struct {
+	Token string `json:"token"`
+	domain.Actor
+}
+
+// LoadTokens reads a JSON list of {token, user_id, role, agency}.
+func LoadTokens(path string) (*Tokens, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("api: tokens file: %w", err)
+	}
+	var entries []tokenEntry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, fmt.Errorf("api: tokens file %s is not a JSON list of {token, user_id, role, agency}", path)
+	}
+	t := &Tokens{byToken: map[string]Principal{}}
+	var errs []error
+	for i, e := range entries {
+		switch {
+		case len(e.Token) < 24:
+			errs = append(errs, fmt.Errorf("entry %d: token shorter than 24 characters", i))
+		case e.UserID == "" || e.Agency == "":
+			errs = append(errs, fmt.Errorf("entry %d: user_id and agency are required", i))
+		case !validRole(e.Role):
+			errs = append(errs, fmt.Errorf("entry %d: role is not one of officer, investigator, social_worker, supervisor, auditor, partner, admin", i))
+		default:
+			t.byToken[e.Token] = e.Actor
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("api: tokens file %s: %w", path, errors.Join(errs...))
+	}
+	return t, nil
+}
+
+func validRole(r domain.Role) bool {
+	switch r {
+	case domain.RoleOfficer, domain.RoleInvestigator, domain.RoleSocialWorker, domain.RoleSupervisor, domain.RoleAuditor, domain.RolePartner, domain.RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// NewTokens builds a token table in memory (tests, embedded setups).
+func NewTokens(m map[string]Principal) *Tokens { return &Tokens{byToken: m} }
+
+func (t *Tokens) authenticate(r *http.Request) (Principal, bool) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return Principal{}, false
+	}
+	for known, p := range t.byToken {
+		if subtle.ConstantTimeCompare([]byte(known), []byte(tok)) == 1 {
+			return p, true
+		}
+	}
+	return Principal{}, false
+}
+
+// Visible returns the compartments a role may read on a case. Police roles
+// never see social-work entries, social workers never see police ones;
+// sealed entries need a court order, which is not handled here yet, so no
+// role sees them through the API.
+func Visible(role domain.Role) []domain.Compartment {
+	switch role {
+	case domain.RoleOfficer, domain.RoleInvestigator:
+		return []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared}
+	case domain.RoleSocialWorker:
+		return []domain.Compartment{domain.CompartmentSocialWork, domain.CompartmentShared}
+	case domain.RoleSupervisor, domain.RoleAuditor:
+		return []domain.Compartment{domain.CompartmentPolice, domain.CompartmentSocialWork, domain.CompartmentShared}
+	}
+	return nil // partners and admins read no case file here
+}
+
+// Server serves the API.
+type Server struct {
+	db     *sql.DB
+	store  eventstore.Store
+	tokens *Tokens
+	now    func() time.Time
+	mux    *http.ServeMux
+}
+
+// New returns the API over a read-model database and the record.
+func New(db *sql.DB, store eventstore.Store, tokens *Tokens, now func() time.Time) *Server {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{db: db, store: store, tokens: tokens, now: now, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v1/cases/{id}", s.auth(s.getCase))
+	s.mux.HandleFunc("GET /v1/cases/{id}/timeline", s.auth(s.getTimeline))
+	s.mux.HandleFunc("GET /v1/dashboard", s.auth(s.getDashboard))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// problem writes an RFC 9457 problem body: a code, a title, the status.
+func problem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"type": "https://caseledger.invalid/problems/" + code, "title": http.StatusText(status),
+		"status": status, "code": code, "detail": detail,
+	})
+}
+
+func (s *Server) auth(h func(http.ResponseWriter, *http.Request, Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := s.tokens.authenticate(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="caseledger"`)
+			problem(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+// purpose is why the caller reads: required on every read of case data, so
+// the access record says it.
+func purpose(r *http.Request) (string, bool) {
+	p := strings.TrimSpace(r.URL.Query().Get("purpose"))
+	return p, p != "" && len(p) <= 256
+}
+
+// recordAccess appends who read which sections of a case, and whether it was
+// denied, to the day's access stream, before anything is read.
+func (s *Server) recordAccess(ctx context.Context, p Principal, caseID uuid.UUID, why string, sections []string, denied bool, reason string) error {
+	now := s.now().UTC()
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	e := domain.Event{ID: id, CaseID: caseID, Meta: domain.Meta{Actor: p, OccurredAt: now, RecordedAt: now, SourceSystem: "api", Compartment: domain.CompartmentShared},
+		Data: domain.RecordViewed{CaseID: caseID, Purpose: why, Sections: sections, Denied: denied, Reason: reason}}
+	typ, data, meta, err := domain.EncodeStored(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.Append(ctx, "access-"+now.Format("2006-01-02"), eventstore.Any, []eventstore.EventData{{ID: id, Type: typ, Data: data, Metadata: meta}})
+	return err
+}
+
+// caseRead does what every read of one case does first: parse the id,
+// require a purpose, check the role, and record the access (also when
+// denied); it reports false when it has answered.
+func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, section string) (uuid.UUID, []domain.Compartment, bool) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		problem(w, http.StatusBadRequest, "invalid_case_id", "the case id is not a uuid")
+		return uuid.Nil, nil, false
+	}
+	for k := range r.URL.Query() {
+		if k != "purpose" {
+			problem(w, http.StatusBadRequest, "unknown_parameter", "unknown query parameter: "+k)
+			return uuid.Nil, nil, false
+		}
+	}
+	why, ok := purpose(r)
+	if !ok {
+		problem(w, http.StatusBadRequest, "purpose_required", "say why you read this case: ?purpose=… (at most 256 characters)")
+		return uuid.Nil, nil, false
+	}
+	vis := Visible(p.Role)
+	denied := len(vis) == 0
+	reason := ""
+	if denied {
+		reason = "role may not read case files"
+	}
+	if err := s.recordAccess(r.Context(), p, id, why, []string{section}, denied, reason); err != nil {
+		// Fail closed: no read without its access record.
+		problem(w, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read")
+		return uuid.Nil, nil, false
+	}
+	if denied {
+		problem(w, http.StatusForbidden, "forbidden", reason)
+		return uuid.Nil, nil, false
+	}
+	return id, vis, true
+}
+
+func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
+	id, _, ok := s.caseRead(w, r, p, "case")
+	if !ok {
+		return
+	}
+	var c struct {
+		CaseID           string `json:"case_id"`
+		Status           string `json:"status"`
+		Module           string `json:"module"`
+		Agency           string `json:"agency"`
+		Assignee         string `json:"assignee"`
+		Risk             string `json:"risk"`
+		OpenedAt         string `json:"opened_at"`
+		ClosedAt         string `json:"closed_at,omitempty"`
+		Version          int64  `json:"version"`
+		Parties          int    `json:"parties"`
+		OpenReferrals    int    `json:"open_referrals"`
+		OpenFollowUps    int    `json:"open_follow_ups"`
+		ActiveConditions int    `json:"active_conditions"`
+		UnmetContacts    int    `json:"unmet_contacts"`
+	}
+	err := s.db.QueryRowContext(r.Context(), `SELECT case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, unmet_contacts FROM cases WHERE case_id = $1`, id.String()).
+		Scan(&c.CaseID, &c.Status, &c.Module, &c.Agency, &c.Assignee, &c.Risk, &c.OpenedAt, &c.ClosedAt, &c.Version, &c.Parties, &c.OpenReferrals, &c.OpenFollowUps, &c.ActiveConditions, &c.UnmetContacts)
+	if errors.Is(err, sql.ErrNoRows) {
+		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
+		return
+	}
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+		return
+	}
+	writeJSON(w, c)
+}
+
+// getTimeline returns the case's timeline in the compartments the role may
+// see; the filter is in the query, so hidden entries never leave the
+// database.
+func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal) {
+	id, vis, ok := s.caseRead(w, r, p, "timeline")
+	if !ok {
+		return
+	}
+	args := []any{id.String()}
+	var marks []string
+	for i, c := range vis {
+		args = append(args, string(c))
+		marks = append(marks, fmt.Sprintf("$%d", i+2))
+	}
+	rows, err := s.db.QueryContext(r.Context(), `SELECT version, event_id, type, title, summary, occurred_at, recorded_at, actor_user, actor_role, actor_agency, compartment, target_event_id
+		FROM timeline WHERE case_id = $1 AND compartment IN (`+strings.Join(marks, ", ")+`) ORDER BY version`, args...)
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+		return
+	}
+	defer rows.Close()
+	type entry struct {
+		Version     int64  `json:"version"`
+		EventID     string `json:"event_id"`
+		Type        string `json:"type"`
+		Title       string `json:"title"`
+		Summary     string `json:"summary"`
+		OccurredAt  string `json:"occurred_at"`
+		RecordedAt  string `json:"recorded_at"`
+		Actor       string `json:"actor"`
+		Role        string `json:"role"`
+		Agency      string `json:"agency"`
+		Compartment string `json:"compartment"`
+		Targets     string `json:"targets,omitempty"`
+	}
+	out := []entry{}
+	for rows.Next() {
+		var e entry
+		if err := rows.Scan(&e.Version, &e.EventID, &e.Type, &e.Title, &e.Summary, &e.OccurredAt, &e.RecordedAt, &e.Actor, &e.Role, &e.Agency, &e.Compartment, &e.Targets); err != nil {
+			problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+			return
+		}
+		out = append(out, e)
+	}
+	writeJSON(w, map[string]any{"case_id": id.String(), "entries": out})
+}
+
+// getDashboard returns aggregate figures (no case data): supervisors,
+// auditors and admins only.
+func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request, p Principal) {
+	switch p.Role {
+	case domain.RoleSupervisor, domain.RoleAuditor, domain.RoleAdmin:
+	default:
+		problem(w, http.StatusForbidden, "forbidden", "the dashboard is for supervisors, auditors and administrators")
+		return
+	}
+	d, err := projections.ReadDashboard(r.Context(), s.db, s.now())
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+		return
+	}
+	writeJSON(w, d)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

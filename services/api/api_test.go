@@ -1,0 +1,256 @@
+package api_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/domain/gen"
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/eventstore/sqlite"
+	"github.com/caseledger/caseledger/projections"
+	"github.com/caseledger/caseledger/services/api"
+	_ "modernc.org/sqlite"
+)
+
+// accessGate is the real store, whose access streams can be made to fail.
+type accessGate struct {
+	eventstore.Store
+	broken atomic.Bool
+}
+
+func (g *accessGate) Append(ctx context.Context, s string, e eventstore.ExpectedVersion, ev []eventstore.EventData) (eventstore.AppendResult, error) {
+	if g.broken.Load() && strings.HasPrefix(s, "access-") {
+		return eventstore.AppendResult{}, errors.New("access stream unavailable")
+	}
+	return g.Store.Append(ctx, s, e, ev)
+}
+
+type fixture struct {
+	srv   *httptest.Server
+	store *accessGate
+	cases []gen.Case
+}
+
+var tokens = map[string]api.Principal{
+	"officer-token-0123456789abcd":  {UserID: "off-1", Role: domain.RoleOfficer, Agency: "police-lavallee"},
+	"sw-token-0123456789abcdefghij": {UserID: "sw-1", Role: domain.RoleSocialWorker, Agency: "police-lavallee"},
+	"sup-token-0123456789abcdefghi": {UserID: "sup-1", Role: domain.RoleSupervisor, Agency: "police-lavallee"},
+	"partner-token-0123456789abcd":  {UserID: "p-1", Role: domain.RolePartner, Agency: "cavac-lavallee"},
+	"admin-token-0123456789abcdefg": {UserID: "adm-1", Role: domain.RoleAdmin, Agency: "police-lavallee"},
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cases, err := gen.New(23).Cases(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		var data []eventstore.EventData
+		for _, e := range c.Events() {
+			typ, d, m, err := domain.EncodeStored(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = append(data, eventstore.EventData{ID: e.ID, Type: typ, Data: d, Metadata: m})
+		}
+		if _, err := st.Append(ctx, domain.StreamName(c.ID), eventstore.NoStream, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "rm.db")+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	r, err := projections.NewRunner(ctx, db, st, projections.CaseFiles{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CatchUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	gate := &accessGate{Store: st}
+	srv := httptest.NewServer(api.New(db, gate, api.NewTokens(tokens), func() time.Time { return time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC) }))
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, store: gate, cases: cases}
+}
+
+func (f *fixture) get(t *testing.T, token, path string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("%s: error without a problem body", path)
+	}
+	return resp.StatusCode, body
+}
+
+// accessRecords reads today's access stream.
+func (f *fixture) accessRecords(t *testing.T) []domain.RecordViewed {
+	t.Helper()
+	recs, err := f.store.ReadStream(context.Background(), "access-2024-01-02", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []domain.RecordViewed
+	for _, r := range recs {
+		d, err := domain.DecodeData(r.Type, 1, r.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d.(domain.RecordViewed))
+	}
+	return out
+}
+
+// TestRolesAndCompartments is the role × compartment × endpoint table: what
+// each role may read, and that police never see social-work entries nor
+// social workers police ones. Every case read, allowed or denied, leaves an
+// access record first.
+func TestRolesAndCompartments(t *testing.T) {
+	f := setup(t)
+	caseID := f.cases[0].ID.String()
+	tl := "/v1/cases/" + caseID + "/timeline?purpose=follow-up"
+	tests := []struct {
+		token  string
+		path   string
+		status int
+		see    []string // compartments that may appear
+		denied bool
+	}{
+		{"officer-token-0123456789abcd", tl, 200, []string{"police", "shared"}, false},
+		{"sw-token-0123456789abcdefghij", tl, 200, []string{"social_work", "shared"}, false},
+		{"sup-token-0123456789abcdefghi", tl, 200, []string{"police", "social_work", "shared"}, false},
+		{"partner-token-0123456789abcd", tl, 403, nil, true},
+		{"admin-token-0123456789abcdefg", tl, 403, nil, true},
+		{"officer-token-0123456789abcd", "/v1/cases/" + caseID + "?purpose=patrol", 200, nil, false},
+		{"partner-token-0123456789abcd", "/v1/cases/" + caseID + "?purpose=referral", 403, nil, true},
+		{"sup-token-0123456789abcdefghi", "/v1/dashboard", 200, nil, false},
+		{"officer-token-0123456789abcd", "/v1/dashboard", 403, nil, false},
+	}
+	for _, tt := range tests {
+		before := len(f.accessRecords(t))
+		status, body := f.get(t, tt.token, tt.path)
+		if status != tt.status {
+			t.Errorf("%s %s: status %d, want %d (%v)", tokens[tt.token].Role, tt.path, status, tt.status, body)
+			continue
+		}
+		if tt.see != nil {
+			entries, _ := body["entries"].([]any)
+			if len(entries) == 0 {
+				t.Errorf("%s: empty timeline", tokens[tt.token].Role)
+			}
+			for _, e := range entries {
+				c := e.(map[string]any)["compartment"].(string)
+				if !contains(tt.see, c) {
+					t.Errorf("%s saw a %s entry", tokens[tt.token].Role, c)
+				}
+			}
+		}
+		after := f.accessRecords(t)
+		if strings.HasPrefix(tt.path, "/v1/cases/") {
+			if len(after) != before+1 {
+				t.Errorf("%s %s: %d access records added", tokens[tt.token].Role, tt.path, len(after)-before)
+				continue
+			}
+			if got := after[len(after)-1]; got.Denied != tt.denied || got.CaseID.String() != caseID || got.Purpose == "" {
+				t.Errorf("%s %s: access record %+v", tokens[tt.token].Role, tt.path, got)
+			}
+		}
+	}
+	// The officer and the social worker see different parts of the same
+	// case: the social worker's safety plans stay out of the officer's view.
+	_, off := f.get(t, "officer-token-0123456789abcd", tl)
+	_, sw := f.get(t, "sw-token-0123456789abcdefghij", tl)
+	if types(off)["case.safety_plan_created"] || (hasSafetyPlan(f.cases[0]) && !types(sw)["case.safety_plan_created"]) {
+		t.Errorf("safety plans: officer %v, social worker %v", types(off)["case.safety_plan_created"], types(sw)["case.safety_plan_created"])
+	}
+}
+
+func hasSafetyPlan(c gen.Case) bool {
+	for _, e := range c.Events() {
+		if e.Type() == "case.safety_plan_created" {
+			return true
+		}
+	}
+	return false
+}
+
+func types(body map[string]any) map[string]bool {
+	out := map[string]bool{}
+	entries, _ := body["entries"].([]any)
+	for _, e := range entries {
+		out[e.(map[string]any)["type"].(string)] = true
+	}
+	return out
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBadRequests(t *testing.T) {
+	f := setup(t)
+	caseID := f.cases[0].ID.String()
+	tests := []struct {
+		token, path string
+		status      int
+		code        string
+	}{
+		{"", "/v1/cases/" + caseID + "?purpose=x", 401, "unauthenticated"},
+		{"not-a-token", "/v1/cases/" + caseID + "?purpose=x", 401, "unauthenticated"},
+		{"officer-token-0123456789abcd", "/v1/cases/not-a-uuid?purpose=x", 400, "invalid_case_id"},
+		{"officer-token-0123456789abcd", "/v1/cases/" + caseID, 400, "purpose_required"},
+		{"officer-token-0123456789abcd", "/v1/cases/" + caseID + "?purpose=x&include=notes", 400, "unknown_parameter"},
+		{"officer-token-0123456789abcd", "/v1/cases/0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b?purpose=x", 404, "case_not_found"},
+	}
+	for _, tt := range tests {
+		status, body := f.get(t, tt.token, tt.path)
+		if status != tt.status || body["code"] != tt.code {
+			t.Errorf("%s: %d %v, want %d %s", tt.path, status, body, tt.status, tt.code)
+		}
+	}
+}
+
+// TestAccessLogFailsClosed: when the access record cannot be written,
+// nothing is read.
+func TestAccessLogFailsClosed(t *testing.T) {
+	f := setup(t)
+	f.store.broken.Store(true)
+	status, body := f.get(t, "sup-token-0123456789abcdefghi", "/v1/cases/"+f.cases[0].ID.String()+"/timeline?purpose=review")
+	if status != 503 || body["code"] != "access_log_unavailable" || body["entries"] != nil {
+		t.Fatalf("got %d %v", status, body)
+	}
+}
