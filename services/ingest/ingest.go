@@ -31,6 +31,7 @@ import (
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/refusal"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -332,18 +333,18 @@ func (t *turns) give(id uuid.UUID, done chan struct{}) {
 	}
 }
 
-// refusal is a reason to reject a message before the domain sees it.
-type refusal struct{ code, field, reason string }
+// refused is a reason to reject a message before the domain sees it.
+type refused struct{ code, field, reason string }
 
-func (r *refusal) Error() string { return r.reason }
+func (r *refused) Error() string { return r.reason }
 
 func (s *Service) decode(m jetstream.Msg) (item, error) {
 	name, ok := natsbus.CommandOf(m.Subject())
 	if !ok {
-		return item{name: "unknown"}, &refusal{codeSubject, "subject", "not caseledger.intake.<command>"}
+		return item{name: "unknown"}, &refused{refusal.BadSubject, "subject", "not caseledger.intake.<command>"}
 	}
 	if len(m.Data()) > s.cfg.MaxBody {
-		return item{name: name}, &refusal{codeTooLarge, "(body)", fmt.Sprintf("larger than %d bytes", s.cfg.MaxBody)}
+		return item{name: name}, &refused{refusal.TooLarge, "(body)", fmt.Sprintf("larger than %d bytes", s.cfg.MaxBody)}
 	}
 	cmd, err := domain.DecodeCommand(name, m.Data())
 	if errors.Is(err, domain.ErrUnknownCommand) {
@@ -353,9 +354,9 @@ func (s *Service) decode(m jetstream.Msg) (item, error) {
 		emitter, verr := s.cfg.Emitters.Verify(m.Subject(), m.Data(), m.Headers())
 		switch {
 		case verr != nil:
-			return item{name: name}, &refusal{codeUnauthenticated, intake.HeaderSignature, "not signed by a registered emitter"}
+			return item{name: name}, &refused{refusal.Unauthenticated, intake.HeaderSignature, "not signed by a registered emitter"}
 		case cmd.Head().SourceSystem != emitter:
-			return item{name: name}, &refusal{codeUnauthenticated, "source_system", "not the emitter that signed the command"}
+			return item{name: name}, &refused{refusal.Unauthenticated, "source_system", "not the emitter that signed the command"}
 		}
 	}
 	return item{msg: m, name: name, cmd: cmd}, err
@@ -515,10 +516,10 @@ func (s *Service) reply(m jetstream.Msg, o natsbus.Outcome) {
 // lost either.
 func (s *Service) reject(ctx context.Context, m jetstream.Msg, name string, cause error) {
 	var code, field, reason string
-	var r *refusal
+	var r *refused
 	if errors.As(cause, &r) {
 		code, field, reason = r.code, r.field, r.reason
-	} else if c, f, why, ok := rejection(cause); ok {
+	} else if c, f, why, ok := refusal.Describe(cause); ok {
 		code, field, reason = c, f, why
 	} else {
 		code, reason = "malformed", "could not be read"

@@ -23,6 +23,7 @@ import (
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/refusal"
 	"github.com/caseledger/caseledger/services/relay"
 	"github.com/nats-io/nats.go"
 )
@@ -47,17 +48,8 @@ func EventFile(typ string) string { return EventSchemaDir + "/" + typ + ".json" 
 // subject names no command of the catalogue (caseledger.rejected.unknown).
 const unknownCommand = "unknown"
 
-// rejectionCodes are the codes of services/ingest/codes.go, in its order,
-// then the refusals ingest gives before the domain sees a command. The
-// package test reads codes.go to keep this list in step.
-var rejectionCodes = []string{
-	"malformed", "unknown_command", "invalid_field", "case_not_found", "case_exists",
-	"case_mismatch", "case_closed", "case_not_closed", "role_not_allowed", "not_addressee",
-	"unknown_party", "duplicate", "not_found", "invalid_transition", "no_consent",
-	"approval_required", "open_items", "unknown_entry", "compartment_widened", "no_change",
-	"not_high_risk", "custody_mismatch", "legal_hold", "order_required", "unknown_event_type",
-	"too_large", "bad_subject", "unauthenticated",
-}
+// rejectionCodes are every code a refusal can carry.
+var rejectionCodes = refusal.Codes()
 
 // Headers caseledger sets that natsbus does not name.
 const (

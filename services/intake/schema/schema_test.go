@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -341,53 +337,6 @@ func TestBrokenDocumentsDoNotValidate(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestRejectionCodesMatchIngest keeps rejectionCodes in step with the codes
-// ingest answers with (services/ingest/codes.go, which exports none).
-func TestRejectionCodesMatchIngest(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "..", "ingest", "codes.go"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var codes []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.ValueSpec:
-			for i, name := range n.Names {
-				if name.Name == "codes" && i < len(n.Values) {
-					for _, e := range n.Values[i].(*ast.CompositeLit).Elts {
-						pair := e.(*ast.CompositeLit).Elts
-						codes = append(codes, unquote(t, pair[len(pair)-1]))
-					}
-				}
-				if strings.HasPrefix(name.Name, "code") && name.Name != "codes" && i < len(n.Values) {
-					codes = append(codes, unquote(t, n.Values[i]))
-				}
-			}
-			return false
-		}
-		return true
-	})
-	if len(codes) == 0 {
-		t.Fatal("found no codes in services/ingest/codes.go")
-	}
-	if !slices.Equal(codes, rejectionCodes) {
-		t.Errorf("ingest's codes are\n%q\nthe schemas say\n%q\nupdate rejectionCodes and %s", codes, rejectionCodes, regenerate)
-	}
-}
-
-func unquote(t *testing.T, e ast.Expr) string {
-	t.Helper()
-	lit, ok := e.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		t.Fatalf("not a string literal: %T", e)
-	}
-	s, err := strconv.Unquote(lit.Value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // TestEnumValues checks the one helper the generator needs from domain.
