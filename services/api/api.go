@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -22,6 +23,9 @@ import (
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/projections"
+	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/refusal"
 	"github.com/google/uuid"
 )
 
@@ -128,7 +132,76 @@ func New(db *sql.DB, store eventstore.Store, tokens *Tokens, now func() time.Tim
 	s.mux.HandleFunc("GET /v1/cases/{id}", s.auth(s.getCase))
 	s.mux.HandleFunc("GET /v1/cases/{id}/timeline", s.auth(s.getTimeline))
 	s.mux.HandleFunc("GET /v1/dashboard", s.auth(s.getDashboard))
+	s.mux.HandleFunc("POST /v1/cases/{id}/commands/{name}", s.auth(s.postCommand))
 	return s
+}
+
+// maxCommand bounds a command's body, as ingest does on NATS.
+const maxCommand = 256 << 10
+
+// postCommand decides a command through the same path as NATS intake
+// (casefile.Execute: load, decide, append with the expected version, absorb
+// a redelivery) and answers with the same outcome, or the same refusal
+// mapped to an HTTP status. The command's actor must be the caller.
+func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, p Principal) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		problem(w, http.StatusBadRequest, "invalid_case_id", "the case id is not a uuid")
+		return
+	}
+	name := r.PathValue("name")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommand))
+	if err != nil {
+		problem(w, refusal.HTTPStatus(refusal.TooLarge), refusal.TooLarge, fmt.Sprintf("a command is at most %d bytes", maxCommand))
+		return
+	}
+	cmd, err := domain.DecodeCommand(name, body)
+	if err != nil {
+		s.refuse(w, name, err)
+		return
+	}
+	h := cmd.Head()
+	switch {
+	case h.CaseID != id:
+		problem(w, http.StatusBadRequest, "case_mismatch", "the body's case_id is not the case in the path")
+		return
+	case h.Actor != p:
+		problem(w, http.StatusForbidden, "actor_mismatch", "the command's actor must be the authenticated caller")
+		return
+	}
+	res, events, err := casefile.Execute(r.Context(), s.store, cmd, s.now, 10)
+	if err != nil {
+		s.refuse(w, name, err)
+		return
+	}
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID.String()
+	}
+	status := http.StatusCreated
+	if res.Duplicate {
+		status = http.StatusOK
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(natsbus.Outcome{Accepted: true, Command: name, CommandID: h.CommandID.String(), CaseID: id.String(),
+		Stream: res.Stream, FirstVersion: res.FirstVersion, LastVersion: res.LastVersion, EventIDs: ids, Duplicate: res.Duplicate})
+}
+
+// refuse answers a refused command with its code, field and reason.
+func (s *Server) refuse(w http.ResponseWriter, name string, err error) {
+	code, field, reason, ok := refusal.Describe(err)
+	if !ok {
+		problem(w, http.StatusServiceUnavailable, "unavailable", "the record could not be written; try again")
+		return
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	status := refusal.HTTPStatus(code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"type": "https://caseledger.invalid/problems/" + code, "title": http.StatusText(status), "status": status,
+		"code": code, "field": field, "detail": reason, "command": name,
+	})
 }
 
 // ServeHTTP implements http.Handler.

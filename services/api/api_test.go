@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -252,5 +254,76 @@ func TestAccessLogFailsClosed(t *testing.T) {
 	status, body := f.get(t, "sup-token-0123456789abcdefghi", "/v1/cases/"+f.cases[0].ID.String()+"/timeline?purpose=review")
 	if status != 503 || body["code"] != "access_log_unavailable" || body["entries"] != nil {
 		t.Fatalf("got %d %v", status, body)
+	}
+}
+
+func (f *fixture) post(t *testing.T, token, path string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.srv.URL+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestCommands: a command posted over HTTP takes the same path as NATS
+// intake, with the same refusals mapped to 400/403/404/409/422.
+func TestCommands(t *testing.T) {
+	f := setup(t)
+	officer := tokens["officer-token-0123456789abcd"]
+	c := f.cases[0]
+	note := domain.AddNote{CommandHeader: domain.CommandHeader{CaseID: c.ID, CommandID: domain.EventID(c.ID, 700), Actor: officer,
+		OccurredAt: time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC), SourceSystem: "records"},
+		NoteAdded: domain.NoteAdded{NoteID: domain.EventID(c.ID, 701), Text: "Called the victim; no answer."}}
+	_, body, _ := domain.EncodeCommand(note)
+	path := "/v1/cases/" + c.ID.String() + "/commands/add_note"
+	status, out := f.post(t, "officer-token-0123456789abcd", path, body)
+	if status != 201 || out["accepted"] != true {
+		t.Fatalf("add_note: %d %v", status, out)
+	}
+	// The same command again is absorbed: 200 with the stored result.
+	if status, out = f.post(t, "officer-token-0123456789abcd", path, body); status != 200 || out["duplicate"] != true {
+		t.Fatalf("retry: %d %v", status, out)
+	}
+	escalate := domain.EscalateHighRisk{CommandHeader: note.CommandHeader, HighRiskEscalated: domain.HighRiskEscalated{To: "cell"}}
+	escalate.CommandID = domain.EventID(c.ID, 702)
+	_, escBody, _ := domain.EncodeCommand(escalate)
+	other := note
+	other.CaseID = f.cases[1].ID
+	_, otherBody, _ := domain.EncodeCommand(other)
+	tests := []struct {
+		name, token, path string
+		body              []byte
+		status            int
+		code              string
+	}{
+		{"malformed", "officer-token-0123456789abcd", path, []byte(`{"case_id":`), 400, "malformed"},
+		{"unknown command", "officer-token-0123456789abcd", "/v1/cases/" + c.ID.String() + "/commands/drop_case", body, 400, "unknown_command"},
+		{"someone else's actor", "sw-token-0123456789abcdefghij", path, body, 403, "actor_mismatch"},
+		{"body for another case", "officer-token-0123456789abcd", path, otherBody, 400, "case_mismatch"},
+		{"too large", "officer-token-0123456789abcd", path, bytes.Repeat([]byte("x"), 300<<10), 413, "too_large"},
+	}
+	closed := c.State.Status == domain.StatusClosed
+	if closed {
+		tests = append(tests, struct {
+			name, token, path string
+			body              []byte
+			status            int
+			code              string
+		}{"rule on a closed case", "officer-token-0123456789abcd", "/v1/cases/" + c.ID.String() + "/commands/escalate_high_risk", escBody, 409, "case_closed"})
+	}
+	for _, tt := range tests {
+		status, out := f.post(t, tt.token, tt.path, tt.body)
+		if status != tt.status || out["code"] != tt.code {
+			t.Errorf("%s: %d %v, want %d %s", tt.name, status, out, tt.status, tt.code)
+		}
+		if strings.Contains(fmt.Sprint(out), "Called the victim") {
+			t.Errorf("%s: the refusal repeats the note", tt.name)
+		}
 	}
 }
