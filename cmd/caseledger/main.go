@@ -42,7 +42,8 @@ Usage:
   caseledger serve [--data-dir DIR] [--nats-listen HOST:PORT | --nats-url URL]
                    [--eventstore-url URL] [--readmodel-url URL]
                    [--role all|ingest|relay|project|api] [--emitters FILE]
-                   [--http-listen HOST:PORT --tokens FILE]
+                   [--http-listen HOST:PORT] [--tokens FILE]
+                   [--oidc-issuer URL --oidc-audience AUD --oidc-jwks-url URL]
       run caseledger: an embedded NATS server with JetStream (unless --nats-url),
       the store, ingest (NATS intake to the record), relay (the record to
       caseledger.events.*) and the read models; Ctrl-C drains and stops

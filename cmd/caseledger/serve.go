@@ -32,6 +32,8 @@ type serveConfig struct {
 	Emitters   string // registry of emitters' public keys (CASELEDGER_EMITTERS)
 	HTTPListen string // the API's address (CASELEDGER_HTTP_LISTEN)
 	Tokens     string // static bearer tokens for the API (CASELEDGER_TOKENS)
+	// OIDC provider for the API's JWTs (CASELEDGER_OIDC_ISSUER, _AUDIENCE, _JWKS_URL).
+	OIDCIssuer, OIDCAudience, OIDCJWKS string
 }
 
 var roles = []string{"all", "ingest", "relay", "project", "api"}
@@ -44,6 +46,18 @@ func (c serveConfig) Validate() error {
 		}
 	} else if !hasAnyPrefix(c.NATSURL, "nats://", "tls://", "ws://", "wss://") {
 		errs = append(errs, errors.New("--nats-url must start with nats://, tls://, ws:// or wss://"))
+	}
+	set := 0
+	for _, v := range []string{c.OIDCIssuer, c.OIDCAudience, c.OIDCJWKS} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 0 && set != 3 {
+		errs = append(errs, errors.New("--oidc-issuer, --oidc-audience and --oidc-jwks-url go together"))
+	}
+	if c.OIDCJWKS != "" && !hasAnyPrefix(c.OIDCJWKS, "https://", "http://127.0.0.1", "http://localhost") {
+		errs = append(errs, errors.New("--oidc-jwks-url must be https:// (or http on loopback)"))
 	}
 	ok := false
 	for _, r := range roles {
@@ -86,6 +100,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.Tokens = getenv("CASELEDGER_TOKENS")
 	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of the HTTP API (env CASELEDGER_HTTP_LISTEN)")
 	f.StringVar(&cfg.Tokens, "tokens", cfg.Tokens, "JSON file of static bearer tokens {token, user_id, role, agency}; the API runs only with one (env CASELEDGER_TOKENS)")
+	cfg.OIDCIssuer, cfg.OIDCAudience, cfg.OIDCJWKS = getenv("CASELEDGER_OIDC_ISSUER"), getenv("CASELEDGER_OIDC_AUDIENCE"), getenv("CASELEDGER_OIDC_JWKS_URL")
+	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", cfg.OIDCIssuer, "OpenID Connect issuer whose JWTs the API accepts (env CASELEDGER_OIDC_ISSUER)")
+	f.StringVar(&cfg.OIDCAudience, "oidc-audience", cfg.OIDCAudience, "audience the JWTs must name (env CASELEDGER_OIDC_AUDIENCE)")
+	f.StringVar(&cfg.OIDCJWKS, "oidc-jwks-url", cfg.OIDCJWKS, "the provider's JWKS URL (env CASELEDGER_OIDC_JWKS_URL)")
 	cfg.Emitters = getenv("CASELEDGER_EMITTERS")
 	f.StringVar(&cfg.Emitters, "emitters", cfg.Emitters, "JSON registry of emitters' public keys: when set, only commands they sign are recorded (env CASELEDGER_EMITTERS)")
 	if err := f.parse(args, 0, func() error { return cfg.Validate() }); err != nil {
@@ -177,10 +195,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			runRole("project "+p.Name(), pr.Run)
 		}
 	}
-	if (cfg.Role == "all" || cfg.Role == "api") && cfg.Tokens != "" {
-		tokens, err := api.LoadTokens(cfg.Tokens)
-		if err != nil {
-			return err
+	if (cfg.Role == "all" || cfg.Role == "api") && (cfg.Tokens != "" || cfg.OIDCIssuer != "") {
+		var tokens *api.Tokens
+		if cfg.Tokens != "" {
+			if tokens, err = api.LoadTokens(cfg.Tokens); err != nil {
+				return err
+			}
 		}
 		db, err := openReadModels(f.store)
 		if err != nil {
@@ -191,7 +211,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return fmt.Errorf("api: listen on %s: %w", cfg.HTTPListen, err)
 		}
-		hs := &http.Server{Handler: api.New(db, store, tokens, nil), ReadHeaderTimeout: 10 * time.Second}
+		handler := api.New(db, store, tokens, nil)
+		if cfg.OIDCIssuer != "" {
+			handler = handler.WithOIDC(&api.OIDC{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKS})
+		}
+		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		runRole("api", func(ctx context.Context) error {
 			go func() {
 				<-ctx.Done()
@@ -206,7 +230,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		})
 		fmt.Fprintf(stdout, "caseledger API on http://%s\n", ln.Addr())
 	} else if cfg.Role == "all" || cfg.Role == "api" {
-		log.Warn("no --tokens file: the HTTP API is not started")
+		log.Warn("no --tokens file and no OIDC provider: the HTTP API is not started")
 	}
 	fmt.Fprintf(stdout, "caseledger serving (role %s): NATS %s, record %s\n", cfg.Role, url, f.store.where())
 	done := make(chan struct{})

@@ -109,11 +109,11 @@ func TestServeAndEmit(t *testing.T) {
 }
 
 func TestServeConfigListsEveryProblem(t *testing.T) {
-	_, _, err := runArgs(t, nil, "serve", "--nats-listen", "nohost", "--role", "projector", "--eventstore-url", "mysql://x")
+	_, _, err := runArgs(t, nil, "serve", "--nats-listen", "nohost", "--role", "projector", "--eventstore-url", "mysql://x", "--oidc-issuer", "https://idp")
 	if !errors.Is(err, errUsage) {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"--nats-listen must be host:port", "--role must be one of", "--eventstore-url must start with"} {
+	for _, want := range []string{"--nats-listen must be host:port", "--role must be one of", "--eventstore-url must start with", "--oidc-issuer, --oidc-audience and --oidc-jwks-url go together"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

@@ -85,6 +85,9 @@ func validRole(r domain.Role) bool {
 func NewTokens(m map[string]Principal) *Tokens { return &Tokens{byToken: m} }
 
 func (t *Tokens) authenticate(r *http.Request) (Principal, bool) {
+	if t == nil {
+		return Principal{}, false
+	}
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || tok == "" {
@@ -119,6 +122,7 @@ type Server struct {
 	db     *sql.DB
 	store  eventstore.Store
 	tokens *Tokens
+	oidc   *OIDC
 	now    func() time.Time
 	mux    *http.ServeMux
 }
@@ -204,6 +208,12 @@ func (s *Server) refuse(w http.ResponseWriter, name string, err error) {
 	})
 }
 
+// WithOIDC also accepts JWTs from an OpenID Connect provider.
+func (s *Server) WithOIDC(o *OIDC) *Server {
+	s.oidc = o
+	return s
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
@@ -220,6 +230,13 @@ func problem(w http.ResponseWriter, status int, code, detail string) {
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request, Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.tokens.authenticate(r)
+		if !ok && s.oidc != nil {
+			if tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found {
+				var err error
+				p, err = s.oidc.Verify(r.Context(), tok)
+				ok = err == nil
+			}
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="caseledger"`)
 			problem(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
