@@ -46,6 +46,10 @@ func (CaseFiles) Schema() []string {
 		`CREATE TABLE IF NOT EXISTS contacts_due (
 			case_id TEXT NOT NULL, event_id TEXT NOT NULL, reason TEXT NOT NULL, since TEXT NOT NULL,
 			due_by TEXT NOT NULL, met_by TEXT NOT NULL, PRIMARY KEY (case_id, event_id))`,
+		`CREATE TABLE IF NOT EXISTS parties (
+			case_id TEXT NOT NULL, party_id TEXT NOT NULL, person_id TEXT NOT NULL, role TEXT NOT NULL,
+			PRIMARY KEY (case_id, party_id))`,
+		`CREATE INDEX IF NOT EXISTS parties_by_person ON parties (person_id)`,
 		`CREATE TABLE IF NOT EXISTS risk_changes (
 			case_id TEXT NOT NULL, event_id TEXT PRIMARY KEY, at TEXT NOT NULL,
 			from_band TEXT NOT NULL, to_band TEXT NOT NULL, trigger TEXT NOT NULL)`,
@@ -54,7 +58,7 @@ func (CaseFiles) Schema() []string {
 
 // Reset empties the tables.
 func (CaseFiles) Reset(ctx context.Context, tx *sql.Tx) error {
-	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`, `DELETE FROM referrals`, `DELETE FROM contacts_due`, `DELETE FROM risk_changes`} {
+	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`, `DELETE FROM referrals`, `DELETE FROM contacts_due`, `DELETE FROM risk_changes`, `DELETE FROM parties`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
@@ -158,7 +162,7 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 	if _, err := tx.ExecContext(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
 		return err
 	}
-	for _, q := range []string{`DELETE FROM referrals WHERE case_id = $1`, `DELETE FROM contacts_due WHERE case_id = $1`} {
+	for _, q := range []string{`DELETE FROM referrals WHERE case_id = $1`, `DELETE FROM contacts_due WHERE case_id = $1`, `DELETE FROM parties WHERE case_id = $1`} {
 		if _, err := tx.ExecContext(ctx, q, id.String()); err != nil {
 			return err
 		}
@@ -170,6 +174,12 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO referrals (referral_id, case_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			r.ID.String(), id.String(), string(r.Destination), r.Agency, string(s.Parties[r.PartyID].Role), string(r.Status), consent, ts(r.OfferedAt), ts(r.SentAt), ts(r.AnsweredAt)); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.Parties {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO parties (case_id, party_id, person_id, role) VALUES ($1, $2, $3, $4)`,
+			id.String(), p.ID.String(), p.PersonID, string(p.Role)); err != nil {
 			return err
 		}
 	}

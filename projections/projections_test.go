@@ -124,6 +124,10 @@ func dump(t *testing.T, db *sql.DB) string {
 		`SELECT * FROM cases ORDER BY case_id`,
 		`SELECT * FROM timeline ORDER BY case_id, version`,
 		`SELECT * FROM worklist ORDER BY follow_up_id`,
+		`SELECT * FROM referrals`,
+		`SELECT * FROM contacts_due`,
+		`SELECT * FROM risk_changes`,
+		`SELECT * FROM parties`,
 	} {
 		rows, err := db.Query(q)
 		if err != nil {

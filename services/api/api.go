@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -137,6 +138,8 @@ func New(db *sql.DB, store eventstore.Store, tokens *Tokens, now func() time.Tim
 	s.mux.HandleFunc("GET /v1/cases/{id}/timeline", s.auth(s.getTimeline))
 	s.mux.HandleFunc("GET /v1/dashboard", s.auth(s.getDashboard))
 	s.mux.HandleFunc("POST /v1/cases/{id}/commands/{name}", s.auth(s.postCommand))
+	s.mux.HandleFunc("GET /v1/referrals", s.auth(s.getReferrals))
+	s.mux.HandleFunc("GET /v1/people/{person}/cases", s.auth(s.getPersonCases))
 	return s
 }
 
@@ -281,7 +284,7 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 		return uuid.Nil, nil, false
 	}
 	for k := range r.URL.Query() {
-		if k != "purpose" {
+		if k != "purpose" && !(section == "timeline" && (k == "limit" || k == "after")) {
 			problem(w, http.StatusBadRequest, "unknown_parameter", "unknown query parameter: "+k)
 			return uuid.Nil, nil, false
 		}
@@ -351,14 +354,20 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal
 	if !ok {
 		return
 	}
-	args := []any{id.String()}
+	limit, after, perr := page(r)
+	if perr != "" {
+		problem(w, http.StatusBadRequest, "invalid_page", perr)
+		return
+	}
+	args := []any{id.String(), after}
 	var marks []string
 	for i, c := range vis {
 		args = append(args, string(c))
-		marks = append(marks, fmt.Sprintf("$%d", i+2))
+		marks = append(marks, fmt.Sprintf("$%d", i+3))
 	}
+	args = append(args, limit+1)
 	rows, err := s.db.QueryContext(r.Context(), `SELECT version, event_id, type, title, summary, occurred_at, recorded_at, actor_user, actor_role, actor_agency, compartment, target_event_id
-		FROM timeline WHERE case_id = $1 AND compartment IN (`+strings.Join(marks, ", ")+`) ORDER BY version`, args...)
+		FROM timeline WHERE case_id = $1 AND version > $2 AND compartment IN (`+strings.Join(marks, ", ")+`) ORDER BY version LIMIT $`+fmt.Sprint(len(args)), args...)
 	if err != nil {
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
@@ -387,7 +396,14 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal
 		}
 		out = append(out, e)
 	}
-	writeJSON(w, map[string]any{"case_id": id.String(), "entries": out})
+	resp := map[string]any{"case_id": id.String(), "entries": out}
+	if len(out) > limit {
+		// One more than asked exists: give the cursor to the next page.
+		out = out[:limit]
+		resp["entries"] = out
+		resp["next"] = fmt.Sprintf("after=%d&limit=%d", out[len(out)-1].Version, limit)
+	}
+	writeJSON(w, resp)
 }
 
 // getDashboard returns aggregate figures (no case data): supervisors,
@@ -410,4 +426,162 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request, p Principa
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// page reads ?limit (1–1000, default 200) and ?after (a version, default
+// before the first), or says what is wrong with them.
+func page(r *http.Request) (limit int, after int64, problem string) {
+	limit, after = 200, -1
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return 0, 0, "limit must be a whole number from 1 to 1000"
+		}
+		limit = n
+	}
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < -1 {
+			return 0, 0, "after must be a version number"
+		}
+		after = n
+	}
+	return limit, after, ""
+}
+
+// listRead checks a list request's parameters (purpose only) and returns
+// the purpose, or answers.
+func listRead(w http.ResponseWriter, r *http.Request) (string, bool) {
+	for k := range r.URL.Query() {
+		if k != "purpose" {
+			problem(w, http.StatusBadRequest, "unknown_parameter", "unknown query parameter: "+k)
+			return "", false
+		}
+	}
+	why, ok := purpose(r)
+	if !ok {
+		problem(w, http.StatusBadRequest, "purpose_required", "say why you read these records: ?purpose=… (at most 256 characters)")
+		return "", false
+	}
+	return why, true
+}
+
+// recordEach appends an access record for every case a list reveals,
+// before the list is sent; it answers 503 and reports false when one cannot
+// be written.
+func (s *Server) recordEach(w http.ResponseWriter, r *http.Request, p Principal, why, section string, cases []string) bool {
+	seen := map[string]bool{}
+	for _, c := range cases {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		id, err := uuid.Parse(c)
+		if err == nil {
+			err = s.recordAccess(r.Context(), p, id, why, []string{section}, false, "")
+		}
+		if err != nil {
+			problem(w, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read")
+			return false
+		}
+	}
+	return true
+}
+
+// getReferrals lists referrals: a partner agency sees only those addressed
+// to it; supervisors and auditors see all.
+func (s *Server) getReferrals(w http.ResponseWriter, r *http.Request, p Principal) {
+	why, ok := listRead(w, r)
+	if !ok {
+		return
+	}
+	q := `SELECT referral_id, case_id, destination, agency, status, sent_at, answered_at FROM referrals WHERE sent_at <> ''`
+	var args []any
+	switch p.Role {
+	case domain.RolePartner:
+		q += ` AND agency = $1`
+		args = append(args, p.Agency)
+	case domain.RoleSupervisor, domain.RoleAuditor:
+	default:
+		problem(w, http.StatusForbidden, "forbidden", "referral lists are for partner agencies, supervisors and auditors")
+		return
+	}
+	rows, err := s.db.QueryContext(r.Context(), q+` ORDER BY sent_at, referral_id LIMIT 1000`, args...)
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+		return
+	}
+	type referral struct {
+		ReferralID  string `json:"referral_id"`
+		CaseID      string `json:"case_id"`
+		Destination string `json:"destination"`
+		Agency      string `json:"agency"`
+		Status      string `json:"status"`
+		SentAt      string `json:"sent_at"`
+		AnsweredAt  string `json:"answered_at,omitempty"`
+	}
+	out := []referral{}
+	var cases []string
+	for rows.Next() {
+		var x referral
+		if err := rows.Scan(&x.ReferralID, &x.CaseID, &x.Destination, &x.Agency, &x.Status, &x.SentAt, &x.AnsweredAt); err != nil {
+			rows.Close()
+			problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+			return
+		}
+		out = append(out, x)
+		cases = append(cases, x.CaseID)
+	}
+	rows.Close()
+	if !s.recordEach(w, r, p, why, "referrals", cases) {
+		return
+	}
+	writeJSON(w, map[string]any{"referrals": out})
+}
+
+// getPersonCases finds the cases a person (by master-name-index id) is a
+// party to, for the roles that read case files.
+func (s *Server) getPersonCases(w http.ResponseWriter, r *http.Request, p Principal) {
+	why, ok := listRead(w, r)
+	if !ok {
+		return
+	}
+	if len(Visible(p.Role)) == 0 {
+		problem(w, http.StatusForbidden, "forbidden", "role may not search case files")
+		return
+	}
+	person := r.PathValue("person")
+	if person == "" || len(person) > 64 {
+		problem(w, http.StatusBadRequest, "invalid_person_id", "a person id is 1 to 64 characters")
+		return
+	}
+	rows, err := s.db.QueryContext(r.Context(), `SELECT p.case_id, p.role, c.status, c.risk, c.opened_at FROM parties p JOIN cases c ON c.case_id = p.case_id WHERE p.person_id = $1 ORDER BY c.opened_at, p.case_id LIMIT 1000`, person)
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+		return
+	}
+	type hit struct {
+		CaseID   string `json:"case_id"`
+		Role     string `json:"party_role"`
+		Status   string `json:"status"`
+		Risk     string `json:"risk"`
+		OpenedAt string `json:"opened_at"`
+	}
+	out := []hit{}
+	var cases []string
+	for rows.Next() {
+		var h hit
+		if err := rows.Scan(&h.CaseID, &h.Role, &h.Status, &h.Risk, &h.OpenedAt); err != nil {
+			rows.Close()
+			problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+			return
+		}
+		out = append(out, h)
+		cases = append(cases, h.CaseID)
+	}
+	rows.Close()
+	if !s.recordEach(w, r, p, why, "person_search", cases) {
+		return
+	}
+	writeJSON(w, map[string]any{"cases": out})
 }

@@ -327,3 +327,59 @@ func TestCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestListsAndSearch(t *testing.T) {
+	f := setup(t)
+	// A partner sees only referrals addressed to its agency, each case's
+	// access recorded.
+	before := len(f.accessRecords(t))
+	status, body := f.get(t, "partner-token-0123456789abcd", "/v1/referrals?purpose=intake")
+	if status != 200 {
+		t.Fatalf("partner referrals: %d %v", status, body)
+	}
+	refs := body["referrals"].([]any)
+	cases := map[string]bool{}
+	for _, r := range refs {
+		m := r.(map[string]any)
+		if m["agency"] != "cavac-lavallee" {
+			t.Fatalf("partner saw a referral to %v", m["agency"])
+		}
+		cases[m["case_id"].(string)] = true
+	}
+	if len(refs) == 0 {
+		t.Fatal("fixture has no referral to the partner")
+	}
+	if got := len(f.accessRecords(t)) - before; got != len(cases) {
+		t.Fatalf("%d access records for %d cases", got, len(cases))
+	}
+	if status, _ := f.get(t, "officer-token-0123456789abcd", "/v1/referrals?purpose=x"); status != 403 {
+		t.Fatalf("officer listing referrals: %d", status)
+	}
+	// Search by person: the victim of a case finds it.
+	var person string
+	for _, p := range f.cases[2].State.Parties {
+		if p.Role == domain.PartyVictim {
+			person = p.PersonID
+		}
+	}
+	status, body = f.get(t, "officer-token-0123456789abcd", "/v1/people/"+person+"/cases?purpose=check")
+	if status != 200 || !strings.Contains(fmt.Sprint(body), f.cases[2].ID.String()) {
+		t.Fatalf("person search: %d %v", status, body)
+	}
+	if status, _ := f.get(t, "partner-token-0123456789abcd", "/v1/people/"+person+"/cases?purpose=x"); status != 403 {
+		t.Fatalf("partner searching people: %d", status)
+	}
+	// Pagination: two pages of a timeline join to the whole.
+	tl := "/v1/cases/" + f.cases[0].ID.String() + "/timeline?purpose=review"
+	_, whole := f.get(t, "sup-token-0123456789abcdefghi", tl)
+	_, first := f.get(t, "sup-token-0123456789abcdefghi", tl+"&limit=5")
+	next, _ := first["next"].(string)
+	_, rest := f.get(t, "sup-token-0123456789abcdefghi", tl+"&"+strings.Replace(next, "limit=5", "limit=1000", 1))
+	all := len(whole["entries"].([]any))
+	if len(first["entries"].([]any)) != 5 || next == "" || 5+len(rest["entries"].([]any)) != all {
+		t.Fatalf("pages: %d + %d of %d (next %q)", len(first["entries"].([]any)), len(rest["entries"].([]any)), all, next)
+	}
+	if status, body := f.get(t, "sup-token-0123456789abcdefghi", tl+"&limit=0"); status != 400 || body["code"] != "invalid_page" {
+		t.Fatalf("limit 0: %d %v", status, body)
+	}
+}
