@@ -134,13 +134,34 @@ func New(db *sql.DB, store eventstore.Store, tokens *Tokens, now func() time.Tim
 		now = time.Now
 	}
 	s := &Server{db: db, store: store, tokens: tokens, now: now, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /v1/cases/{id}", s.auth(s.getCase))
-	s.mux.HandleFunc("GET /v1/cases/{id}/timeline", s.auth(s.getTimeline))
-	s.mux.HandleFunc("GET /v1/dashboard", s.auth(s.getDashboard))
-	s.mux.HandleFunc("POST /v1/cases/{id}/commands/{name}", s.auth(s.postCommand))
-	s.mux.HandleFunc("GET /v1/referrals", s.auth(s.getReferrals))
-	s.mux.HandleFunc("GET /v1/people/{person}/cases", s.auth(s.getPersonCases))
+	for _, rt := range s.routes() {
+		s.mux.HandleFunc(rt.Method+" "+rt.Pattern, s.auth(rt.handle))
+	}
 	return s
+}
+
+// Route is one endpoint; docs/openapi.json describes each, and a test keeps
+// the two in step.
+type Route struct {
+	Method, Pattern string
+	handle          func(http.ResponseWriter, *http.Request, Principal)
+}
+
+func (s *Server) routes() []Route {
+	return []Route{
+		{"GET", "/v1/cases/{id}", s.getCase},
+		{"GET", "/v1/cases/{id}/timeline", s.getTimeline},
+		{"POST", "/v1/cases/{id}/commands/{name}", s.postCommand},
+		{"GET", "/v1/referrals", s.getReferrals},
+		{"GET", "/v1/people/{person}/cases", s.getPersonCases},
+		{"GET", "/v1/dashboard", s.getDashboard},
+	}
+}
+
+// Routes lists the API's endpoints (method and pattern).
+func Routes() []Route {
+	var s Server
+	return s.routes()
 }
 
 // maxCommand bounds a command's body, as ingest does on NATS.
