@@ -23,14 +23,34 @@ type Dashboard struct {
 	Reopened           int // cases reopened at least once
 	ActiveConditions   int
 	Breaches           int
+	// RiskChanges counts moves into each band per month (YYYY-MM) of the
+	// real-world time they happened: the risk picture over time.
+	RiskChanges map[string]map[string]int
 }
 
 // ReadDashboard computes the dashboard.
 func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time) (Dashboard, error) {
 	d := Dashboard{
 		CaseloadByWorker: map[string]int{}, AwaitingAssignment: map[string]int{}, RiskDistribution: map[string]int{},
-		ReferralOutcomes: map[string]map[string]int{}, ClosureReasons: map[string]int{},
+		ReferralOutcomes: map[string]map[string]int{}, ClosureReasons: map[string]int{}, RiskChanges: map[string]map[string]int{},
 	}
+	rc, err := db.QueryContext(ctx, `SELECT substr(at, 1, 7), to_band, count(*) FROM risk_changes GROUP BY substr(at, 1, 7), to_band`)
+	if err != nil {
+		return d, fmt.Errorf("projections: dashboard: %w", err)
+	}
+	for rc.Next() {
+		var month, band string
+		var n int
+		if err := rc.Scan(&month, &band, &n); err != nil {
+			rc.Close()
+			return d, err
+		}
+		if d.RiskChanges[month] == nil {
+			d.RiskChanges[month] = map[string]int{}
+		}
+		d.RiskChanges[month][band] = n
+	}
+	rc.Close()
 	rows, err := db.QueryContext(ctx, `SELECT status, assignee, risk, closure_reason, reopened, active_conditions, breaches FROM cases`)
 	if err != nil {
 		return d, fmt.Errorf("projections: dashboard: %w", err)

@@ -310,10 +310,17 @@ func TestDashboard(t *testing.T) {
 	now := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
 	want := projections.Dashboard{
 		CaseloadByWorker: map[string]int{}, AwaitingAssignment: map[string]int{}, RiskDistribution: map[string]int{},
-		ReferralOutcomes: map[string]map[string]int{}, ClosureReasons: map[string]int{},
+		ReferralOutcomes: map[string]map[string]int{}, ClosureReasons: map[string]int{}, RiskChanges: map[string]map[string]int{},
 	}
 	for _, c := range cases {
 		s := c.State
+		for _, rc := range s.RiskHistory {
+			month := rc.At.UTC().Format("2006-01")
+			if want.RiskChanges[month] == nil {
+				want.RiskChanges[month] = map[string]int{}
+			}
+			want.RiskChanges[month][string(rc.To)]++
+		}
 		if s.Reopened > 0 {
 			want.Reopened++
 		}

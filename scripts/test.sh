@@ -22,6 +22,8 @@ need() {
 
 # The stock sqlite3 tool: a test checks that an auditor can open the store.
 need sqlite3 sqlite3
+# Headless Chromium: a test loads the dashboard page and reads the DOM.
+need chromium chromium
 
 # PostgreSQL for the read-model tests: start the machine's cluster if it is
 # not running, and give the tests a database of their own.

@@ -19,7 +19,12 @@ func (l *life) run() {
 	l.incident()
 	l.assess(l.officer, pick(g, domain.InstrumentODARA, domain.InstrumentDASH, domain.InstrumentQCHomicideGrid), "police_records")
 	l.highRiskResponse()
-	l.do(domain.AssignCase{CommandHeader: l.hdr(l.super), CaseAssigned: domain.CaseAssigned{Assignee: l.worker.UserID, Agency: policeAgency}})
+	// Some files are still in the middle of their life, and some of those
+	// are not assigned to a worker yet.
+	stillOpen := g.chance(0.2)
+	if !stillOpen || g.chance(0.7) {
+		l.do(domain.AssignCase{CommandHeader: l.hdr(l.super), CaseAssigned: domain.CaseAssigned{Assignee: l.worker.UserID, Agency: policeAgency}})
+	}
 	l.wait(2*hour, 2*day)
 	l.victimSide()
 	l.aggressorSide()
@@ -37,6 +42,9 @@ func (l *life) run() {
 		l.highRiskResponse()
 	}
 	l.paperwork()
+	if stillOpen {
+		return
+	}
 	l.close()
 	if g.chance(0.12) {
 		l.wait(20*day, 120*day)

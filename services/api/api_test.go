@@ -38,6 +38,7 @@ func (g *accessGate) Append(ctx context.Context, s string, e eventstore.Expected
 }
 
 type fixture struct {
+	db    *sql.DB
 	srv   *httptest.Server
 	store *accessGate
 	cases []gen.Case
@@ -92,7 +93,7 @@ func setup(t *testing.T) *fixture {
 	gate := &accessGate{Store: st}
 	srv := httptest.NewServer(api.New(db, gate, api.NewTokens(tokens), func() time.Time { return time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC) }))
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, store: gate, cases: cases}
+	return &fixture{db: db, srv: srv, store: gate, cases: cases}
 }
 
 func (f *fixture) get(t *testing.T, token, path string) (int, map[string]any) {
