@@ -29,7 +29,9 @@ func (CaseFiles) Schema() []string {
 			version INTEGER NOT NULL, parties INTEGER NOT NULL, open_referrals INTEGER NOT NULL,
 			open_follow_ups INTEGER NOT NULL, active_conditions INTEGER NOT NULL, breaches INTEGER NOT NULL,
 			open_flags INTEGER NOT NULL, active_holds INTEGER NOT NULL, unmet_contacts INTEGER NOT NULL,
-			reopened INTEGER NOT NULL, closure_reason TEXT NOT NULL, updated_at TEXT NOT NULL)`,
+			reopened INTEGER NOT NULL, closure_reason TEXT NOT NULL, updated_at TEXT NOT NULL,
+			first_victim_contact_at TEXT NOT NULL, first_aggressor_contact_at TEXT NOT NULL,
+			safety_plans INTEGER NOT NULL, rapid_response INTEGER NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS timeline (
 			case_id TEXT NOT NULL, version INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
 			title TEXT NOT NULL, summary TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
@@ -146,17 +148,24 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 			activeHolds++
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO cases (case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, breaches, open_flags, active_holds, unmet_contacts, reopened, closure_reason, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	victim, aggressor := FirstContacts(s)
+	rapid := 0
+	if s.Rapid.CellID != uuid.Nil {
+		rapid = 1
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cases (case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, breaches, open_flags, active_holds, unmet_contacts, reopened, closure_reason, updated_at, first_victim_contact_at, first_aggressor_contact_at, safety_plans, rapid_response)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 		ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, module = excluded.module, agency = excluded.agency,
 			assignee = excluded.assignee, risk = excluded.risk, opened_at = excluded.opened_at, closed_at = excluded.closed_at,
 			version = excluded.version, parties = excluded.parties, open_referrals = excluded.open_referrals,
 			open_follow_ups = excluded.open_follow_ups, active_conditions = excluded.active_conditions, breaches = excluded.breaches,
 			open_flags = excluded.open_flags, active_holds = excluded.active_holds, unmet_contacts = excluded.unmet_contacts,
-			reopened = excluded.reopened, closure_reason = excluded.closure_reason, updated_at = excluded.updated_at`,
+			reopened = excluded.reopened, closure_reason = excluded.closure_reason, updated_at = excluded.updated_at,
+			first_victim_contact_at = excluded.first_victim_contact_at, first_aggressor_contact_at = excluded.first_aggressor_contact_at,
+			safety_plans = excluded.safety_plans, rapid_response = excluded.rapid_response`,
 		id.String(), string(s.Status), string(s.Module), s.Agency, s.Assignee, string(s.Risk), ts(s.OpenedAt), ts(s.ClosedAt),
 		s.Version, len(s.Parties), openReferrals, s.OpenFollowUps(), s.ActiveConditions(), breaches, openFlags, activeHolds,
-		len(s.UnmetContacts()), s.Reopened, string(s.ClosedReason), ts(updated)); err != nil {
+		len(s.UnmetContacts()), s.Reopened, string(s.ClosedReason), ts(updated), ts(victim), ts(aggressor), len(s.SafetyPlans), rapid); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
@@ -207,4 +216,26 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 		}
 	}
 	return nil
+}
+
+// FirstContacts returns when the victim side and the aggressor side were
+// first reached (the earliest completed follow-up with a party of each
+// side); zero when not yet.
+func FirstContacts(s domain.State) (victim, aggressor time.Time) {
+	for _, f := range s.FollowUps {
+		if f.Status != domain.FollowUpDone {
+			continue
+		}
+		switch s.Parties[f.PartyID].Role {
+		case domain.PartyVictim:
+			if victim.IsZero() || f.DoneAt.Before(victim) {
+				victim = f.DoneAt
+			}
+		case domain.PartySuspect:
+			if aggressor.IsZero() || f.DoneAt.Before(aggressor) {
+				aggressor = f.DoneAt
+			}
+		}
+	}
+	return victim, aggressor
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -26,6 +27,29 @@ type Dashboard struct {
 	// RiskChanges counts moves into each band per month (YYYY-MM) of the
 	// real-world time they happened: the risk picture over time.
 	RiskChanges map[string]map[string]int
+	// Median hours from a case's opening to the first completed contact
+	// with the victim and with the aggressor, over cases that had one.
+	MedianHoursToVictimContact    float64
+	MedianHoursToAggressorContact float64
+	MedianClosedCaseDays          float64 // opening to closing, closed cases
+	SafetyPlans                   int
+	RapidResponses                int // cases where the rapid-response cell was activated
+	// RepeatVictims counts people who are the victim in two or more cases
+	// opened within twelve months of each other.
+	RepeatVictims int
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[(len(xs)-1)/2]
+}
+
+func parseTS(v string) time.Time {
+	t, _ := time.Parse(tsLayout, v)
+	return t
 }
 
 // ReadDashboard computes the dashboard.
@@ -51,17 +75,30 @@ func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time) (Dashboard, e
 		d.RiskChanges[month][band] = n
 	}
 	rc.Close()
-	rows, err := db.QueryContext(ctx, `SELECT status, assignee, risk, closure_reason, reopened, active_conditions, breaches FROM cases`)
+	rows, err := db.QueryContext(ctx, `SELECT status, assignee, risk, closure_reason, reopened, active_conditions, breaches, opened_at, closed_at, first_victim_contact_at, first_aggressor_contact_at, safety_plans, rapid_response FROM cases`)
 	if err != nil {
 		return d, fmt.Errorf("projections: dashboard: %w", err)
 	}
+	var toVictim, toAggressor, caseDays []float64
 	for rows.Next() {
-		var status, assignee, risk, reason string
-		var reopened, conditions, breaches int
-		if err := rows.Scan(&status, &assignee, &risk, &reason, &reopened, &conditions, &breaches); err != nil {
+		var status, assignee, risk, reason, opened, closed, victim, aggressor string
+		var reopened, conditions, breaches, plans, rapid int
+		if err := rows.Scan(&status, &assignee, &risk, &reason, &reopened, &conditions, &breaches, &opened, &closed, &victim, &aggressor, &plans, &rapid); err != nil {
 			rows.Close()
 			return d, err
 		}
+		o := parseTS(opened)
+		if victim != "" {
+			toVictim = append(toVictim, parseTS(victim).Sub(o).Hours())
+		}
+		if aggressor != "" {
+			toAggressor = append(toAggressor, parseTS(aggressor).Sub(o).Hours())
+		}
+		if status == "closed" {
+			caseDays = append(caseDays, parseTS(closed).Sub(o).Hours()/24)
+		}
+		d.SafetyPlans += plans
+		d.RapidResponses += rapid
 		if reopened > 0 {
 			d.Reopened++
 		}
@@ -82,6 +119,10 @@ func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time) (Dashboard, e
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return d, err
+	}
+	d.MedianHoursToVictimContact, d.MedianHoursToAggressorContact, d.MedianClosedCaseDays = median(toVictim), median(toAggressor), median(caseDays)
+	if d.RepeatVictims, err = repeatVictims(ctx, db); err != nil {
 		return d, err
 	}
 	at := ts(now)
@@ -111,4 +152,42 @@ func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time) (Dashboard, e
 		}
 	}
 	return d, rows.Err()
+}
+
+// repeatVictims counts people who are the victim in two cases opened within
+// twelve months of each other.
+func repeatVictims(ctx context.Context, db *sql.DB) (int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT p.person_id, c.opened_at FROM parties p JOIN cases c ON c.case_id = p.case_id WHERE p.role = 'victim'`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	opened := map[string][]time.Time{}
+	for rows.Next() {
+		var person, at string
+		if err := rows.Scan(&person, &at); err != nil {
+			return 0, err
+		}
+		opened[person] = append(opened[person], parseTS(at))
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	return countRepeats(opened), nil
+}
+
+// countRepeats counts, among each person's case openings as a victim,
+// those with two openings within twelve months.
+func countRepeats(opened map[string][]time.Time) int {
+	n := 0
+	for _, ts := range opened {
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+		for i := 1; i < len(ts); i++ {
+			if !ts[i].After(ts[i-1].AddDate(1, 0, 0)) {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }

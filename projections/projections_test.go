@@ -312,8 +312,37 @@ func TestDashboard(t *testing.T) {
 		CaseloadByWorker: map[string]int{}, AwaitingAssignment: map[string]int{}, RiskDistribution: map[string]int{},
 		ReferralOutcomes: map[string]map[string]int{}, ClosureReasons: map[string]int{}, RiskChanges: map[string]map[string]int{},
 	}
+	var toVictim, toAggressor, caseDays []float64
+	victims := map[string][]time.Time{}
+	median := func(xs []float64) float64 {
+		if len(xs) == 0 {
+			return 0
+		}
+		sort.Float64s(xs)
+		return xs[(len(xs)-1)/2]
+	}
 	for _, c := range cases {
 		s := c.State
+		// Independent of the read model: from the generator's states.
+		v, a := firstContacts(s)
+		if !v.IsZero() {
+			toVictim = append(toVictim, v.Sub(s.OpenedAt).Hours())
+		}
+		if !a.IsZero() {
+			toAggressor = append(toAggressor, a.Sub(s.OpenedAt).Hours())
+		}
+		if s.Status == domain.StatusClosed {
+			caseDays = append(caseDays, s.ClosedAt.Sub(s.OpenedAt).Hours()/24)
+		}
+		want.SafetyPlans += len(s.SafetyPlans)
+		if s.Rapid.CellID != uuid.Nil {
+			want.RapidResponses++
+		}
+		for _, p := range s.Parties {
+			if p.Role == domain.PartyVictim {
+				victims[p.PersonID] = append(victims[p.PersonID], s.OpenedAt)
+			}
+		}
 		for _, rc := range s.RiskHistory {
 			month := rc.At.UTC().Format("2006-01")
 			if want.RiskChanges[month] == nil {
@@ -358,7 +387,17 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	}
-	if want.ClosedCases == 0 || want.MissedContacts == 0 || len(want.ReferralOutcomes) < 3 {
+	want.MedianHoursToVictimContact, want.MedianHoursToAggressorContact, want.MedianClosedCaseDays = median(toVictim), median(toAggressor), median(caseDays)
+	for _, ts := range victims {
+		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+		for i := 1; i < len(ts); i++ {
+			if !ts[i].After(ts[i-1].AddDate(1, 0, 0)) {
+				want.RepeatVictims++
+				break
+			}
+		}
+	}
+	if want.ClosedCases == 0 || want.MissedContacts == 0 || len(want.ReferralOutcomes) < 3 || want.MedianHoursToVictimContact == 0 || want.SafetyPlans == 0 {
 		t.Fatalf("fixture too thin: %+v", want)
 	}
 	for name, open := range databases(t) {
@@ -380,4 +419,27 @@ func TestDashboard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstContacts is the test's own reading of when each side was first
+// reached: the earliest completed follow-up with a victim, and with a
+// suspect.
+func firstContacts(s domain.State) (victim, aggressor time.Time) {
+	for _, f := range s.FollowUps {
+		if f.Status != domain.FollowUpDone {
+			continue
+		}
+		at := f.DoneAt
+		switch s.Parties[f.PartyID].Role {
+		case domain.PartyVictim:
+			if victim.IsZero() || at.Before(victim) {
+				victim = at
+			}
+		case domain.PartySuspect:
+			if aggressor.IsZero() || at.Before(aggressor) {
+				aggressor = at
+			}
+		}
+	}
+	return victim, aggressor
 }
