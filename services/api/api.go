@@ -140,17 +140,28 @@ func New(db *sql.DB, store eventstore.Store, tokens *Tokens, now func() time.Tim
 	}
 	// The dashboard page is static: it reads the API with the caller's
 	// token, so it needs no build step and holds no data itself.
-	s.mux.HandleFunc("GET /dashboard", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		_, _ = w.Write(dashboardPage)
-	})
+	s.mux.HandleFunc("GET /dashboard", page(dashboardPage))
+	s.mux.HandleFunc("GET /cases/{id}", page(casePage))
 	return s
 }
 
-//go:embed web/dashboard.html
-var dashboardPage []byte
+var (
+	//go:embed web/dashboard.html
+	dashboardPage []byte
+	//go:embed web/case.html
+	casePage []byte
+)
+
+// page serves a static page; the pages read the API with the caller's
+// token and hold no data themselves.
+func page(body []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		_, _ = w.Write(body)
+	}
+}
 
 // Route is one endpoint; docs/openapi.json describes each, and a test keeps
 // the two in step.
@@ -387,7 +398,7 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal
 	if !ok {
 		return
 	}
-	limit, after, perr := page(r)
+	limit, after, perr := pageParams(r)
 	if perr != "" {
 		problem(w, http.StatusBadRequest, "invalid_page", perr)
 		return
@@ -461,9 +472,9 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// page reads ?limit (1–1000, default 200) and ?after (a version, default
+// pageParams reads ?limit (1–1000, default 200) and ?after (a version, default
 // before the first), or says what is wrong with them.
-func page(r *http.Request) (limit int, after int64, problem string) {
+func pageParams(r *http.Request) (limit int, after int64, problem string) {
 	limit, after = 200, -1
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

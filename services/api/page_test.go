@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/projections"
 )
 
@@ -55,5 +56,60 @@ func TestDashboardPageInChromium(t *testing.T) {
 	}
 	if strings.Contains(dom, "sup-token") {
 		t.Error("the token is in the page")
+	}
+}
+
+// TestCasePageInChromium opens a case page for a supervisor: it records
+// the access, renders the state and the timeline, and shows corrections and
+// markings in error beside the entries they affect.
+func TestCasePageInChromium(t *testing.T) {
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; scripts/test.sh installs it")
+		}
+		t.Skip("chromium not installed")
+	}
+	f := setup(t)
+	// A case with a correction or a marking in error, if the fixture has one.
+	c := f.cases[0]
+	var target string
+	for _, k := range f.cases {
+		for _, e := range k.Events() {
+			if e.Type() == "case.entry_corrected" || e.Type() == "case.entry_marked_in_error" {
+				c = k
+			}
+		}
+	}
+	for _, e := range c.Events() {
+		switch d := e.Data.(type) {
+		case domain.EntryCorrected:
+			target = d.TargetEventID.String()
+		case domain.EntryMarkedInError:
+			target = d.TargetEventID.String()
+		}
+	}
+	before := len(f.accessRecords(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
+		"--virtual-time-budget=10000", "--dump-dom", f.srv.URL+"/cases/"+c.ID.String()+"#token=sup-token-0123456789abcdefghi&purpose=case%20review").Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	dom := string(out)
+	if !strings.Contains(dom, `data-loaded="yes"`) {
+		t.Fatalf("the case page did not load:\n%.2000s", dom)
+	}
+	if got := strings.Count(dom, "data-event-id="); got != len(c.Events()) {
+		t.Errorf("%d timeline rows for %d events (a supervisor sees every non-sealed entry)", got, len(c.Events()))
+	}
+	tag := regexp.MustCompile(`<tr[^>]*data-event-id="` + target + `"[^>]*>`).FindString(dom)
+	if target != "" && !regexp.MustCompile(`class="[^"]*(corrected|in_error)`).MatchString(tag) {
+		t.Errorf("the entry %s is not shown as corrected or in error", target)
+	}
+	if after := len(f.accessRecords(t)); after < before+2 {
+		t.Errorf("%d access records for the page's reads", after-before)
 	}
 }
