@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/google/uuid"
@@ -20,6 +21,10 @@ import (
 // types, trailing data and values that break a field's rules are errors that
 // name the field, never a panic and never a silently dropped field. Error
 // texts never repeat the offending value: it may be personal data.
+
+// zeroTime skips the checks relative to the clock when validating decoded
+// events: they were checked against the clock when they were decided.
+var zeroTime time.Time
 
 // wireEvent is the JSON envelope of an event outside the store (NATS, files,
 // disclosure bundles). In the store, data and metadata are kept apart.

@@ -2,12 +2,7 @@ package domain
 
 import (
 	"encoding/json"
-	"time"
 )
-
-// zeroTime skips the checks relative to the clock when validating decoded
-// events: they were checked against the clock when they were decided.
-var zeroTime time.Time
 
 // upcasters turn the JSON of one schema version of an event type into the
 // next. A stored event is never rewritten: it is upcast each time it is read,

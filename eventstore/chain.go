@@ -140,15 +140,6 @@ func (v *Verifier) Add(r Record) *Break {
 	return nil
 }
 
-// Head returns the last verified version and hash of a stream (-1 and the
-// zero hash when none).
-func (v *Verifier) Head(stream string) (int64, Hash) {
-	if l, ok := v.last[stream]; ok {
-		return l.version, l.hash
-	}
-	return -1, Hash{}
-}
-
 // VerifyStream walks one stream's records, oldest first, and returns the
 // first break, or nil when the whole chain holds.
 func VerifyStream(records []Record) *Break {

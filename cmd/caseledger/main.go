@@ -69,7 +69,8 @@ Usage:
   caseledger help
 
 The data directory defaults to ./caseledger-data (env CASELEDGER_DATA_DIR);
-every flag has a CASELEDGER_* environment variable, and flags win.
+the store, NATS, role and API settings also come from CASELEDGER_*
+environment variables (see README); flags win.
 `
 
 // run is main without the process: tests call it in-process.

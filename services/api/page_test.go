@@ -14,11 +14,11 @@ import (
 	"github.com/caseledger/caseledger/projections"
 )
 
-// TestDashboardPageInChromium loads the dashboard page in headless Chromium
-// against the API over generated cases, and reads back the rendered DOM:
-// the figures equal the API's, and the charts are drawn. scripts/test.sh
-// installs Chromium; without it the test says so (and fails in CI).
-func TestDashboardPageInChromium(t *testing.T) {
+// chromium loads url in headless Chromium and returns the DOM after its
+// scripts ran. scripts/test.sh installs Chromium; without it the test says
+// so (and fails in CI).
+func chromium(t *testing.T, url string) string {
+	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -26,17 +26,25 @@ func TestDashboardPageInChromium(t *testing.T) {
 		}
 		t.Skip("chromium not installed")
 	}
-	f := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=10000", "--dump-dom", f.srv.URL+"/dashboard#token=sup-token-0123456789abcdefghi")
-	out, err := cmd.Output()
+		"--virtual-time-budget=10000", "--dump-dom", url).Output()
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	dom := string(out)
+	return string(out)
+}
+
+// TestDashboardPageInChromium loads the dashboard page in headless Chromium
+// against the API over generated cases, and reads back the rendered DOM:
+// the figures equal the API's, and the charts are drawn. scripts/test.sh
+// installs Chromium; without it the test says so (and fails in CI).
+func TestDashboardPageInChromium(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	dom := chromium(t, f.srv.URL+"/dashboard#token=sup-token-0123456789abcdefghi")
 	if !strings.Contains(dom, `data-loaded="yes"`) {
 		t.Fatalf("the page did not load its data:\n%.2000s", dom)
 	}
@@ -63,13 +71,6 @@ func TestDashboardPageInChromium(t *testing.T) {
 // the access, renders the state and the timeline, and shows corrections and
 // markings in error beside the entries they affect.
 func TestCasePageInChromium(t *testing.T) {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed; scripts/test.sh installs it")
-		}
-		t.Skip("chromium not installed")
-	}
 	f := setup(t)
 	// A case with a correction or a marking in error, if the fixture has one.
 	c := f.cases[0]
@@ -90,15 +91,7 @@ func TestCasePageInChromium(t *testing.T) {
 		}
 	}
 	before := len(f.accessRecords(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=10000", "--dump-dom", f.srv.URL+"/cases/"+c.ID.String()+"#token=sup-token-0123456789abcdefghi&purpose=case%20review").Output()
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	dom := string(out)
+	dom := chromium(t, f.srv.URL+"/cases/"+c.ID.String()+"#token=sup-token-0123456789abcdefghi&purpose=case%20review")
 	if !strings.Contains(dom, `data-loaded="yes"`) {
 		t.Fatalf("the case page did not load:\n%.2000s", dom)
 	}

@@ -46,8 +46,6 @@ const (
 	HeaderCode   = "Caseledger-Code"
 	HeaderField  = "Caseledger-Field"
 	HeaderReason = "Caseledger-Reason"
-	// HeaderSender is the authenticated NATS user ingest saw, when known.
-	HeaderSender = "Caseledger-Sender"
 )
 
 // IntakeSubject is the subject a command is sent on.
