@@ -528,6 +528,9 @@ type RecordViewed struct {
 	Sections []string  `json:"sections" cl:"required,max=50"`
 	Denied   bool      `json:"denied"`
 	Reason   string    `json:"reason,omitempty" cl:"max=512"`
+	// OrderID is the production order the reader invoked to open sealed
+	// entries, when one was.
+	OrderID uuid.UUID `json:"order_id,omitzero"`
 }
 
 // BreakGlassAccess records an emergency read outside the reader's normal

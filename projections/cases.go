@@ -11,8 +11,9 @@ import (
 )
 
 // CaseFiles is the read model of every case's current state (table cases),
-// its timeline (table timeline: every event with actor, times, compartment,
-// and the entry a correction, redaction or marking in error targets), and
+// its timeline (table timeline: every event with actor, times, its current
+// compartment, and the entry a correction, redaction or marking in error
+// targets), and
 // the workers' worklists (table worklist: open follow-ups by due date).
 // Overdue is derived when read, against the reader's clock.
 type CaseFiles struct{}
@@ -109,6 +110,14 @@ func (CaseFiles) Apply(ctx context.Context, tx *sql.Tx, batch []Change) error {
 			ts(e.Meta.OccurredAt), ts(e.Meta.RecordedAt), e.Meta.Actor.UserID, string(e.Meta.Actor.Role), e.Meta.Actor.Agency,
 			string(e.Meta.Compartment), tgt); err != nil {
 			return err
+		}
+		if ec, ok := e.Data.(domain.EntryCorrected); ok && ec.NewCompartment != "" {
+			// A reclassified entry leaves the view of those who may no
+			// longer see it: the filter reads this column.
+			if _, err := tx.ExecContext(ctx, `UPDATE timeline SET compartment = $1 WHERE case_id = $2 AND event_id = $3`,
+				string(ec.NewCompartment), e.CaseID.String(), ec.TargetEventID.String()); err != nil {
+				return err
+			}
 		}
 		if rc, ok := e.Data.(domain.RiskLevelChanged); ok {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO risk_changes (case_id, event_id, at, from_band, to_band, trigger) VALUES ($1, $2, $3, $4, $5, $6)`,

@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,8 +106,8 @@ func (t *Tokens) authenticate(r *http.Request) (Principal, bool) {
 
 // Visible returns the compartments a role may read on a case. Police roles
 // never see social-work entries, social workers never see police ones;
-// sealed entries need a court order, which is not handled here yet, so no
-// role sees them through the API.
+// sealed entries are added only under a production order recorded on the
+// case (see caseRead).
 func Visible(role domain.Role) []domain.Compartment {
 	switch role {
 	case domain.RoleOfficer, domain.RoleInvestigator:
@@ -174,6 +175,7 @@ func (s *Server) routes() []Route {
 	return []Route{
 		{"GET", "/v1/cases/{id}", s.getCase},
 		{"GET", "/v1/cases/{id}/timeline", s.getTimeline},
+		{"GET", "/v1/cases/{id}/entries/{event}", s.getEntry},
 		{"POST", "/v1/cases/{id}/commands/{name}", s.postCommand},
 		{"GET", "/v1/referrals", s.getReferrals},
 		{"GET", "/v1/people/{person}/cases", s.getPersonCases},
@@ -300,16 +302,17 @@ func purpose(r *http.Request) (string, bool) {
 	return p, p != "" && len(p) <= 256
 }
 
-// recordAccess appends who read which sections of a case, and whether it was
-// denied, to the day's access stream, before anything is read.
-func (s *Server) recordAccess(ctx context.Context, p Principal, caseID uuid.UUID, why string, sections []string, denied bool, reason string) error {
+// recordAccess appends who read which sections of a case, under which order,
+// and why it was denied (reason is empty when it was not), to the day's
+// access stream, before anything is read.
+func (s *Server) recordAccess(ctx context.Context, p Principal, caseID uuid.UUID, why string, sections []string, order uuid.UUID, reason string) error {
 	now := s.now().UTC()
 	id, err := uuid.NewV7()
 	if err != nil {
 		return err
 	}
 	e := domain.Event{ID: id, CaseID: caseID, Meta: domain.Meta{Actor: p, OccurredAt: now, RecordedAt: now, SourceSystem: "api", Compartment: domain.CompartmentShared},
-		Data: domain.RecordViewed{CaseID: caseID, Purpose: why, Sections: sections, Denied: denied, Reason: reason}}
+		Data: domain.RecordViewed{CaseID: caseID, Purpose: why, Sections: sections, Denied: reason != "", Reason: reason, OrderID: order}}
 	typ, data, meta, err := domain.EncodeStored(e)
 	if err != nil {
 		return err
@@ -318,49 +321,98 @@ func (s *Server) recordAccess(ctx context.Context, p Principal, caseID uuid.UUID
 	return err
 }
 
+// caseAccess is what a read of one case was allowed: the case, the
+// compartments it may show, and the production order invoked, if any.
+type caseAccess struct {
+	id    uuid.UUID
+	vis   []domain.Compartment
+	order uuid.UUID
+}
+
+// gate is a check a read makes on the record before its access record is
+// written: a non-empty reason denies the read.
+type gate func(ctx context.Context, a caseAccess) (reason string, err error)
+
+// orderRoles may invoke a recorded production order to open sealed entries.
+func orderRole(r domain.Role) bool {
+	return r == domain.RoleInvestigator || r == domain.RoleSupervisor || r == domain.RoleAuditor
+}
+
 // caseRead does what every read of one case does first: parse the id,
-// require a purpose, check the role, and record the access (also when
-// denied); it reports false when it has answered.
-func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, section string) (uuid.UUID, []domain.Compartment, bool) {
+// require a purpose, check the role and any production order, run the
+// read's own gate, and record the access (also when denied); it reports
+// false when it has answered. params are the query parameters the read
+// takes besides purpose and order.
+func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, section string, g gate, params ...string) (caseAccess, bool) {
+	var a caseAccess
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		problem(w, http.StatusBadRequest, "invalid_case_id", "the case id is not a uuid")
-		return uuid.Nil, nil, false
+		return a, false
 	}
+	a.id = id
 	for k := range r.URL.Query() {
-		if k != "purpose" && !(section == "timeline" && (k == "limit" || k == "after")) {
+		if k != "purpose" && k != "order" && !slices.Contains(params, k) {
 			problem(w, http.StatusBadRequest, "unknown_parameter", "unknown query parameter: "+k)
-			return uuid.Nil, nil, false
+			return a, false
 		}
 	}
 	why, ok := purpose(r)
 	if !ok {
 		problem(w, http.StatusBadRequest, "purpose_required", "say why you read this case: ?purpose=… (at most 256 characters)")
-		return uuid.Nil, nil, false
+		return a, false
 	}
-	vis := Visible(p.Role)
-	denied := len(vis) == 0
+	if o := r.URL.Query().Get("order"); o != "" {
+		if a.order, err = uuid.Parse(o); err != nil {
+			problem(w, http.StatusBadRequest, "invalid_order_id", "the order id is not a uuid")
+			return a, false
+		}
+	}
+	a.vis = Visible(p.Role)
 	reason := ""
-	if denied {
+	switch {
+	case len(a.vis) == 0:
 		reason = "role may not read case files"
+	case a.order != uuid.Nil && !orderRole(p.Role):
+		reason = "role may not invoke a production order"
+	case a.order != uuid.Nil:
+		// The order must be recorded on this very case; the record, not
+		// the read model, says so.
+		st, _, err := casefile.Load(r.Context(), s.store, id)
+		if err != nil {
+			problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read; nothing was read")
+			return a, false
+		}
+		if st.Orders[a.order].OrderID == uuid.Nil {
+			reason = "no production order with this id is recorded on the case"
+		} else {
+			a.vis = append(a.vis, domain.CompartmentSealed)
+		}
 	}
-	if err := s.recordAccess(r.Context(), p, id, why, []string{section}, denied, reason); err != nil {
+	if reason == "" && g != nil {
+		if reason, err = g(r.Context(), a); err != nil {
+			problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read; nothing was read")
+			return a, false
+		}
+	}
+	if err := s.recordAccess(r.Context(), p, id, why, []string{section}, a.order, reason); err != nil {
 		// Fail closed: no read without its access record.
 		problem(w, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read")
-		return uuid.Nil, nil, false
+		return a, false
 	}
-	if denied {
+	if reason != "" {
 		problem(w, http.StatusForbidden, "forbidden", reason)
-		return uuid.Nil, nil, false
+		return a, false
 	}
-	return id, vis, true
+	return a, true
 }
 
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
-	id, _, ok := s.caseRead(w, r, p, "case")
+	a, ok := s.caseRead(w, r, p, "case", nil)
 	if !ok {
 		return
 	}
+	id := a.id
 	var c struct {
 		CaseID           string `json:"case_id"`
 		Status           string `json:"status"`
@@ -394,10 +446,11 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
 // see; the filter is in the query, so hidden entries never leave the
 // database.
 func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal) {
-	id, vis, ok := s.caseRead(w, r, p, "timeline")
+	a, ok := s.caseRead(w, r, p, "timeline", nil, "limit", "after")
 	if !ok {
 		return
 	}
+	id, vis := a.id, a.vis
 	limit, after, perr := pageParams(r)
 	if perr != "" {
 		problem(w, http.StatusBadRequest, "invalid_page", perr)
@@ -522,7 +575,7 @@ func (s *Server) recordEach(w http.ResponseWriter, r *http.Request, p Principal,
 		seen[c] = true
 		id, err := uuid.Parse(c)
 		if err == nil {
-			err = s.recordAccess(r.Context(), p, id, why, []string{section}, false, "")
+			err = s.recordAccess(r.Context(), p, id, why, []string{section}, uuid.Nil, "")
 		}
 		if err != nil {
 			problem(w, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read")

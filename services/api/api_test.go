@@ -38,10 +38,11 @@ func (g *accessGate) Append(ctx context.Context, s string, e eventstore.Expected
 }
 
 type fixture struct {
-	db    *sql.DB
-	srv   *httptest.Server
-	store *accessGate
-	cases []gen.Case
+	runner *projections.Runner
+	db     *sql.DB
+	srv    *httptest.Server
+	store  *accessGate
+	cases  []gen.Case
 }
 
 var tokens = map[string]api.Principal{
@@ -50,6 +51,8 @@ var tokens = map[string]api.Principal{
 	"sup-token-0123456789abcdefghi": {UserID: "sup-1", Role: domain.RoleSupervisor, Agency: "police-lavallee"},
 	"partner-token-0123456789abcd":  {UserID: "p-1", Role: domain.RolePartner, Agency: "cavac-lavallee"},
 	"admin-token-0123456789abcdefg": {UserID: "adm-1", Role: domain.RoleAdmin, Agency: "police-lavallee"},
+	"inv-token-0123456789abcdefghi": {UserID: "inv-1", Role: domain.RoleInvestigator, Agency: "police-lavallee"},
+	"aud-token-0123456789abcdefghi": {UserID: "aud-1", Role: domain.RoleAuditor, Agency: "police-lavallee"},
 }
 
 func setup(t *testing.T) *fixture {
@@ -93,7 +96,7 @@ func setup(t *testing.T) *fixture {
 	gate := &accessGate{Store: st}
 	srv := httptest.NewServer(api.New(db, gate, api.NewTokens(tokens), func() time.Time { return time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC) }))
 	t.Cleanup(srv.Close)
-	return &fixture{db: db, srv: srv, store: gate, cases: cases}
+	return &fixture{runner: r, db: db, srv: srv, store: gate, cases: cases}
 }
 
 func (f *fixture) get(t *testing.T, token, path string) (int, map[string]any) {
