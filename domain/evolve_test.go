@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -764,15 +765,26 @@ func expectFromEvents(evs []domain.Event) expectation {
 }
 
 // obligation is the contact owed after evs[i], met by the first later
-// follow-up of a victim due no later than two working days after it.
+// follow-up of a victim due no later than two working days after it; its
+// earliest answer is the later victim follow-up due soonest (first wins).
 func obligation(evs []domain.Event, i int, reason string, victims map[uuid.UUID]bool) domain.ContactDue {
 	since := evs[i].Meta.OccurredAt
 	o := domain.ContactDue{EventID: evs[i].ID, Reason: reason, Since: since, DueBy: domain.AddWorkingDays(since, 2)}
+	var due []domain.FollowUpScheduled
 	for _, e := range evs[i+1:] {
-		if f, ok := e.Data.(domain.FollowUpScheduled); ok && victims[f.PartyID] && !f.DueBy.After(o.DueBy) {
+		if f, ok := e.Data.(domain.FollowUpScheduled); ok && victims[f.PartyID] && !f.DueBy.Before(since) {
+			due = append(due, f)
+		}
+	}
+	for _, f := range due {
+		if !f.DueBy.After(o.DueBy) {
 			o.MetBy = f.FollowUpID
 			break
 		}
+	}
+	if len(due) > 0 {
+		first := slices.MinFunc(due, func(a, b domain.FollowUpScheduled) int { return a.DueBy.Compare(b.DueBy) })
+		o.Earliest, o.EarliestID = first.DueBy, first.FollowUpID
 	}
 	return o
 }

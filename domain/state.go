@@ -215,8 +215,14 @@ type ContactDue struct {
 	EventID uuid.UUID
 	Reason  string // "high_risk" or "breach"
 	Since   time.Time
-	DueBy   time.Time
-	MetBy   uuid.UUID
+	DueBy   time.Time // under the default rule, FirstContactDelay working days
+	MetBy   uuid.UUID // under the default rule
+	// Earliest is the earliest due date of the victim follow-ups scheduled
+	// after the obligation arose and not due before it, and EarliestID that
+	// follow-up: whether it answers the obligation under another rule than
+	// the default one is a comparison with that rule's deadline.
+	Earliest   time.Time
+	EarliestID uuid.UUID
 }
 
 // State is the current state of one case, folded from its events by Evolve.
@@ -484,8 +490,14 @@ func Evolve(s State, e Event) State {
 			for i, c := range s.ContactsDue {
 				// A contact planned before the obligation arose, or due
 				// after its deadline, does not answer it.
-				if c.MetBy == uuid.Nil && !d.DueBy.After(c.DueBy) && !d.DueBy.Before(c.Since) {
+				if d.DueBy.Before(c.Since) {
+					continue
+				}
+				if c.MetBy == uuid.Nil && !d.DueBy.After(c.DueBy) {
 					s.ContactsDue[i].MetBy = d.FollowUpID
+				}
+				if c.EarliestID == uuid.Nil || d.DueBy.Before(c.Earliest) {
+					s.ContactsDue[i].Earliest, s.ContactsDue[i].EarliestID = d.DueBy, d.FollowUpID
 				}
 			}
 		}

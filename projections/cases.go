@@ -21,6 +21,16 @@ type CaseFiles struct{}
 // Name is frozen: it keys the checkpoint.
 func (CaseFiles) Name() string { return "case_files" }
 
+// SchemaVersion changes whenever the tables do; a read model built with
+// another version is dropped and rebuilt from zero (version 2: contact
+// obligations keep their earliest answer, judged by the rule when read).
+func (CaseFiles) SchemaVersion() int { return 2 }
+
+// Tables lists the tables the projection owns, for dropping on an upgrade.
+func (CaseFiles) Tables() []string {
+	return []string{"cases", "timeline", "worklist", "referrals", "contacts_due", "parties", "risk_changes"}
+}
+
 // Schema creates the tables in SQL that SQLite and PostgreSQL both read.
 func (CaseFiles) Schema() []string {
 	return []string{
@@ -29,7 +39,7 @@ func (CaseFiles) Schema() []string {
 			assignee TEXT NOT NULL, risk TEXT NOT NULL, opened_at TEXT NOT NULL, closed_at TEXT NOT NULL,
 			version INTEGER NOT NULL, parties INTEGER NOT NULL, open_referrals INTEGER NOT NULL,
 			open_follow_ups INTEGER NOT NULL, active_conditions INTEGER NOT NULL, breaches INTEGER NOT NULL,
-			open_flags INTEGER NOT NULL, active_holds INTEGER NOT NULL, unmet_contacts INTEGER NOT NULL,
+			open_flags INTEGER NOT NULL, active_holds INTEGER NOT NULL,
 			reopened INTEGER NOT NULL, closure_reason TEXT NOT NULL, updated_at TEXT NOT NULL,
 			first_victim_contact_at TEXT NOT NULL, first_aggressor_contact_at TEXT NOT NULL,
 			safety_plans INTEGER NOT NULL, rapid_response INTEGER NOT NULL)`,
@@ -48,7 +58,7 @@ func (CaseFiles) Schema() []string {
 			offered_at TEXT NOT NULL, sent_at TEXT NOT NULL, answered_at TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS contacts_due (
 			case_id TEXT NOT NULL, event_id TEXT NOT NULL, reason TEXT NOT NULL, since TEXT NOT NULL,
-			due_by TEXT NOT NULL, met_by TEXT NOT NULL, PRIMARY KEY (case_id, event_id))`,
+			earliest_due TEXT NOT NULL, earliest_follow_up TEXT NOT NULL, PRIMARY KEY (case_id, event_id))`,
 		`CREATE TABLE IF NOT EXISTS parties (
 			case_id TEXT NOT NULL, party_id TEXT NOT NULL, person_id TEXT NOT NULL, role TEXT NOT NULL,
 			PRIMARY KEY (case_id, party_id))`,
@@ -162,19 +172,19 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 	if s.Rapid.CellID != uuid.Nil {
 		rapid = 1
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO cases (case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, breaches, open_flags, active_holds, unmet_contacts, reopened, closure_reason, updated_at, first_victim_contact_at, first_aggressor_contact_at, safety_plans, rapid_response)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cases (case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, breaches, open_flags, active_holds, reopened, closure_reason, updated_at, first_victim_contact_at, first_aggressor_contact_at, safety_plans, rapid_response)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, module = excluded.module, agency = excluded.agency,
 			assignee = excluded.assignee, risk = excluded.risk, opened_at = excluded.opened_at, closed_at = excluded.closed_at,
 			version = excluded.version, parties = excluded.parties, open_referrals = excluded.open_referrals,
 			open_follow_ups = excluded.open_follow_ups, active_conditions = excluded.active_conditions, breaches = excluded.breaches,
-			open_flags = excluded.open_flags, active_holds = excluded.active_holds, unmet_contacts = excluded.unmet_contacts,
+			open_flags = excluded.open_flags, active_holds = excluded.active_holds,
 			reopened = excluded.reopened, closure_reason = excluded.closure_reason, updated_at = excluded.updated_at,
 			first_victim_contact_at = excluded.first_victim_contact_at, first_aggressor_contact_at = excluded.first_aggressor_contact_at,
 			safety_plans = excluded.safety_plans, rapid_response = excluded.rapid_response`,
 		id.String(), string(s.Status), string(s.Module), s.Agency, s.Assignee, string(s.Risk), ts(s.OpenedAt), ts(s.ClosedAt),
 		s.Version, len(s.Parties), openReferrals, s.OpenFollowUps(), s.ActiveConditions(), breaches, openFlags, activeHolds,
-		len(s.UnmetContacts()), s.Reopened, string(s.ClosedReason), ts(updated), ts(victim), ts(aggressor), len(s.SafetyPlans), rapid); err != nil {
+		s.Reopened, string(s.ClosedReason), ts(updated), ts(victim), ts(aggressor), len(s.SafetyPlans), rapid); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
@@ -201,13 +211,16 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 			return err
 		}
 	}
+	// Whether an obligation was met depends on the first-contact rule,
+	// which is applied when read (ContactRule): the row keeps when it arose
+	// and the soonest-due victim follow-up that could answer it.
 	for _, c := range s.ContactsDue {
-		met := ""
-		if c.MetBy != uuid.Nil {
-			met = c.MetBy.String()
+		answer := ""
+		if c.EarliestID != uuid.Nil {
+			answer = c.EarliestID.String()
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO contacts_due (case_id, event_id, reason, since, due_by, met_by) VALUES ($1, $2, $3, $4, $5, $6)`,
-			id.String(), c.EventID.String(), c.Reason, ts(c.Since), ts(c.DueBy), met); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO contacts_due (case_id, event_id, reason, since, earliest_due, earliest_follow_up) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id.String(), c.EventID.String(), c.Reason, ts(c.Since), ts(c.Earliest), answer); err != nil {
 			return err
 		}
 	}

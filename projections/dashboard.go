@@ -19,7 +19,7 @@ type Dashboard struct {
 	OverdueFollowUps   int                       // open follow-ups past due
 	ReferralsPending   int                       // sent, not yet answered
 	ReferralOutcomes   map[string]map[string]int // destination → status → count
-	MissedContacts     int                       // victim contacts due after a high band or a breach, unmet and past due
+	MissedContacts     int                       // victim contacts due after a high band or a breach, unmet and past due under the rule
 	ClosureReasons     map[string]int
 	Reopened           int // cases reopened at least once
 	ActiveConditions   int
@@ -52,8 +52,9 @@ func parseTS(v string) time.Time {
 	return t
 }
 
-// ReadDashboard computes the dashboard.
-func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time) (Dashboard, error) {
+// ReadDashboard computes the dashboard at now, judging first contacts by
+// the rule.
+func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time, rule ContactRule) (Dashboard, error) {
 	d := Dashboard{
 		CaseloadByWorker: map[string]int{}, AwaitingAssignment: map[string]int{}, RiskDistribution: map[string]int{},
 		ReferralOutcomes: map[string]map[string]int{}, ClosureReasons: map[string]int{}, RiskChanges: map[string]map[string]int{},
@@ -129,7 +130,11 @@ func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time) (Dashboard, e
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM worklist WHERE due_by < $1`, at).Scan(&d.OverdueFollowUps); err != nil {
 		return d, err
 	}
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM contacts_due WHERE met_by = '' AND due_by < $1`, at).Scan(&d.MissedContacts); err != nil {
+	if err := eachContact(ctx, db, `SELECT since, earliest_due FROM contacts_due`, nil, rule, now, func(s ContactStatus) {
+		if s.Missed {
+			d.MissedContacts++
+		}
+	}); err != nil {
 		return d, err
 	}
 	rows, err = db.QueryContext(ctx, `SELECT destination, status, count(*) FROM referrals GROUP BY destination, status`)

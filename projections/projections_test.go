@@ -410,7 +410,7 @@ func TestDashboard(t *testing.T) {
 			if _, err := r.CatchUp(ctx, nil); err != nil {
 				t.Fatal(err)
 			}
-			got, err := projections.ReadDashboard(ctx, db, now)
+			got, err := projections.ReadDashboard(ctx, db, now, projections.DefaultContactRule())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -47,15 +47,76 @@ type Runner struct {
 	states   map[string]domain.State
 }
 
+// Versioned is a projection whose tables change between releases: a read
+// model built with another SchemaVersion is dropped and rebuilt from zero,
+// since it can always be rebuilt from the record.
+type Versioned interface {
+	SchemaVersion() int
+	Tables() []string
+}
+
 // NewRunner prepares the projection's tables and the checkpoint table.
 func NewRunner(ctx context.Context, db *sql.DB, store eventstore.Store, p Projection) (*Runner, error) {
-	stmts := append([]string{`CREATE TABLE IF NOT EXISTS checkpoints (projection TEXT PRIMARY KEY, position TEXT NOT NULL, applied INTEGER NOT NULL, updated_at TEXT NOT NULL)`}, p.Schema()...)
-	for _, q := range stmts {
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS checkpoints (projection TEXT PRIMARY KEY, position TEXT NOT NULL, applied INTEGER NOT NULL, updated_at TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS projection_schemas (projection TEXT PRIMARY KEY, version INTEGER NOT NULL)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("projections: %s schema: %w", p.Name(), err)
+		}
+	}
+	if err := upgrade(ctx, db, p); err != nil {
+		return nil, fmt.Errorf("projections: %s schema: %w", p.Name(), err)
+	}
+	for _, q := range p.Schema() {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("projections: %s schema: %w", p.Name(), err)
 		}
 	}
 	return &Runner{db: db, store: store, p: p, batch: 1000, states: map[string]domain.State{}}, nil
+}
+
+// upgrade drops a versioned projection's tables and checkpoint when they
+// were built with another schema version (a build from before versions
+// counts as version 1), and records the current version.
+func upgrade(ctx context.Context, db *sql.DB, p Projection) error {
+	v, ok := p.(Versioned)
+	if !ok {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var have int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM projection_schemas WHERE projection = $1`, p.Name()).Scan(&have)
+	if errors.Is(err, sql.ErrNoRows) {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checkpoints WHERE projection = $1`, p.Name()).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			have = 1
+		}
+	} else if err != nil {
+		return err
+	}
+	if have != 0 && have != v.SchemaVersion() {
+		for _, t := range v.Tables() {
+			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+t); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE projection = $1`, p.Name()); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO projection_schemas (projection, version) VALUES ($1, $2)
+		ON CONFLICT (projection) DO UPDATE SET version = excluded.version`, p.Name(), v.SchemaVersion()); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Checkpoint returns the position the projection has applied up to.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ type serveConfig struct {
 	Tokens     string // static bearer tokens for the API (CASELEDGER_TOKENS)
 	// OIDC provider for the API's JWTs (CASELEDGER_OIDC_ISSUER, _AUDIENCE, _JWKS_URL).
 	OIDCIssuer, OIDCAudience, OIDCJWKS string
+	// The first-contact rule the API's dashboards judge by
+	// (CASELEDGER_FIRST_CONTACT_DAYS, CASELEDGER_HOLIDAYS).
+	FirstContactDays int
+	Holidays         string
 }
 
 var roles = []string{"all", "ingest", "relay", "project", "api"}
@@ -55,6 +60,9 @@ func (c serveConfig) Validate() error {
 	}
 	if set != 0 && set != 3 {
 		errs = append(errs, errors.New("--oidc-issuer, --oidc-audience and --oidc-jwks-url go together"))
+	}
+	if err := (projections.ContactRule{WorkingDays: c.FirstContactDays}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--first-contact-days: %w", err))
 	}
 	if c.OIDCJWKS != "" && !hasAnyPrefix(c.OIDCJWKS, "https://", "http://127.0.0.1", "http://localhost") {
 		errs = append(errs, errors.New("--oidc-jwks-url must be https:// (or http on loopback)"))
@@ -104,10 +112,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", cfg.OIDCIssuer, "OpenID Connect issuer whose JWTs the API accepts (env CASELEDGER_OIDC_ISSUER)")
 	f.StringVar(&cfg.OIDCAudience, "oidc-audience", cfg.OIDCAudience, "audience the JWTs must name (env CASELEDGER_OIDC_AUDIENCE)")
 	f.StringVar(&cfg.OIDCJWKS, "oidc-jwks-url", cfg.OIDCJWKS, "the provider's JWKS URL (env CASELEDGER_OIDC_JWKS_URL)")
+	cfg.FirstContactDays = projections.DefaultContactRule().WorkingDays
+	if v := getenv("CASELEDGER_FIRST_CONTACT_DAYS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			cfg.FirstContactDays = n
+		} else {
+			cfg.FirstContactDays = -1 // reported by Validate
+		}
+	}
+	cfg.Holidays = getenv("CASELEDGER_HOLIDAYS")
+	f.IntVar(&cfg.FirstContactDays, "first-contact-days", cfg.FirstContactDays, "working days within which a victim contact is due after a high risk band or a breach (env CASELEDGER_FIRST_CONTACT_DAYS)")
+	f.StringVar(&cfg.Holidays, "holidays", cfg.Holidays, "file of public holidays, one YYYY-MM-DD per line, skipped as working days (env CASELEDGER_HOLIDAYS)")
 	cfg.Emitters = getenv("CASELEDGER_EMITTERS")
 	f.StringVar(&cfg.Emitters, "emitters", cfg.Emitters, "JSON registry of emitters' public keys: when set, only commands they sign are recorded (env CASELEDGER_EMITTERS)")
 	if err := f.parse(args, 0, func() error { return cfg.Validate() }); err != nil {
 		return err
+	}
+	// Files named by flags are read before anything starts.
+	rule := projections.ContactRule{WorkingDays: cfg.FirstContactDays}
+	if cfg.Holidays != "" {
+		var err error
+		if rule.Holidays, err = projections.LoadHolidays(cfg.Holidays); err != nil {
+			return err
+		}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "serve")
 	var registry *intake.Registry
@@ -211,7 +238,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return fmt.Errorf("api: listen on %s: %w", cfg.HTTPListen, err)
 		}
-		handler := api.New(db, store, tokens, nil)
+		handler := api.New(db, store, tokens, nil).WithContactRule(rule)
 		if cfg.OIDCIssuer != "" {
 			handler = handler.WithOIDC(&api.OIDC{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKS})
 		}

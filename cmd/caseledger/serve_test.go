@@ -109,14 +109,20 @@ func TestServeAndEmit(t *testing.T) {
 }
 
 func TestServeConfigListsEveryProblem(t *testing.T) {
-	_, _, err := runArgs(t, nil, "serve", "--nats-listen", "nohost", "--role", "projector", "--eventstore-url", "mysql://x", "--oidc-issuer", "https://idp")
+	_, _, err := runArgs(t, nil, "serve", "--nats-listen", "nohost", "--role", "projector", "--eventstore-url", "mysql://x", "--oidc-issuer", "https://idp", "--first-contact-days", "-3")
 	if !errors.Is(err, errUsage) {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"--nats-listen must be host:port", "--role must be one of", "--eventstore-url must start with", "--oidc-issuer, --oidc-audience and --oidc-jwks-url go together"} {
+	for _, want := range []string{"--nats-listen must be host:port", "--role must be one of", "--eventstore-url must start with", "--oidc-issuer, --oidc-audience and --oidc-jwks-url go together", "--first-contact-days: first-contact rule: -3 working days"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
+	}
+	holidays := filepath.Join(t.TempDir(), "holidays.txt")
+	os.WriteFile(holidays, []byte("2025-06-24\n24 juin\n"), 0o600)
+	_, _, err = runArgs(t, nil, "serve", "--data-dir", t.TempDir(), "--holidays", holidays)
+	if err == nil || !strings.Contains(err.Error(), "line 2: not a YYYY-MM-DD date") {
+		t.Errorf("serve with a bad holiday file: %v", err)
 	}
 	_, _, err = runArgs(t, nil, "emit")
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--command NAME") {

@@ -126,6 +126,7 @@ type Server struct {
 	store  eventstore.Store
 	tokens *Tokens
 	oidc   *OIDC
+	rule   projections.ContactRule
 	now    func() time.Time
 	mux    *http.ServeMux
 }
@@ -135,7 +136,7 @@ func New(db *sql.DB, store eventstore.Store, tokens *Tokens, now func() time.Tim
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{db: db, store: store, tokens: tokens, now: now, mux: http.NewServeMux()}
+	s := &Server{db: db, store: store, tokens: tokens, rule: projections.DefaultContactRule(), now: now, mux: http.NewServeMux()}
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.Method+" "+rt.Pattern, s.auth(rt.handle))
 	}
@@ -255,6 +256,13 @@ func (s *Server) refuse(w http.ResponseWriter, name string, err error) {
 		"type": "https://caseledger.invalid/problems/" + code, "title": http.StatusText(status), "status": status,
 		"code": code, "field": field, "detail": reason, "command": name,
 	})
+}
+
+// WithContactRule judges first victim contacts by rule instead of the
+// default two working days.
+func (s *Server) WithContactRule(rule projections.ContactRule) *Server {
+	s.rule = rule
+	return s
 }
 
 // WithOIDC also accepts JWTs from an OpenID Connect provider.
@@ -427,15 +435,20 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
 		OpenReferrals    int    `json:"open_referrals"`
 		OpenFollowUps    int    `json:"open_follow_ups"`
 		ActiveConditions int    `json:"active_conditions"`
-		UnmetContacts    int    `json:"unmet_contacts"`
+		UnmetContacts    int    `json:"unmet_contacts"`  // victim contacts owed and not planned in time
+		MissedContacts   int    `json:"missed_contacts"` // of those, past due
 	}
-	err := s.db.QueryRowContext(r.Context(), `SELECT case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, unmet_contacts FROM cases WHERE case_id = $1`, id.String()).
-		Scan(&c.CaseID, &c.Status, &c.Module, &c.Agency, &c.Assignee, &c.Risk, &c.OpenedAt, &c.ClosedAt, &c.Version, &c.Parties, &c.OpenReferrals, &c.OpenFollowUps, &c.ActiveConditions, &c.UnmetContacts)
+	err := s.db.QueryRowContext(r.Context(), `SELECT case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions FROM cases WHERE case_id = $1`, id.String()).
+		Scan(&c.CaseID, &c.Status, &c.Module, &c.Agency, &c.Assignee, &c.Risk, &c.OpenedAt, &c.ClosedAt, &c.Version, &c.Parties, &c.OpenReferrals, &c.OpenFollowUps, &c.ActiveConditions)
 	if errors.Is(err, sql.ErrNoRows) {
 		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
 		return
 	}
 	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+		return
+	}
+	if c.UnmetContacts, c.MissedContacts, err = projections.CaseContacts(r.Context(), s.db, c.CaseID, s.rule, s.now()); err != nil {
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
 	}
@@ -512,7 +525,7 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request, p Principa
 		problem(w, http.StatusForbidden, "forbidden", "the dashboard is for supervisors, auditors and administrators")
 		return
 	}
-	d, err := projections.ReadDashboard(r.Context(), s.db, s.now())
+	d, err := projections.ReadDashboard(r.Context(), s.db, s.now(), s.rule)
 	if err != nil {
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
