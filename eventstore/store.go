@@ -45,6 +45,12 @@ type Store interface {
 	Close() error
 }
 
+// Counter is a store that can count the events after a position without
+// reading them (for lag metrics).
+type Counter interface {
+	CountAfter(ctx context.Context, after Position) (int64, error)
+}
+
 // ExpectedVersion is what an append expects of its stream: NoStream, Any, or
 // the exact version of the stream's last event (see Exact).
 type ExpectedVersion int64

@@ -286,3 +286,57 @@ func decode(r eventstore.Record) (domain.Event, error) {
 	}
 	return e, nil
 }
+
+// Lag is how far a projection stands behind the record.
+type Lag struct {
+	Events int64         // events recorded after the checkpoint (at least; see LagCap)
+	Age    time.Duration // since the oldest event not yet applied was recorded; 0 when caught up
+	// Checkpointed is when the checkpoint last moved; zero before the first.
+	Checkpointed time.Time
+}
+
+// LagCap bounds the count of a store that cannot count (see
+// eventstore.Counter): past it, Lag.Events says "at least this many".
+const LagCap = 10_000
+
+// Lag measures how far the projection stands behind the record, at now.
+func (r *Runner) Lag(ctx context.Context, now time.Time) (Lag, error) {
+	var pos, updated string
+	err := r.db.QueryRowContext(ctx, `SELECT position, updated_at FROM checkpoints WHERE projection = $1`, r.p.Name()).Scan(&pos, &updated)
+	after := eventstore.Start
+	var lag Lag
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return Lag{}, fmt.Errorf("projections: lag of %s: %w", r.p.Name(), err)
+	default:
+		if after, err = eventstore.ParsePosition(pos); err != nil {
+			return Lag{}, fmt.Errorf("projections: lag of %s: %w", r.p.Name(), err)
+		}
+		lag.Checkpointed, _ = time.Parse(time.RFC3339Nano, updated)
+	}
+	next, err := r.store.ReadAll(ctx, after, 1)
+	if err != nil || len(next) == 0 {
+		return lag, err
+	}
+	lag.Age = max(0, now.Sub(next[0].RecordedAt))
+	if c, ok := r.store.(eventstore.Counter); ok {
+		lag.Events, err = c.CountAfter(ctx, after)
+		return lag, err
+	}
+	for lag.Events < LagCap {
+		page, err := r.store.ReadAll(ctx, after, int(min(1000, LagCap-lag.Events)))
+		if err != nil {
+			return lag, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		lag.Events += int64(len(page))
+		after = page[len(page)-1].Position
+	}
+	return lag, nil
+}
+
+// Name is the projection's name.
+func (r *Runner) Name() string { return r.p.Name() }

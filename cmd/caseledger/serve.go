@@ -18,6 +18,7 @@ import (
 	"github.com/caseledger/caseledger/services/api"
 	"github.com/caseledger/caseledger/services/ingest"
 	"github.com/caseledger/caseledger/services/intake"
+	"github.com/caseledger/caseledger/services/metrics"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/caseledger/caseledger/services/relay"
 	"github.com/nats-io/nats-server/v2/server"
@@ -32,6 +33,9 @@ type serveConfig struct {
 	Role       string // all, ingest, relay or project (CASELEDGER_ROLE)
 	Emitters   string // registry of emitters' public keys (CASELEDGER_EMITTERS)
 	HTTPListen string // the API's address (CASELEDGER_HTTP_LISTEN)
+	// MetricsListen serves /metrics (Prometheus) when set
+	// (CASELEDGER_METRICS_LISTEN).
+	MetricsListen string
 	Tokens     string // static bearer tokens for the API (CASELEDGER_TOKENS)
 	// OIDC provider for the API's JWTs (CASELEDGER_OIDC_ISSUER, _AUDIENCE, _JWKS_URL).
 	OIDCIssuer, OIDCAudience, OIDCJWKS string
@@ -106,6 +110,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.HTTPListen = v
 	}
 	cfg.Tokens = getenv("CASELEDGER_TOKENS")
+	cfg.MetricsListen = getenv("CASELEDGER_METRICS_LISTEN")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address of the Prometheus /metrics page, e.g. 127.0.0.1:9464; off when empty, so roles on one host need no port each (env CASELEDGER_METRICS_LISTEN)")
 	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of the HTTP API (env CASELEDGER_HTTP_LISTEN)")
 	f.StringVar(&cfg.Tokens, "tokens", cfg.Tokens, "JSON file of static bearer tokens {token, user_id, role, agency}; the API runs only with one (env CASELEDGER_TOKENS)")
 	cfg.OIDCIssuer, cfg.OIDCAudience, cfg.OIDCJWKS = getenv("CASELEDGER_OIDC_ISSUER"), getenv("CASELEDGER_OIDC_AUDIENCE"), getenv("CASELEDGER_OIDC_JWKS_URL")
@@ -183,7 +189,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer store.Close()
 
-	var wg sync.WaitGroup
+	var (
+		wg      sync.WaitGroup
+		runners []*projections.Runner
+	)
 	errs := make(chan error, 3+len(readModels))
 	runRole := func(name string, run func(context.Context) error) {
 		wg.Add(1)
@@ -219,8 +228,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			if err != nil {
 				return err
 			}
+			runners = append(runners, pr)
 			runRole("project "+p.Name(), pr.Run)
 		}
+	}
+	if cfg.MetricsListen != "" {
+		reg := metrics.NewRegistry()
+		if err := metrics.RegisterProjections(reg, runners, nil); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler(reg))
+		runRole("metrics", serveHTTP(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln))
+		fmt.Fprintf(stdout, "caseledger metrics on http://%s/metrics\n", ln.Addr())
 	}
 	if (cfg.Role == "all" || cfg.Role == "api") && (cfg.Tokens != "" || cfg.OIDCIssuer != "") {
 		var tokens *api.Tokens
@@ -242,19 +266,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if cfg.OIDCIssuer != "" {
 			handler = handler.WithOIDC(&api.OIDC{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKS})
 		}
-		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-		runRole("api", func(ctx context.Context) error {
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = hs.Shutdown(sctx)
-			}()
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
+		runRole("api", serveHTTP(&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln))
 		fmt.Fprintf(stdout, "caseledger API on http://%s\n", ln.Addr())
 	} else if cfg.Role == "all" || cfg.Role == "api" {
 		log.Warn("no --tokens file and no OIDC provider: the HTTP API is not started")
@@ -283,4 +295,20 @@ func jetstreamOf(nc *nats.Conn) (jetstream.JetStream, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return js, nil
+}
+
+// serveHTTP serves on ln until ctx ends, then shuts down gracefully.
+func serveHTTP(hs *http.Server, ln net.Listener) func(context.Context) error {
+	return func(ctx context.Context) error {
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(sctx)
+		}()
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
 }

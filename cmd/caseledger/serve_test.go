@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -235,13 +236,14 @@ func TestServeAPI(t *testing.T) {
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens.json")
 	os.WriteFile(tokens, []byte(`[{"token":"supervisor-token-0123456789","user_id":"sup-1","role":"supervisor","agency":"police-lavallee"}]`), 0o600)
-	port, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	port, httpPort, metricsPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var out syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--nats-listen", "127.0.0.1:" + port, "--http-listen", "127.0.0.1:" + httpPort, "--tokens", tokens}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
+		done <- run(ctx, []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--nats-listen", "127.0.0.1:" + port, "--http-listen", "127.0.0.1:" + httpPort, "--tokens", tokens,
+			"--metrics-listen", "127.0.0.1:" + metricsPort}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
 	}()
 	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
 	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port}, "emit", "--demo", "3"); err != nil {
@@ -258,6 +260,18 @@ func TestServeAPI(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200 // once the projection has the case
+	})
+	// The projection's lag is on the metrics page, and reaches zero once
+	// it has applied everything ingested.
+	within(t, 20*time.Second, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + metricsPort + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "\ncaseledger_projection_lag_events{projection=\"case_files\"} 0\n") &&
+			strings.Contains(string(b), "\ncaseledger_projection_lag_seconds{projection=\"case_files\"} 0\n")
 	})
 	resp, err := http.Get(url)
 	if err != nil {

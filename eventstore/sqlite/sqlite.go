@@ -423,6 +423,19 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 	return scanRecords(rows, max)
 }
 
+// CountAfter counts the events after a position (eventstore.Counter), for
+// lag metrics; it walks the primary key from there, so it costs the lag.
+func (s *Store) CountAfter(ctx context.Context, after eventstore.Position) (int64, error) {
+	if s.isClosed() {
+		return 0, eventstore.ErrClosed
+	}
+	var n int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE position > ?`, int64(after.Commit)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count: %w", err)
+	}
+	return n, nil
+}
+
 func scanRecords(rows *sql.Rows, max int) ([]eventstore.Record, error) {
 	defer rows.Close()
 	out := make([]eventstore.Record, 0, min(max, 256))
