@@ -3,7 +3,9 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
@@ -103,34 +105,92 @@ func target(d domain.EventData) uuid.UUID {
 	return uuid.Nil
 }
 
+const (
+	timelineCols  = 13
+	timelineChunk = 64
+)
+
+var (
+	timelineInsert1     = multiInsert(1)
+	timelineInsertChunk = multiInsert(timelineChunk)
+)
+
+// multiInsert is the timeline's INSERT of n rows.
+func multiInsert(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO timeline (case_id, version, event_id, type, title, summary, occurred_at, recorded_at, actor_user, actor_role, actor_agency, compartment, target_event_id) VALUES `)
+	for r := range n {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range timelineCols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", r*timelineCols+c+1)
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
 // Apply inserts each event's timeline row, then rewrites the case row and
 // worklist rows of every case the batch touched, once, from its last state.
 func (CaseFiles) Apply(ctx context.Context, tx *sql.Tx, batch []Change) error {
+	x := newExecer(tx, remote(ctx))
+	defer x.close()
 	last := map[uuid.UUID]Change{}
 	var order []uuid.UUID
+	// Timeline rows go in by the chunk where the database is a round trip
+	// away (PostgreSQL); SQLite binds many $N parameters slowly, so it
+	// takes them one prepared row at a time. A reclassification flushes
+	// first, since it updates a row that may still be waiting.
+	chunk := 1
+	if x.remote {
+		chunk = timelineChunk
+	}
+	rows := make([]any, 0, chunk*timelineCols)
+	flush := func() error {
+		for len(rows) > 0 {
+			n, q := 1, timelineInsert1
+			if len(rows) >= timelineChunk*timelineCols {
+				n, q = timelineChunk, timelineInsertChunk
+			}
+			if err := x.exec(ctx, q, rows[:n*timelineCols]...); err != nil {
+				return err
+			}
+			rows = rows[n*timelineCols:]
+		}
+		return nil
+	}
 	for _, c := range batch {
 		e := c.Event
 		tgt := ""
 		if id := target(e.Data); id != uuid.Nil {
 			tgt = id.String()
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO timeline (case_id, version, event_id, type, title, summary, occurred_at, recorded_at, actor_user, actor_role, actor_agency, compartment, target_event_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			e.CaseID.String(), c.Record.Version, e.ID.String(), e.Type(), domain.Title(e.Type()), domain.Summary(e.Data),
+		rows = append(rows, e.CaseID.String(), c.Record.Version, e.ID.String(), e.Type(), domain.Title(e.Type()), domain.Summary(e.Data),
 			ts(e.Meta.OccurredAt), ts(e.Meta.RecordedAt), e.Meta.Actor.UserID, string(e.Meta.Actor.Role), e.Meta.Actor.Agency,
-			string(e.Meta.Compartment), tgt); err != nil {
-			return err
+			string(e.Meta.Compartment), tgt)
+		if len(rows) >= chunk*timelineCols {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 		if ec, ok := e.Data.(domain.EntryCorrected); ok && ec.NewCompartment != "" {
 			// A reclassified entry leaves the view of those who may no
 			// longer see it: the filter reads this column.
-			if _, err := tx.ExecContext(ctx, `UPDATE timeline SET compartment = $1 WHERE case_id = $2 AND event_id = $3`,
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := x.exec(ctx, `UPDATE timeline SET compartment = $1 WHERE case_id = $2 AND event_id = $3`,
 				string(ec.NewCompartment), e.CaseID.String(), ec.TargetEventID.String()); err != nil {
 				return err
 			}
 		}
 		if rc, ok := e.Data.(domain.RiskLevelChanged); ok {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO risk_changes (case_id, event_id, at, from_band, to_band, trigger) VALUES ($1, $2, $3, $4, $5, $6)`,
+			if err := x.exec(ctx, `INSERT INTO risk_changes (case_id, event_id, at, from_band, to_band, trigger) VALUES ($1, $2, $3, $4, $5, $6)`,
 				e.CaseID.String(), e.ID.String(), ts(e.Meta.OccurredAt), string(rc.From), string(rc.To), string(rc.Trigger)); err != nil {
 				return err
 			}
@@ -140,15 +200,18 @@ func (CaseFiles) Apply(ctx context.Context, tx *sql.Tx, batch []Change) error {
 		}
 		last[e.CaseID] = c
 	}
+	if err := flush(); err != nil {
+		return err
+	}
 	for _, id := range order {
-		if err := writeCase(ctx, tx, id, last[id].State, last[id].Event.Meta.RecordedAt); err != nil {
+		if err := writeCase(ctx, x, id, last[id].State, last[id].Event.Meta.RecordedAt); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, updated time.Time) error {
+func writeCase(ctx context.Context, x *execer, id uuid.UUID, s domain.State, updated time.Time) error {
 	openReferrals, breaches, openFlags, activeHolds := 0, 0, 0, 0
 	for _, r := range s.Referrals {
 		switch r.Status {
@@ -172,7 +235,7 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 	if s.Rapid.CellID != uuid.Nil {
 		rapid = 1
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO cases (case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, breaches, open_flags, active_holds, reopened, closure_reason, updated_at, first_victim_contact_at, first_aggressor_contact_at, safety_plans, rapid_response)
+	if err := x.exec(ctx, `INSERT INTO cases (case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions, breaches, open_flags, active_holds, reopened, closure_reason, updated_at, first_victim_contact_at, first_aggressor_contact_at, safety_plans, rapid_response)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, module = excluded.module, agency = excluded.agency,
 			assignee = excluded.assignee, risk = excluded.risk, opened_at = excluded.opened_at, closed_at = excluded.closed_at,
@@ -187,11 +250,11 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 		s.Reopened, string(s.ClosedReason), ts(updated), ts(victim), ts(aggressor), len(s.SafetyPlans), rapid); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
+	if err := x.exec(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
 		return err
 	}
 	for _, q := range []string{`DELETE FROM referrals WHERE case_id = $1`, `DELETE FROM contacts_due WHERE case_id = $1`, `DELETE FROM parties WHERE case_id = $1`} {
-		if _, err := tx.ExecContext(ctx, q, id.String()); err != nil {
+		if err := x.exec(ctx, q, id.String()); err != nil {
 			return err
 		}
 	}
@@ -200,13 +263,13 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 		if r.WithConsent {
 			consent = 1
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO referrals (referral_id, case_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		if err := x.exec(ctx, `INSERT INTO referrals (referral_id, case_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			r.ID.String(), id.String(), string(r.Destination), r.Agency, string(s.Parties[r.PartyID].Role), string(r.Status), consent, ts(r.OfferedAt), ts(r.SentAt), ts(r.AnsweredAt)); err != nil {
 			return err
 		}
 	}
 	for _, p := range s.Parties {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO parties (case_id, party_id, person_id, role) VALUES ($1, $2, $3, $4)`,
+		if err := x.exec(ctx, `INSERT INTO parties (case_id, party_id, person_id, role) VALUES ($1, $2, $3, $4)`,
 			id.String(), p.ID.String(), p.PersonID, string(p.Role)); err != nil {
 			return err
 		}
@@ -219,7 +282,7 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 		if c.EarliestID != uuid.Nil {
 			answer = c.EarliestID.String()
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO contacts_due (case_id, event_id, reason, since, earliest_due, earliest_follow_up) VALUES ($1, $2, $3, $4, $5, $6)`,
+		if err := x.exec(ctx, `INSERT INTO contacts_due (case_id, event_id, reason, since, earliest_due, earliest_follow_up) VALUES ($1, $2, $3, $4, $5, $6)`,
 			id.String(), c.EventID.String(), c.Reason, ts(c.Since), ts(c.Earliest), answer); err != nil {
 			return err
 		}
@@ -232,7 +295,7 @@ func writeCase(ctx context.Context, tx *sql.Tx, id uuid.UUID, s domain.State, up
 	}
 	sort.Slice(open, func(i, j int) bool { return open[i].ID.String() < open[j].ID.String() })
 	for _, f := range open {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		if err := x.exec(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			f.ID.String(), id.String(), f.PartyID.String(), string(s.Parties[f.PartyID].Role), string(f.Kind), ts(f.DueBy), f.Assignee, f.Attempts); err != nil {
 			return err
 		}
@@ -260,4 +323,35 @@ func FirstContacts(s domain.State) (victim, aggressor time.Time) {
 		}
 	}
 	return victim, aggressor
+}
+
+// execer prepares each statement once per transaction: parsing the SQL
+// again for every row cost a fifth of a rebuild.
+type execer struct {
+	tx     *sql.Tx
+	stmts  map[string]*sql.Stmt
+	remote bool // a round trip per statement: worth multi-row inserts
+}
+
+func newExecer(tx *sql.Tx, remote bool) *execer {
+	return &execer{tx: tx, stmts: map[string]*sql.Stmt{}, remote: remote}
+}
+
+func (x *execer) exec(ctx context.Context, q string, args ...any) error {
+	st, ok := x.stmts[q]
+	if !ok {
+		var err error
+		if st, err = x.tx.PrepareContext(ctx, q); err != nil {
+			return err
+		}
+		x.stmts[q] = st
+	}
+	_, err := st.ExecContext(ctx, args...)
+	return err
+}
+
+func (x *execer) close() {
+	for _, st := range x.stmts {
+		st.Close()
+	}
 }
