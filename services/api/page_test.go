@@ -106,3 +106,27 @@ func TestCasePageInChromium(t *testing.T) {
 		t.Errorf("%d access records for the page's reads", after-before)
 	}
 }
+
+// TestCasePageShowsAnEntryInChromium: the case page opens one entry with
+// its personal fields for a reader entitled to its compartment, and shows
+// the refusal, without the text, to one who is not.
+func TestCasePageShowsAnEntryInChromium(t *testing.T) {
+	f := setup(t)
+	c := f.cases[0].ID
+	const sw, off = "sw-token-0123456789abcdefghij", "officer-token-0123456789abcd"
+	note := f.do(t, sw, domain.AddNote{CommandHeader: domain.CommandHeader{CaseID: c, CommandID: domain.EventID(c, 880), Actor: tokens[sw],
+		OccurredAt: time.Date(2024, 1, 2, 1, 0, 0, 0, time.UTC), SourceSystem: "sw-app"},
+		NoteAdded: domain.NoteAdded{NoteID: domain.EventID(c, 881), Text: "She asked for the shelter's number."}})
+	if _, err := f.runner.CatchUp(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	page := f.srv.URL + "/cases/" + c.String() + "#purpose=follow-up&entry=" + note + "&token="
+	dom := chromium(t, page+sw)
+	if !strings.Contains(dom, `data-entry="loaded"`) || !strings.Contains(dom, "She asked for the shelter") {
+		t.Fatalf("the social worker's own note did not open:\n%.3000s", dom)
+	}
+	dom = chromium(t, page+off)
+	if !strings.Contains(dom, `data-entry="refused"`) || strings.Contains(dom, "shelter's number") {
+		t.Fatalf("an officer opened a social-work note:\n%.3000s", dom)
+	}
+}
