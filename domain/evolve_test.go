@@ -135,7 +135,7 @@ func TestEvolveCase(t *testing.T) {
 			same(t, "entry", s.Entries[eid("open")], domain.Entry{Type: "case.opened", Version: 0, Compartment: domain.CompartmentShared})
 		}},
 		{name: "party identified", given: base[:1], when: base[1], then: func(t *testing.T, _, s domain.State) {
-			same(t, "party", s.Parties, map[uuid.UUID]domain.Party{victimID: {ID: victimID, PersonID: "MNI-0000001", Role: "victim", Relationship: "spouse", Cohabiting: true, Language: "fr"}})
+			same(t, "party", s.Parties, map[uuid.UUID]domain.Party{victimID: {ID: victimID, EventID: eid("victim"), PersonID: "MNI-0000001", Role: "victim", Relationship: "spouse", Cohabiting: true, Language: "fr"}})
 		}},
 		{name: "calls add their CAD references", given: facts(base, []domain.Event{fact("call-1", t0, domain.CallReceived{CADRef: "CAD-1", Channel: "911", NatureCode: "VC", Priority: 1})}),
 			when: fact("call-2", t0, domain.CallReceived{CADRef: "CAD-2", Channel: "911", NatureCode: "VC", Priority: 2}), then: func(t *testing.T, _, s domain.State) {
@@ -205,11 +205,11 @@ func TestEvolveCase(t *testing.T) {
 			}
 		}},
 		{name: "flag raised", given: base, when: fact("flag", t0, domain.CaseFlagged{FlagID: tid("flag/1"), Kind: "weapons"}), then: func(t *testing.T, _, s domain.State) {
-			same(t, "flags", s.Flags, map[uuid.UUID]domain.Flag{tid("flag/1"): {ID: tid("flag/1"), Kind: "weapons", Open: true}})
+			same(t, "flags", s.Flags, map[uuid.UUID]domain.Flag{tid("flag/1"): {ID: tid("flag/1"), EventID: eid("flag"), Kind: "weapons", Open: true}})
 		}},
 		{name: "flag resolved", given: facts(base, []domain.Event{fact("flag", t0, domain.CaseFlagged{FlagID: tid("flag/1"), Kind: "weapons"})}),
 			when: fact("resolve", t0, domain.FlagResolved{FlagID: tid("flag/1"), Resolution: "seized"}), then: func(t *testing.T, _, s domain.State) {
-				same(t, "flags", s.Flags, map[uuid.UUID]domain.Flag{tid("flag/1"): {ID: tid("flag/1"), Kind: "weapons", Open: false}})
+				same(t, "flags", s.Flags, map[uuid.UUID]domain.Flag{tid("flag/1"): {ID: tid("flag/1"), EventID: eid("flag"), Kind: "weapons", Open: false}})
 			}},
 	}
 	runEvolutions(t, rows)
@@ -295,7 +295,7 @@ func TestEvolveReferrals(t *testing.T) {
 	sent := facts(offered, []domain.Event{fact("send", sentAt, sendPayload(ref, "cavac", cavacAgency, victimID, tid("consent/1")))})
 	accepted := facts(sent, []domain.Event{fact("accept", answeredAt, domain.ReferralAccepted{ReferralID: ref})})
 	started := facts(accepted, []domain.Event{fact("start", answeredAt.AddDate(0, 0, 3), domain.ServiceStarted{ReferralID: ref})})
-	wantSent := domain.Referral{ID: ref, Destination: "cavac", Agency: cavacAgency, PartyID: victimID, Status: domain.ReferralSentStatus, WithConsent: true, OfferedAt: offeredAt, SentAt: sentAt}
+	wantSent := domain.Referral{ID: ref, EventID: eid("offer"), Destination: "cavac", Agency: cavacAgency, PartyID: victimID, Status: domain.ReferralSentStatus, WithConsent: true, OfferedAt: offeredAt, SentAt: sentAt}
 	moved := func(r domain.Referral, st domain.ReferralStatus, answered time.Time) domain.Referral {
 		r.Status, r.AnsweredAt = st, answered
 		return r
@@ -305,12 +305,12 @@ func TestEvolveReferrals(t *testing.T) {
 	}
 	rows := []evolution{
 		{name: "offered", given: base, when: offered[len(offered)-1],
-			then: check(domain.Referral{ID: ref, Destination: "cavac", PartyID: victimID, Status: domain.ReferralOfferedStatus, OfferedAt: offeredAt})},
+			then: check(domain.Referral{ID: ref, EventID: eid("offer"), Destination: "cavac", PartyID: victimID, Status: domain.ReferralOfferedStatus, OfferedAt: offeredAt})},
 		{name: "declined", given: offered, when: fact("decline", sentAt, domain.ReferralDeclinedByClient{ReferralID: ref}),
-			then: check(domain.Referral{ID: ref, Destination: "cavac", PartyID: victimID, Status: domain.ReferralDeclinedStatus, OfferedAt: offeredAt})},
+			then: check(domain.Referral{ID: ref, EventID: eid("offer"), Destination: "cavac", PartyID: victimID, Status: domain.ReferralDeclinedStatus, OfferedAt: offeredAt})},
 		{name: "sent with consent", given: offered, when: sent[len(sent)-1], then: check(wantSent)},
 		{name: "sent without offer nor consent", given: base, when: fact("send", sentAt, sendPayload(ref, "shelter", shelterAgency, victimID, uuid.Nil)),
-			then: check(domain.Referral{ID: ref, Destination: "shelter", Agency: shelterAgency, PartyID: victimID, Status: domain.ReferralSentStatus, SentAt: sentAt})},
+			then: check(domain.Referral{ID: ref, EventID: eid("send"), Destination: "shelter", Agency: shelterAgency, PartyID: victimID, Status: domain.ReferralSentStatus, SentAt: sentAt})},
 		{name: "accepted", given: sent, when: accepted[len(accepted)-1], then: check(moved(wantSent, domain.ReferralAcceptedStatus, answeredAt))},
 		{name: "rejected", given: sent, when: fact("reject", answeredAt, domain.ReferralRejected{ReferralID: ref, Reason: "full"}), then: check(moved(wantSent, domain.ReferralRejectedStatus, answeredAt))},
 		{name: "revoked after sending", given: sent, when: fact("revoke", answeredAt, domain.ReferralRevoked{ReferralID: ref, Reason: "error"}), then: check(moved(wantSent, domain.ReferralRevokedStatus, time.Time{}))},
@@ -330,7 +330,7 @@ func TestEvolveFollowUpsAndConsents(t *testing.T) {
 	due := monday.AddDate(0, 0, 2)
 	scheduled := facts(base, []domain.Event{followUpFact("schedule", monday, fu, suspectID, due)})
 	attempted := facts(scheduled, []domain.Event{fact("attempt-1", monday.Add(time.Hour), domain.FollowUpAttempted{FollowUpID: fu, Outcome: "no_answer"})})
-	open := domain.FollowUp{ID: fu, PartyID: suspectID, Kind: "call", DueBy: due, Assignee: "sw-01", Status: domain.FollowUpOpen, ScheduledAt: monday}
+	open := domain.FollowUp{ID: fu, EventID: eid("schedule"), PartyID: suspectID, Kind: "call", DueBy: due, Assignee: "sw-01", Status: domain.FollowUpOpen, ScheduledAt: monday}
 	consent := tid("consent/1")
 	recorded := facts(base, []domain.Event{fact("consent", monday, domain.ConsentRecorded{ConsentID: consent, PartyID: victimID, Scope: "sharing", Destination: "cavac", Method: "verbal", ExpiresAt: monday.AddDate(1, 0, 0)})})
 	rows := []evolution{
@@ -358,10 +358,10 @@ func TestEvolveFollowUpsAndConsents(t *testing.T) {
 			same(t, "open follow-ups", s.OpenFollowUps(), 0)
 		}},
 		{name: "consent recorded", given: base, when: recorded[len(recorded)-1], then: func(t *testing.T, _, s domain.State) {
-			same(t, "consent", s.Consents[consent], domain.Consent{ID: consent, PartyID: victimID, Scope: "sharing", Destination: "cavac", ExpiresAt: monday.AddDate(1, 0, 0), Active: true})
+			same(t, "consent", s.Consents[consent], domain.Consent{ID: consent, EventID: eid("consent"), PartyID: victimID, Scope: "sharing", Destination: "cavac", ExpiresAt: monday.AddDate(1, 0, 0), Active: true})
 		}},
 		{name: "consent withdrawn", given: recorded, when: fact("withdraw", monday, domain.ConsentWithdrawn{ConsentID: consent}), then: func(t *testing.T, _, s domain.State) {
-			same(t, "consent", s.Consents[consent], domain.Consent{ID: consent, PartyID: victimID, Scope: "sharing", Destination: "cavac", ExpiresAt: monday.AddDate(1, 0, 0), Active: false})
+			same(t, "consent", s.Consents[consent], domain.Consent{ID: consent, EventID: eid("consent"), PartyID: victimID, Scope: "sharing", Destination: "cavac", ExpiresAt: monday.AddDate(1, 0, 0), Active: false})
 		}},
 	}
 	runEvolutions(t, rows)
@@ -372,7 +372,7 @@ func TestEvolveProtection(t *testing.T) {
 	cond := tid("condition/1")
 	ends := monday.AddDate(0, 6, 0)
 	imposed := facts(base, []domain.Event{fact("impose", monday, conditionsPayload(cond))})
-	active := domain.Condition{ID: cond, Kind: "undertaking", BoundPartyID: suspectID, Protected: []uuid.UUID{victimID}, NoContact: true, Distance: 300,
+	active := domain.Condition{ID: cond, EventID: eid("impose"), Kind: "undertaking", BoundPartyID: suspectID, Protected: []uuid.UUID{victimID}, NoContact: true, Distance: 300,
 		StartsAt: t0, EndsAt: t0.Add(180 * 24 * time.Hour), Active: true}
 	b1 := tid("breach/1")
 	breachAt := thursday.Add(time.Hour) // Thursday 10:00
@@ -523,11 +523,11 @@ func TestEvolveEntries(t *testing.T) {
 				same(t, "target", s.Entries[eid("note")], changed(func(e *domain.Entry) { e.InError = true }))
 			}},
 		{name: "legal hold placed", given: base, when: fact("hold", monday, domain.LegalHoldPlaced{HoldID: tid("hold/1"), Matter: "m", Scope: "notes"}), then: func(t *testing.T, _, s domain.State) {
-			same(t, "holds", s.Holds, map[uuid.UUID]domain.Hold{tid("hold/1"): {ID: tid("hold/1"), Matter: "m", Scope: "notes", Active: true}})
+			same(t, "holds", s.Holds, map[uuid.UUID]domain.Hold{tid("hold/1"): {ID: tid("hold/1"), EventID: eid("hold"), Matter: "m", Scope: "notes", Active: true}})
 		}},
 		{name: "legal hold released", given: facts(base, []domain.Event{fact("hold", monday, domain.LegalHoldPlaced{HoldID: tid("hold/1"), Matter: "m", Scope: "notes"})}),
 			when: fact("release", monday, domain.LegalHoldReleased{HoldID: tid("hold/1")}), then: func(t *testing.T, _, s domain.State) {
-				same(t, "holds", s.Holds, map[uuid.UUID]domain.Hold{tid("hold/1"): {ID: tid("hold/1"), Matter: "m", Scope: "notes", Active: false}})
+				same(t, "holds", s.Holds, map[uuid.UUID]domain.Hold{tid("hold/1"): {ID: tid("hold/1"), EventID: eid("hold"), Matter: "m", Scope: "notes", Active: false}})
 			}},
 		{name: "production order kept", given: base, when: fact("order", monday, orderPayload(tid("order/1"))), then: func(t *testing.T, _, s domain.State) {
 			same(t, "orders", s.Orders, map[uuid.UUID]domain.ProductionOrderReceived{tid("order/1"): orderPayload(tid("order/1"))})

@@ -59,6 +59,7 @@ const (
 // Party is a person on the case.
 type Party struct {
 	ID           uuid.UUID
+	EventID      uuid.UUID // the entry that identified it: its compartment is the party's
 	PersonID     string
 	Role         PartyRole
 	Relationship Relationship
@@ -88,6 +89,7 @@ type Assessment struct {
 // Referral is a referral and where it stands.
 type Referral struct {
 	ID          uuid.UUID
+	EventID     uuid.UUID // the entry that offered it
 	Destination Destination
 	Agency      string
 	PartyID     uuid.UUID
@@ -101,6 +103,7 @@ type Referral struct {
 // FollowUp is a planned contact and where it stands.
 type FollowUp struct {
 	ID          uuid.UUID
+	EventID     uuid.UUID // the entry that scheduled it
 	PartyID     uuid.UUID
 	Kind        FollowUpKind
 	DueBy       time.Time
@@ -114,6 +117,7 @@ type FollowUp struct {
 // Condition is a set of protection conditions.
 type Condition struct {
 	ID           uuid.UUID
+	EventID      uuid.UUID // the entry that imposed it: its compartment is the condition's
 	Kind         ConditionKind
 	BoundPartyID uuid.UUID
 	Protected    []uuid.UUID
@@ -136,6 +140,7 @@ type Breach struct {
 // Consent is a party's consent.
 type Consent struct {
 	ID          uuid.UUID
+	EventID     uuid.UUID // the entry that recorded it
 	PartyID     uuid.UUID
 	Scope       ConsentScope
 	Destination Destination
@@ -146,17 +151,19 @@ type Consent struct {
 
 // Flag is a warning flag.
 type Flag struct {
-	ID   uuid.UUID
-	Kind FlagKind
-	Open bool
+	ID      uuid.UUID
+	EventID uuid.UUID // the entry that raised it
+	Kind    FlagKind
+	Open    bool
 }
 
 // Hold is a legal hold.
 type Hold struct {
-	ID     uuid.UUID
-	Matter string
-	Scope  HoldScope
-	Active bool
+	ID      uuid.UUID
+	EventID uuid.UUID // the entry that placed it
+	Matter  string
+	Scope   HoldScope
+	Active  bool
 }
 
 // SafetyPlan is a safety plan and its review dates.
@@ -395,7 +402,7 @@ func Evolve(s State, e Event) State {
 	case CallReceived:
 		s.CADRefs = append(s.CADRefs, d.CADRef)
 	case PartyIdentified:
-		s.Parties[d.PartyID] = Party{ID: d.PartyID, PersonID: d.PersonID, Role: d.Role, Relationship: d.Relationship, Cohabiting: d.Cohabiting, Language: d.Language}
+		s.Parties[d.PartyID] = Party{ID: d.PartyID, EventID: e.ID, PersonID: d.PersonID, Role: d.Role, Relationship: d.Relationship, Cohabiting: d.Cohabiting, Language: d.Language}
 	case StatementTaken:
 		s.ids[d.StatementID] = struct{}{}
 	case EvidenceLogged:
@@ -436,7 +443,7 @@ func Evolve(s State, e Event) State {
 		}
 		s.SafetyPlans[d.PlanID] = p
 	case ConditionsImposed:
-		s.Conditions[d.ConditionID] = Condition{ID: d.ConditionID, Kind: d.Kind, BoundPartyID: d.BoundPartyID, Protected: d.ProtectedPartyIDs, NoContact: d.NoContact, Distance: d.DistanceMetres, StartsAt: d.StartsAt, EndsAt: d.EndsAt, Active: true}
+		s.Conditions[d.ConditionID] = Condition{ID: d.ConditionID, EventID: e.ID, Kind: d.Kind, BoundPartyID: d.BoundPartyID, Protected: d.ProtectedPartyIDs, NoContact: d.NoContact, Distance: d.DistanceMetres, StartsAt: d.StartsAt, EndsAt: d.EndsAt, Active: true}
 	case ConditionsVaried:
 		c := s.Conditions[d.ConditionID]
 		if d.NoContact != nil {
@@ -465,11 +472,14 @@ func Evolve(s State, e Event) State {
 		s.Breaches[d.BreachID] = b
 
 	case ReferralOffered:
-		s.Referrals[d.ReferralID] = Referral{ID: d.ReferralID, Destination: d.Destination, PartyID: d.PartyID, Status: ReferralOfferedStatus, OfferedAt: at}
+		s.Referrals[d.ReferralID] = Referral{ID: d.ReferralID, EventID: e.ID, Destination: d.Destination, PartyID: d.PartyID, Status: ReferralOfferedStatus, OfferedAt: at}
 	case ReferralDeclinedByClient:
 		s.setReferral(d.ReferralID, ReferralDeclinedStatus, at)
 	case ReferralSent:
 		r := s.Referrals[d.ReferralID]
+		if r.EventID == uuid.Nil {
+			r.EventID = e.ID // sent without an offer first
+		}
 		r.ID, r.Destination, r.Agency, r.PartyID = d.ReferralID, d.Destination, d.Agency, d.PartyID
 		r.Status, r.SentAt, r.WithConsent = ReferralSentStatus, at, d.ConsentID != uuid.Nil
 		s.Referrals[d.ReferralID] = r
@@ -485,7 +495,7 @@ func Evolve(s State, e Event) State {
 		s.setReferral(d.ReferralID, ReferralCompletedStatus, at)
 
 	case FollowUpScheduled:
-		s.FollowUps[d.FollowUpID] = FollowUp{ID: d.FollowUpID, PartyID: d.PartyID, Kind: d.Kind, DueBy: d.DueBy, Assignee: d.Assignee, Status: FollowUpOpen, ScheduledAt: at}
+		s.FollowUps[d.FollowUpID] = FollowUp{ID: d.FollowUpID, EventID: e.ID, PartyID: d.PartyID, Kind: d.Kind, DueBy: d.DueBy, Assignee: d.Assignee, Status: FollowUpOpen, ScheduledAt: at}
 		if s.Parties[d.PartyID].Role == PartyVictim {
 			for i, c := range s.ContactsDue {
 				// A contact planned before the obligation arose, or due
@@ -525,7 +535,7 @@ func Evolve(s State, e Event) State {
 	case TransferRejected:
 		s.Transfer = nil
 	case CaseFlagged:
-		s.Flags[d.FlagID] = Flag{ID: d.FlagID, Kind: d.Kind, Open: true}
+		s.Flags[d.FlagID] = Flag{ID: d.FlagID, EventID: e.ID, Kind: d.Kind, Open: true}
 	case FlagResolved:
 		f := s.Flags[d.FlagID]
 		f.Open = false
@@ -548,13 +558,13 @@ func Evolve(s State, e Event) State {
 		s.Reopened++
 
 	case ConsentRecorded:
-		s.Consents[d.ConsentID] = Consent{ID: d.ConsentID, PartyID: d.PartyID, Scope: d.Scope, Destination: d.Destination, Agency: d.Agency, ExpiresAt: d.ExpiresAt, Active: true}
+		s.Consents[d.ConsentID] = Consent{ID: d.ConsentID, EventID: e.ID, PartyID: d.PartyID, Scope: d.Scope, Destination: d.Destination, Agency: d.Agency, ExpiresAt: d.ExpiresAt, Active: true}
 	case ConsentWithdrawn:
 		c := s.Consents[d.ConsentID]
 		c.Active = false
 		s.Consents[d.ConsentID] = c
 	case LegalHoldPlaced:
-		s.Holds[d.HoldID] = Hold{ID: d.HoldID, Matter: d.Matter, Scope: d.Scope, Active: true}
+		s.Holds[d.HoldID] = Hold{ID: d.HoldID, EventID: e.ID, Matter: d.Matter, Scope: d.Scope, Active: true}
 	case LegalHoldReleased:
 		h := s.Holds[d.HoldID]
 		h.Active = false

@@ -25,12 +25,14 @@ func (CaseFiles) Name() string { return "case_files" }
 
 // SchemaVersion changes whenever the tables do; a read model built with
 // another version is dropped and rebuilt from zero (version 2: contact
-// obligations keep their earliest answer, judged by the rule when read).
-func (CaseFiles) SchemaVersion() int { return 2 }
+// obligations keep their earliest answer, judged by the rule when read;
+// version 3: case_items, and the compartment of parties, referrals and
+// worklist rows).
+func (CaseFiles) SchemaVersion() int { return 3 }
 
 // Tables lists the tables the projection owns, for dropping on an upgrade.
 func (CaseFiles) Tables() []string {
-	return []string{"cases", "timeline", "worklist", "referrals", "contacts_due", "parties", "risk_changes"}
+	return []string{"cases", "timeline", "worklist", "referrals", "contacts_due", "parties", "risk_changes", "case_items"}
 }
 
 // Schema creates the tables in SQL that SQLite and PostgreSQL both read.
@@ -52,19 +54,24 @@ func (CaseFiles) Schema() []string {
 			compartment TEXT NOT NULL, target_event_id TEXT NOT NULL, PRIMARY KEY (case_id, version))`,
 		`CREATE TABLE IF NOT EXISTS worklist (
 			follow_up_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, party_id TEXT NOT NULL, party_role TEXT NOT NULL,
-			kind TEXT NOT NULL, due_by TEXT NOT NULL, assignee TEXT NOT NULL, attempts INTEGER NOT NULL)`,
+			kind TEXT NOT NULL, due_by TEXT NOT NULL, assignee TEXT NOT NULL, attempts INTEGER NOT NULL,
+			compartment TEXT NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS worklist_by_assignee ON worklist (assignee, due_by)`,
 		`CREATE TABLE IF NOT EXISTS referrals (
 			referral_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, destination TEXT NOT NULL, agency TEXT NOT NULL,
 			party_role TEXT NOT NULL, status TEXT NOT NULL, with_consent INTEGER NOT NULL,
-			offered_at TEXT NOT NULL, sent_at TEXT NOT NULL, answered_at TEXT NOT NULL)`,
+			offered_at TEXT NOT NULL, sent_at TEXT NOT NULL, answered_at TEXT NOT NULL, compartment TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS contacts_due (
 			case_id TEXT NOT NULL, event_id TEXT NOT NULL, reason TEXT NOT NULL, since TEXT NOT NULL,
 			earliest_due TEXT NOT NULL, earliest_follow_up TEXT NOT NULL, PRIMARY KEY (case_id, event_id))`,
 		`CREATE TABLE IF NOT EXISTS parties (
 			case_id TEXT NOT NULL, party_id TEXT NOT NULL, person_id TEXT NOT NULL, role TEXT NOT NULL,
-			PRIMARY KEY (case_id, party_id))`,
+			compartment TEXT NOT NULL, PRIMARY KEY (case_id, party_id))`,
 		`CREATE INDEX IF NOT EXISTS parties_by_person ON parties (person_id)`,
+		`CREATE TABLE IF NOT EXISTS case_items (
+			case_id TEXT NOT NULL, item_id TEXT NOT NULL, kind TEXT NOT NULL, event_id TEXT NOT NULL,
+			compartment TEXT NOT NULL, active INTEGER NOT NULL, detail TEXT NOT NULL, ends_at TEXT NOT NULL,
+			PRIMARY KEY (case_id, item_id))`,
 		`CREATE TABLE IF NOT EXISTS risk_changes (
 			case_id TEXT NOT NULL, event_id TEXT PRIMARY KEY, at TEXT NOT NULL,
 			from_band TEXT NOT NULL, to_band TEXT NOT NULL, trigger TEXT NOT NULL)`,
@@ -73,7 +80,7 @@ func (CaseFiles) Schema() []string {
 
 // Reset empties the tables.
 func (CaseFiles) Reset(ctx context.Context, tx *sql.Tx) error {
-	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`, `DELETE FROM referrals`, `DELETE FROM contacts_due`, `DELETE FROM risk_changes`, `DELETE FROM parties`} {
+	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`, `DELETE FROM referrals`, `DELETE FROM contacts_due`, `DELETE FROM risk_changes`, `DELETE FROM parties`, `DELETE FROM case_items`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
@@ -84,6 +91,10 @@ func (CaseFiles) Reset(ctx context.Context, tx *sql.Tx) error {
 // tsLayout is fixed-width so that stored times compare as text in both
 // SQLite and PostgreSQL.
 const tsLayout = "2006-01-02T15:04:05.000000000Z"
+
+// TS formats a time as the read model stores it, for comparisons in SQL
+// or with stored values.
+func TS(t time.Time) string { return ts(t) }
 
 func ts(t time.Time) string {
 	if t.IsZero() {
@@ -253,7 +264,7 @@ func writeCase(ctx context.Context, x *execer, id uuid.UUID, s domain.State, upd
 	if err := x.exec(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
 		return err
 	}
-	for _, q := range []string{`DELETE FROM referrals WHERE case_id = $1`, `DELETE FROM contacts_due WHERE case_id = $1`, `DELETE FROM parties WHERE case_id = $1`} {
+	for _, q := range []string{`DELETE FROM referrals WHERE case_id = $1`, `DELETE FROM contacts_due WHERE case_id = $1`, `DELETE FROM parties WHERE case_id = $1`, `DELETE FROM case_items WHERE case_id = $1`} {
 		if err := x.exec(ctx, q, id.String()); err != nil {
 			return err
 		}
@@ -263,14 +274,15 @@ func writeCase(ctx context.Context, x *execer, id uuid.UUID, s domain.State, upd
 		if r.WithConsent {
 			consent = 1
 		}
-		if err := x.exec(ctx, `INSERT INTO referrals (referral_id, case_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			r.ID.String(), id.String(), string(r.Destination), r.Agency, string(s.Parties[r.PartyID].Role), string(r.Status), consent, ts(r.OfferedAt), ts(r.SentAt), ts(r.AnsweredAt)); err != nil {
+		if err := x.exec(ctx, `INSERT INTO referrals (referral_id, case_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at, compartment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			r.ID.String(), id.String(), string(r.Destination), r.Agency, string(s.Parties[r.PartyID].Role), string(r.Status), consent, ts(r.OfferedAt), ts(r.SentAt), ts(r.AnsweredAt),
+			string(s.Entries[r.EventID].Compartment)); err != nil {
 			return err
 		}
 	}
 	for _, p := range s.Parties {
-		if err := x.exec(ctx, `INSERT INTO parties (case_id, party_id, person_id, role) VALUES ($1, $2, $3, $4)`,
-			id.String(), p.ID.String(), p.PersonID, string(p.Role)); err != nil {
+		if err := x.exec(ctx, `INSERT INTO parties (case_id, party_id, person_id, role, compartment) VALUES ($1, $2, $3, $4, $5)`,
+			id.String(), p.ID.String(), p.PersonID, string(p.Role), string(s.Entries[p.EventID].Compartment)); err != nil {
 			return err
 		}
 	}
@@ -287,6 +299,12 @@ func writeCase(ctx context.Context, x *execer, id uuid.UUID, s domain.State, upd
 			return err
 		}
 	}
+	for _, it := range items(s) {
+		if err := x.exec(ctx, `INSERT INTO case_items (case_id, item_id, kind, event_id, compartment, active, detail, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			id.String(), it.id.String(), it.kind, it.event.String(), string(s.Entries[it.event].Compartment), it.active, it.detail, ts(it.ends)); err != nil {
+			return err
+		}
+	}
 	var open []domain.FollowUp
 	for _, f := range s.FollowUps {
 		if f.Status == domain.FollowUpOpen {
@@ -295,8 +313,9 @@ func writeCase(ctx context.Context, x *execer, id uuid.UUID, s domain.State, upd
 	}
 	sort.Slice(open, func(i, j int) bool { return open[i].ID.String() < open[j].ID.String() })
 	for _, f := range open {
-		if err := x.exec(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			f.ID.String(), id.String(), f.PartyID.String(), string(s.Parties[f.PartyID].Role), string(f.Kind), ts(f.DueBy), f.Assignee, f.Attempts); err != nil {
+		if err := x.exec(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts, compartment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			f.ID.String(), id.String(), f.PartyID.String(), string(s.Parties[f.PartyID].Role), string(f.Kind), ts(f.DueBy), f.Assignee, f.Attempts,
+			string(s.Entries[f.EventID].Compartment)); err != nil {
 			return err
 		}
 	}
@@ -354,4 +373,50 @@ func (x *execer) close() {
 	for _, st := range x.stmts {
 		st.Close()
 	}
+}
+
+// item is a condition, consent, flag or legal hold of a case, as the case
+// page lists them: ids, kinds and dates, no personal field. Its compartment
+// is that of the entry that created it, reclassification included.
+type item struct {
+	id, event uuid.UUID
+	kind      string
+	active    int
+	detail    string
+	ends      time.Time
+}
+
+func items(s domain.State) []item {
+	var out []item
+	b := func(v bool) int {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	for _, c := range s.Conditions {
+		d := fmt.Sprintf("%s bound=%s protected=%d no_contact=%t", c.Kind, c.BoundPartyID, len(c.Protected), c.NoContact)
+		if c.Distance > 0 {
+			d += fmt.Sprintf(" distance=%dm", c.Distance)
+		}
+		if c.Breaches > 0 {
+			d += fmt.Sprintf(" breaches=%d", c.Breaches)
+		}
+		out = append(out, item{c.ID, c.EventID, "condition", b(c.Active), d, c.EndsAt})
+	}
+	for _, c := range s.Consents {
+		d := fmt.Sprintf("%s party=%s destination=%s", c.Scope, c.PartyID, c.Destination)
+		if c.Agency != "" {
+			d += " agency=" + c.Agency
+		}
+		out = append(out, item{c.ID, c.EventID, "consent", b(c.Active), d, c.ExpiresAt})
+	}
+	for _, f := range s.Flags {
+		out = append(out, item{f.ID, f.EventID, "flag", b(f.Open), string(f.Kind), time.Time{}})
+	}
+	for _, h := range s.Holds {
+		out = append(out, item{h.ID, h.EventID, "legal_hold", b(h.Active), fmt.Sprintf("%s matter=%s", h.Scope, h.Matter), time.Time{}})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id.String() < out[j].id.String() })
+	return out
 }

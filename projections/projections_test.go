@@ -128,6 +128,7 @@ func dump(t *testing.T, db *sql.DB) string {
 		`SELECT * FROM contacts_due`,
 		`SELECT * FROM risk_changes`,
 		`SELECT * FROM parties`,
+		`SELECT * FROM case_items ORDER BY case_id, item_id`,
 	} {
 		rows, err := db.Query(q)
 		if err != nil {

@@ -363,7 +363,7 @@ func dumpReadModels(t *testing.T, dir string) string {
 	}
 	defer db.Close()
 	var b strings.Builder
-	for _, table := range []string{"cases", "timeline", "worklist", "referrals", "contacts_due", "parties", "risk_changes"} {
+	for _, table := range []string{"cases", "timeline", "worklist", "referrals", "contacts_due", "parties", "risk_changes", "case_items"} {
 		rows, err := db.Query("SELECT * FROM " + table)
 		if err != nil {
 			t.Fatal(err)

@@ -180,6 +180,7 @@ func (s *Server) routes() []Route {
 		{"POST", "/v1/cases/{id}/commands/{name}", s.postCommand},
 		{"GET", "/v1/referrals", s.getReferrals},
 		{"GET", "/v1/people/{person}/cases", s.getPersonCases},
+		{"GET", "/v1/worklist", s.getWorklist},
 		{"GET", "/v1/dashboard", s.getDashboard},
 	}
 }
@@ -415,6 +416,10 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 	return a, true
 }
 
+// getCase returns the case's current state: status, assignment, risk,
+// counts, and its parties, risk history, referrals, open follow-ups and
+// conditions, consents, flags and legal holds, each list limited in the
+// query itself to the compartments the role may see.
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
 	a, ok := s.caseRead(w, r, p, "case", nil)
 	if !ok {
@@ -422,21 +427,26 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
 	}
 	id := a.id
 	var c struct {
-		CaseID           string `json:"case_id"`
-		Status           string `json:"status"`
-		Module           string `json:"module"`
-		Agency           string `json:"agency"`
-		Assignee         string `json:"assignee"`
-		Risk             string `json:"risk"`
-		OpenedAt         string `json:"opened_at"`
-		ClosedAt         string `json:"closed_at,omitempty"`
-		Version          int64  `json:"version"`
-		Parties          int    `json:"parties"`
-		OpenReferrals    int    `json:"open_referrals"`
-		OpenFollowUps    int    `json:"open_follow_ups"`
-		ActiveConditions int    `json:"active_conditions"`
-		UnmetContacts    int    `json:"unmet_contacts"`  // victim contacts owed and not planned in time
-		MissedContacts   int    `json:"missed_contacts"` // of those, past due
+		CaseID           string           `json:"case_id"`
+		Status           string           `json:"status"`
+		Module           string           `json:"module"`
+		Agency           string           `json:"agency"`
+		Assignee         string           `json:"assignee"`
+		Risk             string           `json:"risk"`
+		OpenedAt         string           `json:"opened_at"`
+		ClosedAt         string           `json:"closed_at,omitempty"`
+		Version          int64            `json:"version"`
+		Parties          int              `json:"parties"`
+		OpenReferrals    int              `json:"open_referrals"`
+		OpenFollowUps    int              `json:"open_follow_ups"`
+		ActiveConditions int              `json:"active_conditions"`
+		UnmetContacts    int              `json:"unmet_contacts"`  // victim contacts owed and not planned in time
+		MissedContacts   int              `json:"missed_contacts"` // of those, past due
+		PartyList        []map[string]any `json:"party_list"`
+		RiskHistory      []map[string]any `json:"risk_history"`
+		Referrals        []map[string]any `json:"referrals"`
+		FollowUps        []map[string]any `json:"follow_ups"` // open, by due date, overdue first
+		Items            []map[string]any `json:"items"`      // conditions, consents, flags, legal holds
 	}
 	err := s.db.QueryRowContext(r.Context(), `SELECT case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions FROM cases WHERE case_id = $1`, id.String()).
 		Scan(&c.CaseID, &c.Status, &c.Module, &c.Agency, &c.Assignee, &c.Risk, &c.OpenedAt, &c.ClosedAt, &c.Version, &c.Parties, &c.OpenReferrals, &c.OpenFollowUps, &c.ActiveConditions)
@@ -444,15 +454,83 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
 		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
 		return
 	}
+	if err == nil {
+		c.UnmetContacts, c.MissedContacts, err = projections.CaseContacts(r.Context(), s.db, c.CaseID, s.rule, s.now())
+	}
+	in, args := compartmentsIn(a.vis, id.String())
+	for _, l := range []struct {
+		into *[]map[string]any
+		q    string
+	}{
+		{&c.PartyList, `SELECT party_id, person_id, role, compartment FROM parties WHERE case_id = $1 AND compartment IN ` + in + ` ORDER BY party_id`},
+		{&c.RiskHistory, `SELECT r.event_id, r.at, r.from_band, r.to_band, r.trigger FROM risk_changes r JOIN timeline t ON t.case_id = r.case_id AND t.event_id = r.event_id
+			WHERE r.case_id = $1 AND t.compartment IN ` + in + ` ORDER BY r.at, r.event_id`},
+		{&c.Referrals, `SELECT referral_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at, compartment FROM referrals
+			WHERE case_id = $1 AND compartment IN ` + in + ` ORDER BY referral_id`},
+		{&c.FollowUps, `SELECT follow_up_id, party_id, party_role, kind, due_by, assignee, attempts, compartment FROM worklist
+			WHERE case_id = $1 AND compartment IN ` + in + ` ORDER BY due_by, follow_up_id`},
+		{&c.Items, `SELECT item_id, kind, active, detail, ends_at, compartment FROM case_items WHERE case_id = $1 AND compartment IN ` + in + ` ORDER BY kind, item_id`},
+	} {
+		if err != nil {
+			break
+		}
+		*l.into, err = rowMaps(r.Context(), s.db, l.q, args...)
+	}
 	if err != nil {
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
 	}
-	if c.UnmetContacts, c.MissedContacts, err = projections.CaseContacts(r.Context(), s.db, c.CaseID, s.rule, s.now()); err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
-		return
+	now := projections.TS(s.now())
+	for _, f := range c.FollowUps {
+		f["overdue"] = f["due_by"].(string) < now
 	}
 	writeJSON(w, c)
+}
+
+// compartmentsIn returns "($2, $3, …)" for the compartments, and the
+// arguments with first before them.
+func compartmentsIn(vis []domain.Compartment, first any) (string, []any) {
+	args := []any{first}
+	marks := make([]string, len(vis))
+	for i, c := range vis {
+		args = append(args, string(c))
+		marks[i] = fmt.Sprintf("$%d", i+2)
+	}
+	return "(" + strings.Join(marks, ", ") + ")", args
+}
+
+// rowMaps reads rows as column → value maps (never nil, so an empty list
+// is [] in JSON).
+func rowMaps(ctx context.Context, db *sql.DB, q string, args ...any) ([]map[string]any, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		m := make(map[string]any, len(cols))
+		for i, col := range cols {
+			if b, ok := vals[i].([]byte); ok {
+				vals[i] = string(b)
+			}
+			m[col] = vals[i]
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 // getTimeline returns the case's timeline in the compartments the role may
@@ -559,11 +637,11 @@ func pageParams(r *http.Request) (limit int, after int64, problem string) {
 	return limit, after, ""
 }
 
-// listRead checks a list request's parameters (purpose only) and returns
-// the purpose, or answers.
-func listRead(w http.ResponseWriter, r *http.Request) (string, bool) {
+// listRead checks a list request's parameters (purpose, and params) and
+// returns the purpose, or answers.
+func listRead(w http.ResponseWriter, r *http.Request, params ...string) (string, bool) {
 	for k := range r.URL.Query() {
-		if k != "purpose" {
+		if k != "purpose" && !slices.Contains(params, k) {
 			problem(w, http.StatusBadRequest, "unknown_parameter", "unknown query parameter: "+k)
 			return "", false
 		}

@@ -8,10 +8,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/google/uuid"
 )
@@ -121,7 +121,7 @@ func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID,
 	sum := sha256.Sum256(rec.Data)
 	v := entryView{
 		CaseID: e.CaseID.String(), EventID: e.ID.String(), Version: rec.Version, Type: e.Type(), Title: domain.Title(e.Type()),
-		OccurredAt: ts(e.Meta.OccurredAt), RecordedAt: ts(e.Meta.RecordedAt), Actor: e.Meta.Actor,
+		OccurredAt: projections.TS(e.Meta.OccurredAt), RecordedAt: projections.TS(e.Meta.RecordedAt), Actor: e.Meta.Actor,
 		Compartment: string(ent.Compartment), RecordedCompartment: string(e.Meta.Compartment),
 		Recorded: recorded, RedactedFields: []string{}, Redactions: []annotation{}, Corrections: []annotation{},
 		StoredSHA256: hex.EncodeToString(sum[:]), ChainHash: hex.EncodeToString(rec.Hash[:]),
@@ -134,7 +134,7 @@ func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID,
 		if err != nil {
 			return entryView{}, err
 		}
-		an := annotation{EventID: le.ID.String(), Version: later.Version, RecordedAt: ts(le.Meta.RecordedAt), Actor: le.Meta.Actor}
+		an := annotation{EventID: le.ID.String(), Version: later.Version, RecordedAt: projections.TS(le.Meta.RecordedAt), Actor: le.Meta.Actor}
 		switch d := le.Data.(type) {
 		case domain.EntryRedacted:
 			if d.TargetEventID == eventID {
@@ -175,12 +175,4 @@ func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID,
 		}
 	}
 	return v, nil
-}
-
-// ts formats a time as the read model does, so entries and timelines agree.
-func ts(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
 }

@@ -181,3 +181,158 @@ func stringOf(v any) string {
 	walk(v)
 	return b.String()
 }
+
+// TestCaseStateLists: the case read carries its parties, risk history,
+// referrals, open follow-ups and items, each limited to the compartments
+// the role may see: a follow-up the social worker filed as social work
+// stays out of the officer's case view.
+func TestCaseStateLists(t *testing.T) {
+	f := setup(t)
+	var gc = f.cases[0]
+	for _, k := range f.cases {
+		if k.State.Status == domain.StatusOpen {
+			gc = k
+			break
+		}
+	}
+	if gc.State.Status != domain.StatusOpen {
+		t.Fatal("no open case in the fixture")
+	}
+	c := gc.ID
+	var victim uuid.UUID
+	for _, p := range gc.State.Parties {
+		if p.Role == domain.PartyVictim {
+			victim = p.ID
+		}
+	}
+	const sw, off = "sw-token-0123456789abcdefghij", "officer-token-0123456789abcd"
+	fu := domain.EventID(c, 970)
+	f.do(t, sw, domain.ScheduleFollowUp{CommandHeader: domain.CommandHeader{CaseID: c, CommandID: domain.EventID(c, 971), Actor: tokens[sw],
+		OccurredAt: time.Date(2024, 1, 2, 1, 0, 0, 0, time.UTC), SourceSystem: "sw-app", Compartment: domain.CompartmentSocialWork},
+		FollowUpScheduled: domain.FollowUpScheduled{FollowUpID: fu, PartyID: victim, Kind: "visit", DueBy: time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC), Assignee: "sw-1"}})
+	if _, err := f.runner.CatchUp(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/cases/" + c.String() + "?purpose=review"
+	has := func(body map[string]any, list, key, id string) (map[string]any, bool) {
+		items, _ := body[list].([]any)
+		for _, it := range items {
+			if m := it.(map[string]any); m[key] == id {
+				return m, true
+			}
+		}
+		return nil, false
+	}
+	status, swView := f.get(t, sw, path)
+	if status != 200 {
+		t.Fatalf("social worker: %d %v", status, swView)
+	}
+	row, ok := has(swView, "follow_ups", "follow_up_id", fu.String())
+	if !ok || row["overdue"] != true || row["compartment"] != "social_work" {
+		t.Errorf("the social worker's own follow-up: %v (overdue against the server's clock, 2024-01-02)", row)
+	}
+	if len(swView["party_list"].([]any)) != len(gc.State.Parties) {
+		t.Errorf("party list %v, the case has %d parties", swView["party_list"], len(gc.State.Parties))
+	}
+	status, offView := f.get(t, off, path)
+	if status != 200 {
+		t.Fatalf("officer: %d %v", status, offView)
+	}
+	if _, ok := has(offView, "follow_ups", "follow_up_id", fu.String()); ok {
+		t.Error("an officer sees a social-work follow-up")
+	}
+	for _, list := range []string{"party_list", "risk_history", "referrals", "follow_ups", "items"} {
+		items, ok := offView[list].([]any)
+		if !ok {
+			t.Errorf("%s missing from the case view", list)
+		}
+		for _, it := range items {
+			if comp, ok := it.(map[string]any)["compartment"]; ok && comp != "police" && comp != "shared" {
+				t.Errorf("officer's %s holds a %v entry", list, comp)
+			}
+		}
+	}
+	if len(gc.State.RiskHistory) > 0 && len(offView["risk_history"].([]any)) == 0 {
+		t.Error("the risk history is empty")
+	}
+}
+
+// TestWorklist: a worker's open follow-ups by due date, overdue first, in
+// pages; another worker's list only for supervisors and auditors; every
+// case a page reveals recorded.
+func TestWorklist(t *testing.T) {
+	f := setup(t)
+	const sup, sw = "sup-token-0123456789abcdefghi", "sw-token-0123456789abcdefghij"
+	// Follow-ups for sw-1 on the open cases, some due before the server's
+	// clock (2024-01-02 03:04) and some after.
+	n := 0
+	for _, k := range f.cases {
+		if k.State.Status != domain.StatusOpen {
+			continue
+		}
+		for _, p := range k.State.Parties {
+			n++
+			f.do(t, sw, domain.ScheduleFollowUp{CommandHeader: domain.CommandHeader{CaseID: k.ID, CommandID: domain.EventID(k.ID, 990+n), Actor: tokens[sw],
+				OccurredAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), SourceSystem: "sw-app"},
+				FollowUpScheduled: domain.FollowUpScheduled{FollowUpID: domain.EventID(k.ID, 1990+n), PartyID: p.ID, Kind: "call",
+					DueBy: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n*7) * time.Hour), Assignee: "sw-1"}})
+		}
+	}
+	if _, err := f.runner.CatchUp(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	worker := "sw-1"
+	var want int
+	if err := f.db.QueryRow(`SELECT count(*) FROM worklist WHERE assignee = 'sw-1'`).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	if want < 3 {
+		t.Fatalf("fixture too thin: %s has %d open follow-ups", worker, want)
+	}
+	var got []map[string]any
+	path := "/v1/worklist?purpose=caseload%20review&assignee=" + worker + "&limit=1"
+	for pages := 0; path != "" && pages < 100; pages++ {
+		before := len(f.accessRecords(t))
+		status, body := f.get(t, sup, path)
+		if status != 200 {
+			t.Fatalf("%s: %d %v", path, status, body)
+		}
+		rows := body["follow_ups"].([]any)
+		for _, r := range rows {
+			got = append(got, r.(map[string]any))
+		}
+		if after := len(f.accessRecords(t)); after != before+len(rows) {
+			t.Errorf("page of %d rows left %d access records", len(rows), after-before)
+		}
+		path = ""
+		if next, ok := body["next"].(string); ok {
+			path = "/v1/worklist?purpose=caseload%20review&assignee=" + worker + "&" + next
+		}
+	}
+	if len(got) != want {
+		t.Fatalf("%d follow-ups over the pages, the read model holds %d", len(got), want)
+	}
+	sawDue := false
+	for i, r := range got {
+		if i > 0 && r["due_by"].(string) < got[i-1]["due_by"].(string) {
+			t.Errorf("row %d due %v before row %d's %v", i, r["due_by"], i-1, got[i-1]["due_by"])
+		}
+		if r["overdue"] == false {
+			sawDue = true
+		} else if sawDue {
+			t.Errorf("an overdue follow-up after one not yet due")
+		}
+	}
+	if !sawDue || got[0]["overdue"] != true {
+		t.Errorf("the fixture should hold overdue follow-ups and ones not yet due")
+	}
+	if status, body := f.get(t, sw, "/v1/worklist?purpose=x&assignee=sw-07"); status != 403 || body["code"] != "forbidden" {
+		t.Errorf("a social worker read another's list: %d %v", status, body)
+	}
+	if status, body := f.get(t, sw, "/v1/worklist?purpose=mine"); status != 200 || body["assignee"] != "sw-1" || len(body["follow_ups"].([]any)) != want {
+		t.Errorf("own list: %d %v", status, body)
+	}
+	if status, body := f.get(t, sup, "/v1/worklist?purpose=x&after=not!base64"); status != 400 {
+		t.Errorf("a malformed cursor: %d %v", status, body)
+	}
+}
