@@ -679,62 +679,57 @@ func (s *Server) recordEach(w http.ResponseWriter, r *http.Request, p Principal,
 // getReferrals lists referrals: a partner agency sees only those addressed
 // to it; supervisors and auditors see all.
 func (s *Server) getReferrals(w http.ResponseWriter, r *http.Request, p Principal) {
-	why, ok := listRead(w, r)
+	why, ok := listRead(w, r, "limit", "after")
 	if !ok {
 		return
 	}
-	q := `SELECT referral_id, case_id, destination, agency, status, sent_at, answered_at FROM referrals WHERE sent_at <> ''`
-	var args []any
+	limit, after, ok := listPage(w, r)
+	if !ok {
+		return
+	}
+	q := `SELECT referral_id, case_id, destination, agency, status, sent_at, answered_at FROM referrals
+		WHERE sent_at <> '' AND (sent_at > $1 OR (sent_at = $1 AND referral_id > $2))`
+	args := []any{after.key, after.id}
 	switch p.Role {
 	case domain.RolePartner:
-		q += ` AND agency = $1`
-		args = append(args, p.Agency)
+		q += ` AND agency = $4`
+		args = append(args, limit+1, p.Agency)
 	case domain.RoleSupervisor, domain.RoleAuditor:
+		args = append(args, limit+1)
 	default:
 		problem(w, http.StatusForbidden, "forbidden", "referral lists are for partner agencies, supervisors and auditors")
 		return
 	}
-	rows, err := s.db.QueryContext(r.Context(), q+` ORDER BY sent_at, referral_id LIMIT 1000`, args...)
+	rows, err := rowMaps(r.Context(), s.db, q+` ORDER BY sent_at, referral_id LIMIT $3`, args...)
 	if err != nil {
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
 	}
-	type referral struct {
-		ReferralID  string `json:"referral_id"`
-		CaseID      string `json:"case_id"`
-		Destination string `json:"destination"`
-		Agency      string `json:"agency"`
-		Status      string `json:"status"`
-		SentAt      string `json:"sent_at"`
-		AnsweredAt  string `json:"answered_at,omitempty"`
+	resp := map[string]any{}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		resp["next"] = nextPage(rows[limit-1]["sent_at"], rows[limit-1]["referral_id"], limit)
 	}
-	out := []referral{}
-	var cases []string
-	for rows.Next() {
-		var x referral
-		if err := rows.Scan(&x.ReferralID, &x.CaseID, &x.Destination, &x.Agency, &x.Status, &x.SentAt, &x.AnsweredAt); err != nil {
-			rows.Close()
-			problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
-			return
-		}
-		out = append(out, x)
-		cases = append(cases, x.CaseID)
+	cases := make([]string, len(rows))
+	for i, row := range rows {
+		cases[i] = row["case_id"].(string)
 	}
-	rows.Close()
 	if !s.recordEach(w, r, p, why, "referrals", cases) {
 		return
 	}
-	writeJSON(w, map[string]any{"referrals": out})
+	resp["referrals"] = rows
+	writeJSON(w, resp)
 }
 
 // getPersonCases finds the cases a person (by master-name-index id) is a
 // party to, for the roles that read case files.
 func (s *Server) getPersonCases(w http.ResponseWriter, r *http.Request, p Principal) {
-	why, ok := listRead(w, r)
+	why, ok := listRead(w, r, "limit", "after")
 	if !ok {
 		return
 	}
-	if len(Visible(p.Role)) == 0 {
+	vis := Visible(p.Role)
+	if len(vis) == 0 {
 		problem(w, http.StatusForbidden, "forbidden", "role may not search case files")
 		return
 	}
@@ -743,33 +738,34 @@ func (s *Server) getPersonCases(w http.ResponseWriter, r *http.Request, p Princi
 		problem(w, http.StatusBadRequest, "invalid_person_id", "a person id is 1 to 64 characters")
 		return
 	}
-	rows, err := s.db.QueryContext(r.Context(), `SELECT p.case_id, p.role, c.status, c.risk, c.opened_at FROM parties p JOIN cases c ON c.case_id = p.case_id WHERE p.person_id = $1 ORDER BY c.opened_at, p.case_id LIMIT 1000`, person)
+	limit, after, ok := listPage(w, r)
+	if !ok {
+		return
+	}
+	// A party identified in a compartment the role may not see does not
+	// reveal the case either.
+	in, args := compartmentsIn(vis, person)
+	args = append(args, after.key, after.id, limit+1)
+	n := len(args)
+	rows, err := rowMaps(r.Context(), s.db, `SELECT p.case_id, p.role AS party_role, c.status, c.risk, c.opened_at FROM parties p JOIN cases c ON c.case_id = p.case_id
+		WHERE p.person_id = $1 AND p.compartment IN `+in+fmt.Sprintf(` AND (c.opened_at > $%d OR (c.opened_at = $%d AND p.case_id > $%d))
+		ORDER BY c.opened_at, p.case_id LIMIT $%d`, n-2, n-2, n-1, n), args...)
 	if err != nil {
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
 	}
-	type hit struct {
-		CaseID   string `json:"case_id"`
-		Role     string `json:"party_role"`
-		Status   string `json:"status"`
-		Risk     string `json:"risk"`
-		OpenedAt string `json:"opened_at"`
+	resp := map[string]any{}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		resp["next"] = nextPage(rows[limit-1]["opened_at"], rows[limit-1]["case_id"], limit)
 	}
-	out := []hit{}
-	var cases []string
-	for rows.Next() {
-		var h hit
-		if err := rows.Scan(&h.CaseID, &h.Role, &h.Status, &h.Risk, &h.OpenedAt); err != nil {
-			rows.Close()
-			problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
-			return
-		}
-		out = append(out, h)
-		cases = append(cases, h.CaseID)
+	cases := make([]string, len(rows))
+	for i, row := range rows {
+		cases[i] = row["case_id"].(string)
 	}
-	rows.Close()
 	if !s.recordEach(w, r, p, why, "person_search", cases) {
 		return
 	}
-	writeJSON(w, map[string]any{"cases": out})
+	resp["cases"] = rows
+	writeJSON(w, resp)
 }

@@ -386,4 +386,18 @@ func TestListsAndSearch(t *testing.T) {
 	if status, body := f.get(t, "sup-token-0123456789abcdefghi", tl+"&limit=0"); status != 400 || body["code"] != "invalid_page" {
 		t.Fatalf("limit 0: %d %v", status, body)
 	}
+	// The referral list in pages of two gives the whole list, in order.
+	_, wholeRefs := f.get(t, "sup-token-0123456789abcdefghi", "/v1/referrals?purpose=audit")
+	var paged []any
+	for path, n := "/v1/referrals?purpose=audit&limit=2", 0; path != "" && n < 100; n++ {
+		_, page := f.get(t, "sup-token-0123456789abcdefghi", path)
+		paged = append(paged, page["referrals"].([]any)...)
+		path = ""
+		if next, ok := page["next"].(string); ok {
+			path = "/v1/referrals?purpose=audit&" + next
+		}
+	}
+	if want := wholeRefs["referrals"].([]any); len(want) < 3 || fmt.Sprint(paged) != fmt.Sprint(want) {
+		t.Fatalf("referrals in pages of two: %d rows, whole list %d", len(paged), len(want))
+	}
 }

@@ -38,27 +38,12 @@ func (s *Server) getWorklist(w http.ResponseWriter, r *http.Request, p Principal
 		}
 		assignee = a
 	}
-	limit := 200
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			problem(w, http.StatusBadRequest, "invalid_page", "limit must be a whole number from 1 to 1000")
-			return
-		}
-		limit = n
-	}
-	afterDue, afterID := "", ""
-	if v := r.URL.Query().Get("after"); v != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(v)
-		due, id, found := strings.Cut(string(raw), "|")
-		if err != nil || !found {
-			problem(w, http.StatusBadRequest, "invalid_page", "after must be the cursor a previous page gave")
-			return
-		}
-		afterDue, afterID = due, id
+	limit, after, ok := listPage(w, r)
+	if !ok {
+		return
 	}
 	in, args := compartmentsIn(vis, assignee)
-	args = append(args, afterDue, afterID, limit+1)
+	args = append(args, after.key, after.id, limit+1)
 	n := len(args)
 	rows, err := rowMaps(r.Context(), s.db, `SELECT follow_up_id, case_id, party_id, party_role, kind, due_by, attempts, compartment FROM worklist
 		WHERE assignee = $1 AND compartment IN `+in+fmt.Sprintf(` AND (due_by > $%d OR (due_by = $%d AND follow_up_id > $%d))
@@ -70,8 +55,7 @@ func (s *Server) getWorklist(w http.ResponseWriter, r *http.Request, p Principal
 	resp := map[string]any{"assignee": assignee}
 	if len(rows) > limit {
 		rows = rows[:limit]
-		last := rows[limit-1]
-		resp["next"] = "after=" + base64.RawURLEncoding.EncodeToString([]byte(last["due_by"].(string)+"|"+last["follow_up_id"].(string))) + "&limit=" + strconv.Itoa(limit)
+		resp["next"] = nextPage(rows[limit-1]["due_by"], rows[limit-1]["follow_up_id"], limit)
 	}
 	now := projections.TS(s.now())
 	cases := make([]string, len(rows))
@@ -84,4 +68,38 @@ func (s *Server) getWorklist(w http.ResponseWriter, r *http.Request, p Principal
 	}
 	resp["follow_ups"] = rows
 	writeJSON(w, resp)
+}
+
+// cursor is where a list page ended: the sort key and id of its last row.
+type cursor struct{ key, id string }
+
+// listPage reads ?limit= (1 to 1000, default 200) and ?after=, the opaque
+// cursor a previous page gave, or answers 400.
+func listPage(w http.ResponseWriter, r *http.Request) (int, cursor, bool) {
+	limit := 200
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			problem(w, http.StatusBadRequest, "invalid_page", "limit must be a whole number from 1 to 1000")
+			return 0, cursor{}, false
+		}
+		limit = n
+	}
+	var c cursor
+	if v := r.URL.Query().Get("after"); v != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(v)
+		key, id, found := strings.Cut(string(raw), "|")
+		if err != nil || !found {
+			problem(w, http.StatusBadRequest, "invalid_page", "after must be the cursor a previous page gave")
+			return 0, cursor{}, false
+		}
+		c = cursor{key, id}
+	}
+	return limit, c, true
+}
+
+// nextPage is the query string of the page after a row with this sort key
+// and id.
+func nextPage(key, id any, limit int) string {
+	return "after=" + base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprint(key)+"|"+fmt.Sprint(id))) + "&limit=" + strconv.Itoa(limit)
 }

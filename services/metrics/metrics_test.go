@@ -76,8 +76,8 @@ func TestProjectionLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	for metric, want := range map[string]float64{
-		`caseledger_projection_lag_events{projection="case_files"}`:          0,
-		`caseledger_projection_lag_seconds{projection="case_files"}`:         0,
+		`caseledger_projection_lag_events{projection="case_files"}`:           0,
+		`caseledger_projection_lag_seconds{projection="case_files"}`:          0,
 		`caseledger_projection_applied_events_total{projection="case_files"}`: float64(total),
 	} {
 		if got := scrape(t, srv.URL, metric); got != want {
