@@ -75,6 +75,11 @@ func (CaseFiles) Schema() []string {
 		`CREATE TABLE IF NOT EXISTS risk_changes (
 			case_id TEXT NOT NULL, event_id TEXT PRIMARY KEY, at TEXT NOT NULL,
 			from_band TEXT NOT NULL, to_band TEXT NOT NULL, trigger TEXT NOT NULL)`,
+		// Rows are rewritten and read per case: without these, each was a
+		// scan of the whole table.
+		`CREATE INDEX IF NOT EXISTS referrals_by_case ON referrals (case_id)`,
+		`CREATE INDEX IF NOT EXISTS worklist_by_case ON worklist (case_id)`,
+		`CREATE INDEX IF NOT EXISTS risk_changes_by_case ON risk_changes (case_id)`,
 	}
 }
 
