@@ -2,8 +2,11 @@ package api_test
 
 import (
 	"context"
+	"image/color"
+	"image/png"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -65,6 +68,53 @@ func TestDashboardPageInChromium(t *testing.T) {
 	if strings.Contains(dom, "sup-token") {
 		t.Error("the token is in the page")
 	}
+	shot := screenshot(t, f.srv.URL+"/dashboard#token=sup-token-0123456789abcdefghi", "dashboard.png")
+	t.Logf("screenshot: %s", shot)
+}
+
+// screenshot saves the page as a PNG under testoutput/ (or
+// $CASELEDGER_TEST_OUTPUT), checks it is a picture with something drawn on
+// it, and returns its path.
+func screenshot(t *testing.T, url, name string) string {
+	t.Helper()
+	dir := os.Getenv("CASELEDGER_TEST_OUTPUT")
+	if dir == "" {
+		dir = "testoutput"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path, err := filepath.Abs(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=10000", "--window-size=1280,1400", "--screenshot="+path, url).CombinedOutput(); err != nil {
+		t.Fatalf("chromium screenshot: %v\n%s", err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s is not a PNG: %v", path, err)
+	}
+	colours := map[color.Color]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 7 {
+		for x := b.Min.X; x < b.Max.X; x += 7 {
+			colours[img.At(x, y)] = true
+		}
+	}
+	if b.Dx() != 1280 || len(colours) < 10 {
+		t.Fatalf("%s: %dx%d with %d colours: nothing drawn", path, b.Dx(), b.Dy(), len(colours))
+	}
+	return path
 }
 
 // TestCasePageInChromium opens a case page for a supervisor: it records
