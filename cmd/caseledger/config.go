@@ -98,7 +98,7 @@ func (f *flags) parse(args []string, wantArgs int, validators ...func() error) e
 // parseRange parses args and joins every problem: environment, flags,
 // positional arguments outside [least, most], and each validator's.
 func (f *flags) parseRange(args []string, least, most int, validators ...func() error) error {
-	if err := f.Parse(args); err != nil {
+	if err := f.Parse(f.flagsFirst(args)); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	errs := f.errs
@@ -146,4 +146,35 @@ func (c storeConfig) where() string {
 		return "EventStoreDB/KurrentDB"
 	}
 	return c.EventsFile()
+}
+
+// flagsFirst moves positional arguments after the flags, so that
+// "replay CASE_ID --as-recorded-at T" parses like "replay --as-recorded-at T
+// CASE_ID"; a flag's value stays with its flag, and "--" ends the flags.
+func (f *flags) flagsFirst(args []string) []string {
+	var flagArgs, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flagArgs = append(flagArgs, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if fl := f.Lookup(name); fl != nil && i+1 < len(args) {
+			if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				continue
+			}
+			i++
+			flagArgs = append(flagArgs, args[i])
+		}
+	}
+	return append(flagArgs, rest...)
 }

@@ -36,7 +36,7 @@ type serveConfig struct {
 	// MetricsListen serves /metrics (Prometheus) when set
 	// (CASELEDGER_METRICS_LISTEN).
 	MetricsListen string
-	Tokens     string // static bearer tokens for the API (CASELEDGER_TOKENS)
+	Tokens        string // static bearer tokens for the API (CASELEDGER_TOKENS)
 	// OIDC provider for the API's JWTs (CASELEDGER_OIDC_ISSUER, _AUDIENCE, _JWKS_URL).
 	OIDCIssuer, OIDCAudience, OIDCJWKS string
 	// The first-contact rule the API's dashboards judge by

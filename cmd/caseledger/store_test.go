@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/caseledger/caseledger/services/casefile"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,6 +68,43 @@ func TestReplay(t *testing.T) {
 	}
 	if _, _, err := runArgs(t, env, "replay"); !errors.Is(err, errUsage) {
 		t.Errorf("missing case id: %v", err)
+	}
+	// Past views, flags after the case id as the usage shows them.
+	whole := strings.Count(out, "\n")
+	for _, args := range [][]string{
+		{"replay", caseID, "--as-recorded-at", "2025-06-01T00:00:00Z"},
+		{"replay", caseID, "--as-occurred-at", "2025-06-01T00:00:00Z"},
+		{"replay", caseID, "--as-of-position", "1/1"},
+	} {
+		got, _, err := runArgs(t, env, args...)
+		if err != nil && args[2] == "--as-of-position" && errors.Is(err, casefile.ErrBeforeCase) {
+			continue // the case is not the first in the log
+		}
+		if err != nil || !strings.Contains(got, "of the") || strings.Count(got, "\n") > whole+1 || !strings.Contains(got, "chain verified") {
+			t.Errorf("%v: %v\n%s", args[2:], err, got)
+		}
+	}
+	for args, want := range map[[4]string]string{
+		{"replay", caseID, "--as-recorded-at", "yesterday"}:            "--as-recorded-at is not an RFC 3339 time",
+		{"replay", caseID, "--as-occurred-at", "2999-01-01T00:00:00Z"}: "the time is in the future",
+		{"replay", caseID, "--as-of-position", "x"}:                    "--as-of-position is not a position",
+		{"replay", "--as-recorded-at", "2024-01-01T00:00:00Z", caseID}: "",
+		{"replay", caseID, "--as-recorded-at", "1999-01-01T00:00:00Z"}: "the case had no entry yet",
+	} {
+		_, _, err := runArgs(t, env, args[:]...)
+		if want == "" {
+			if err != nil && !errors.Is(err, casefile.ErrBeforeCase) {
+				t.Errorf("%v: %v", args, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want %q", args, err, want)
+		}
+	}
+	_, _, err = runArgs(t, env, "replay", caseID, "--as-recorded-at", "2024-01-01T00:00:00Z", "--as-occurred-at", "2024-01-01T00:00:00Z")
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "at most one") {
+		t.Errorf("two cuts: %v", err)
 	}
 }
 

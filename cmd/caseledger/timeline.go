@@ -13,7 +13,9 @@ import (
 // printTimeline prints a case as a table: when each event happened, how
 // long after it was recorded, who acted, in which compartment, and what.
 // Fields holding personal data are left out (domain.Summary).
-func printTimeline(w io.Writer, s domain.State, events []domain.Event) {
+// versions, when given, are the events' versions in their stream (a past
+// view keeps some events only); else the events are the whole stream.
+func printTimeline(w io.Writer, s domain.State, events []domain.Event, versions ...int64) {
 	risk := string(s.Risk)
 	if risk == "" {
 		risk = "not assessed"
@@ -24,7 +26,11 @@ func printTimeline(w io.Writer, s domain.State, events []domain.Event) {
 	fmt.Fprintln(tw, "#\tOCCURRED (UTC)\tRECORDED\tWHO\tCOMPARTMENT\tWHAT")
 	for i, e := range events {
 		lag := e.Meta.RecordedAt.Sub(e.Meta.OccurredAt).Round(time.Minute)
-		fmt.Fprintf(tw, "%d\t%s\t+%s\t%s (%s, %s)\t%s\t%s  %s\n", i,
+		v := int64(i)
+		if i < len(versions) {
+			v = versions[i]
+		}
+		fmt.Fprintf(tw, "%d\t%s\t+%s\t%s (%s, %s)\t%s\t%s  %s\n", v,
 			e.Meta.OccurredAt.UTC().Format("2006-01-02 15:04"), shortDuration(lag),
 			e.Meta.Actor.UserID, e.Meta.Actor.Role, e.Meta.Actor.Agency,
 			e.Meta.Compartment, domain.Title(e.Type()), domain.Summary(e.Data))

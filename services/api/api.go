@@ -177,6 +177,7 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/cases/{id}", s.getCase},
 		{"GET", "/v1/cases/{id}/timeline", s.getTimeline},
 		{"GET", "/v1/cases/{id}/entries/{event}", s.getEntry},
+		{"GET", "/v1/cases/{id}/replay", s.getReplay},
 		{"POST", "/v1/cases/{id}/commands/{name}", s.postCommand},
 		{"GET", "/v1/referrals", s.getReferrals},
 		{"GET", "/v1/people/{person}/cases", s.getPersonCases},

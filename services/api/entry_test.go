@@ -336,3 +336,58 @@ func TestWorklist(t *testing.T) {
 		t.Errorf("a malformed cursor: %d %v", status, body)
 	}
 }
+
+// TestReplayEndpoint: an auditor's two past views of a case part exactly at
+// an event recorded after it occurred; other roles and malformed cuts are
+// refused.
+func TestReplayEndpoint(t *testing.T) {
+	f := setup(t)
+	const aud = "aud-token-0123456789abcdefghi"
+	c := f.cases[1]
+	evs := c.Events()
+	var late domain.Event
+	for _, e := range evs[1:] {
+		if e.Meta.RecordedAt.Sub(e.Meta.OccurredAt) > time.Minute && e.Meta.Compartment != domain.CompartmentSealed {
+			late = e
+			break
+		}
+	}
+	if late.ID == uuid.Nil {
+		t.Fatal("no event recorded after it occurred")
+	}
+	mid := late.Meta.OccurredAt.Add(late.Meta.RecordedAt.Sub(late.Meta.OccurredAt) / 2).UTC().Format(time.RFC3339Nano)
+	base := "/v1/cases/" + c.ID.String() + "/replay?purpose=audit&"
+	before := len(f.accessRecords(t))
+	status, rec := f.get(t, aud, base+"recorded_at="+mid)
+	if status != 200 {
+		t.Fatalf("as recorded: %d %v", status, rec)
+	}
+	status, occ := f.get(t, aud, base+"occurred_at="+mid)
+	if status != 200 {
+		t.Fatalf("as occurred: %d %v", status, occ)
+	}
+	if timelineHas(rec, late.ID.String()) || !timelineHas(occ, late.ID.String()) {
+		t.Errorf("the late event %s: in the as-recorded view %v, in the as-occurred view %v", late.Type(), timelineHas(rec, late.ID.String()), timelineHas(occ, late.ID.String()))
+	}
+	if got := len(f.accessRecords(t)) - before; got != 2 {
+		t.Errorf("%d access records for two past views", got)
+	}
+	for _, tt := range []struct {
+		token, query string
+		status       int
+		code         string
+	}{
+		{"sup-token-0123456789abcdefghi", "recorded_at=" + mid, 403, "forbidden"},
+		{aud, "recorded_at=" + mid + "&occurred_at=" + mid, 400, "invalid_cut"},
+		{aud, "", 400, "invalid_cut"},
+		{aud, "recorded_at=last%20tuesday", 400, "invalid_time"},
+		{aud, "recorded_at=2999-01-01T00:00:00Z", 400, "future_time"},
+		{aud, "occurred_at=1999-01-01T00:00:00Z", 422, "before_case"},
+		{aud, "position=zero", 400, "invalid_position"},
+	} {
+		status, body := f.get(t, tt.token, base+tt.query)
+		if status != tt.status || body["code"] != tt.code {
+			t.Errorf("%s: %d %v, want %d %s", tt.query, status, body, tt.status, tt.code)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/projections"
+	"github.com/caseledger/caseledger/services/casefile"
+)
+
+// getReplay is the auditor's past view of a case: as recorded at a time or
+// up to a global position ("what did we know at the bail hearing?"), or as
+// occurred by a time, as known now. It reads the record itself, not the
+// read model, and shows the entries the role may see at that cut, with
+// what corrects, redacts or marks them beside them.
+func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) {
+	if p.Role != domain.RoleAuditor {
+		problem(w, http.StatusForbidden, "forbidden", "past views of a case are for auditors")
+		return
+	}
+	q := r.URL.Query()
+	var cut casefile.Cut
+	n := 0
+	for _, k := range []string{"recorded_at", "occurred_at", "position"} {
+		v := q.Get(k)
+		if v == "" {
+			continue
+		}
+		n++
+		switch k {
+		case "position":
+			pos, err := eventstore.ParsePosition(v)
+			if err != nil {
+				problem(w, http.StatusBadRequest, "invalid_position", "position is COMMIT/PREPARE, as the record prints it")
+				return
+			}
+			cut.Position = &pos
+		default:
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				problem(w, http.StatusBadRequest, "invalid_time", k+" is not an RFC 3339 time")
+				return
+			}
+			if k == "recorded_at" {
+				cut.RecordedAt = t
+			} else {
+				cut.OccurredAt = t
+			}
+		}
+	}
+	if n != 1 {
+		problem(w, http.StatusBadRequest, "invalid_cut", "give exactly one of recorded_at, occurred_at or position")
+		return
+	}
+	if err := cut.Validate(s.now()); err != nil {
+		problem(w, http.StatusBadRequest, "future_time", "the time is in the future")
+		return
+	}
+	a, ok := s.caseRead(w, r, p, "replay:"+cut.Kind(), nil, "recorded_at", "occurred_at", "position")
+	if !ok {
+		return
+	}
+	_, recs, err := casefile.Load(r.Context(), s.store, a.id)
+	if err != nil {
+		problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read")
+		return
+	}
+	if len(recs) == 0 {
+		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
+		return
+	}
+	st, events, kept, err := casefile.Replay(recs, cut, s.now())
+	if errors.Is(err, casefile.ErrBeforeCase) {
+		problem(w, http.StatusUnprocessableEntity, "before_case", "the case had no entry yet at that point")
+		return
+	}
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "the record could not be replayed")
+		return
+	}
+	type entry struct {
+		Version     int64  `json:"version"`
+		EventID     string `json:"event_id"`
+		Type        string `json:"type"`
+		Title       string `json:"title"`
+		Summary     string `json:"summary"`
+		OccurredAt  string `json:"occurred_at"`
+		RecordedAt  string `json:"recorded_at"`
+		Actor       string `json:"actor"`
+		Role        string `json:"role"`
+		Agency      string `json:"agency"`
+		Compartment string `json:"compartment"`
+		Targets     string `json:"targets,omitempty"`
+		InError     bool   `json:"marked_in_error,omitempty"`
+		Redacted    bool   `json:"redacted,omitempty"`
+		Corrections int    `json:"corrections,omitempty"`
+	}
+	out := []entry{}
+	hidden := 0
+	for i, e := range events {
+		en := st.Entries[e.ID] // as it stood at the cut
+		if !slices.Contains(a.vis, en.Compartment) {
+			hidden++
+			continue
+		}
+		x := entry{Version: kept[i].Version, EventID: e.ID.String(), Type: e.Type(), Title: domain.Title(e.Type()), Summary: domain.Summary(e.Data),
+			OccurredAt: projections.TS(e.Meta.OccurredAt), RecordedAt: projections.TS(e.Meta.RecordedAt), Actor: e.Meta.Actor.UserID,
+			Role: string(e.Meta.Actor.Role), Agency: e.Meta.Actor.Agency, Compartment: string(en.Compartment),
+			InError: en.InError, Redacted: en.Redacted, Corrections: en.Corrections}
+		if t := target(e.Data); t != "" {
+			x.Targets = t
+		}
+		out = append(out, x)
+	}
+	writeJSON(w, map[string]any{
+		"case_id": a.id.String(), "cut": cut.Kind(), "events_now": len(recs), "events_then": len(events), "hidden": hidden,
+		"state": map[string]any{"status": st.Status, "risk": st.Risk, "assignee": st.Assignee, "parties": len(st.Parties),
+			"open_follow_ups": st.OpenFollowUps(), "active_conditions": st.ActiveConditions(), "referrals": len(st.Referrals)},
+		"entries": out,
+	})
+}
+
+func target(d domain.EventData) string {
+	switch d := d.(type) {
+	case domain.EntryCorrected:
+		return d.TargetEventID.String()
+	case domain.EntryRedacted:
+		return d.TargetEventID.String()
+	case domain.EntryMarkedInError:
+		return d.TargetEventID.String()
+	}
+	return ""
+}
