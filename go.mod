@@ -9,6 +9,7 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
+	golang.org/x/mod v0.43.0
 	google.golang.org/grpc v1.79.3
 	google.golang.org/protobuf v1.36.12
 	modernc.org/sqlite v1.62.0

@@ -1,0 +1,255 @@
+package ledger
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Log is the Merkle tree over the record's events in global order: the
+// stored hashes in tlog's layout, and each leaf's event id and position.
+// A Log opened on a directory keeps both in two append-only files there
+// (fsynced by Sync, before a checkpoint is signed); a torn tail left by a
+// crash is cut back to the last whole leaf on opening, and the leaves past
+// it are read from the record again.
+type Log struct {
+	mu      sync.RWMutex
+	hashes  []tlog.Hash
+	leaves  []leafRef
+	byEvent map[uuid.UUID]int64
+	hf, lf  *os.File
+}
+
+type leafRef struct {
+	id  uuid.UUID
+	pos eventstore.Position
+}
+
+const (
+	hashSize = 32
+	refSize  = 32 // event id, commit, prepare
+)
+
+// NewMemory returns an empty log held in memory only (rebuilds, exports).
+func NewMemory() *Log { return &Log{byEvent: map[uuid.UUID]int64{}} }
+
+// Open opens or creates the log's files in dir.
+func Open(dir string) (*Log, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	l := NewMemory()
+	var err error
+	if l.hf, err = os.OpenFile(filepath.Join(dir, "hashes"), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if l.lf, err = os.OpenFile(filepath.Join(dir, "leaves"), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		l.hf.Close()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if err := l.load(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) load() error {
+	lraw, err := io.ReadAll(l.lf)
+	if err != nil {
+		return fmt.Errorf("ledger: read leaves: %w", err)
+	}
+	hraw, err := io.ReadAll(l.hf)
+	if err != nil {
+		return fmt.Errorf("ledger: read hashes: %w", err)
+	}
+	n := int64(len(lraw) / refSize)
+	for n > 0 && tlog.StoredHashCount(n) > int64(len(hraw)/hashSize) {
+		n-- // the hashes of the last leaves did not reach the disk
+	}
+	for i := range n {
+		b := lraw[i*refSize:]
+		id, _ := uuid.FromBytes(b[:16])
+		l.leaves = append(l.leaves, leafRef{id: id, pos: eventstore.Position{Commit: binary.BigEndian.Uint64(b[16:]), Prepare: binary.BigEndian.Uint64(b[24:])}})
+		l.byEvent[id] = i
+	}
+	count := tlog.StoredHashCount(n)
+	l.hashes = make([]tlog.Hash, count)
+	for i := range count {
+		copy(l.hashes[i][:], hraw[i*hashSize:])
+	}
+	// Cut any torn or surplus tail, and write from there on.
+	if err := l.lf.Truncate(n * refSize); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if err := l.hf.Truncate(count * hashSize); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if _, err := l.lf.Seek(0, io.SeekEnd); err != nil {
+		return err
+	}
+	_, err = l.hf.Seek(0, io.SeekEnd)
+	return err
+}
+
+// Close closes the files.
+func (l *Log) Close() error {
+	if l.hf == nil {
+		return nil
+	}
+	return errors.Join(l.hf.Close(), l.lf.Close())
+}
+
+// Size is the number of leaves.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return int64(len(l.leaves))
+}
+
+// Last is the position of the last leaf, or eventstore.Start.
+func (l *Log) Last() eventstore.Position {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.leaves) == 0 {
+		return eventstore.Start
+	}
+	return l.leaves[len(l.leaves)-1].pos
+}
+
+// Append adds the records as the next leaves; they must follow the last
+// leaf in the record's global order.
+func (l *Log) Append(recs []eventstore.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var hbuf, lbuf []byte
+	for _, r := range recs {
+		n := int64(len(l.leaves))
+		if n > 0 && !l.leaves[n-1].pos.Less(r.Position) {
+			return fmt.Errorf("ledger: record at %s does not follow the last leaf at %s", r.Position, l.leaves[n-1].pos)
+		}
+		if _, dup := l.byEvent[r.ID]; dup {
+			return fmt.Errorf("ledger: event %s is already leaf %d", r.ID, l.byEvent[r.ID])
+		}
+		hs, err := tlog.StoredHashesForRecordHash(n, LeafOf(r).Hash(), hashReader{l})
+		if err != nil {
+			return fmt.Errorf("ledger: leaf %d: %w", n, err)
+		}
+		l.hashes = append(l.hashes, hs...)
+		l.leaves = append(l.leaves, leafRef{id: r.ID, pos: r.Position})
+		l.byEvent[r.ID] = n
+		if l.hf != nil {
+			for _, h := range hs {
+				hbuf = append(hbuf, h[:]...)
+			}
+			lbuf = append(lbuf, r.ID[:]...)
+			lbuf = binary.BigEndian.AppendUint64(lbuf, r.Position.Commit)
+			lbuf = binary.BigEndian.AppendUint64(lbuf, r.Position.Prepare)
+		}
+	}
+	if l.hf != nil {
+		// Hashes first: a leaf whose hashes are missing is cut on opening.
+		if _, err := l.hf.Write(hbuf); err != nil {
+			return fmt.Errorf("ledger: write hashes: %w", err)
+		}
+		if _, err := l.lf.Write(lbuf); err != nil {
+			return fmt.Errorf("ledger: write leaves: %w", err)
+		}
+	}
+	return nil
+}
+
+// Sync makes the files durable.
+func (l *Log) Sync() error {
+	if l.hf == nil {
+		return nil
+	}
+	return errors.Join(l.hf.Sync(), l.lf.Sync())
+}
+
+// CatchUp appends every record after the last leaf; fn, when given, sees
+// each page first (the verifier checks chains there).
+func (l *Log) CatchUp(ctx context.Context, store eventstore.Store, fn func([]eventstore.Record) error) (int64, error) {
+	var n int64
+	after := l.Last()
+	for {
+		page, err := store.ReadAll(ctx, after, 1000)
+		if err != nil {
+			return n, err
+		}
+		if len(page) == 0 {
+			return n, nil
+		}
+		if fn != nil {
+			if err := fn(page); err != nil {
+				return n, err
+			}
+		}
+		if err := l.Append(page); err != nil {
+			return n, err
+		}
+		n += int64(len(page))
+		after = page[len(page)-1].Position
+	}
+}
+
+// TreeHash is the root of the tree of the first n leaves.
+func (l *Log) TreeHash(n int64) (tlog.Hash, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if n > int64(len(l.leaves)) {
+		return tlog.Hash{}, fmt.Errorf("ledger: tree of %d leaves asked of a log of %d", n, len(l.leaves))
+	}
+	return tlog.TreeHash(n, hashReader{l})
+}
+
+// Index is the leaf of an event.
+func (l *Log) Index(id uuid.UUID) (int64, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	n, ok := l.byEvent[id]
+	return n, ok
+}
+
+// ProveRecord proves leaf n is in the tree of size leaves.
+func (l *Log) ProveRecord(n, size int64) (tlog.RecordProof, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if size > int64(len(l.leaves)) {
+		return nil, fmt.Errorf("ledger: proof in a tree of %d leaves asked of a log of %d", size, len(l.leaves))
+	}
+	return tlog.ProveRecord(size, n, hashReader{l})
+}
+
+// ProveTree proves the tree of old leaves is a prefix of the tree of size.
+func (l *Log) ProveTree(old, size int64) (tlog.TreeProof, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if size > int64(len(l.leaves)) {
+		return nil, fmt.Errorf("ledger: proof to a tree of %d leaves asked of a log of %d", size, len(l.leaves))
+	}
+	return tlog.ProveTree(size, old, hashReader{l})
+}
+
+// hashReader reads stored hashes; the caller holds the lock.
+type hashReader struct{ l *Log }
+
+func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(r.l.hashes)) {
+			return nil, fmt.Errorf("ledger: stored hash %d of %d", x, len(r.l.hashes))
+		}
+		out[i] = r.l.hashes[x]
+	}
+	return out, nil
+}

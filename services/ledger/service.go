@@ -1,0 +1,242 @@
+package ledger
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// CheckpointStream is where signed checkpoints are appended; its events
+// are leaves of later trees like any other.
+const CheckpointStream = "ledger-checkpoints"
+
+// CheckpointType is the type of a checkpoint event.
+const CheckpointType = "ledger.checkpoint_signed"
+
+// Subject is the NATS subject checkpoints are published on.
+const Subject = "caseledger.ledger.checkpoints"
+
+// Signed is a checkpoint with its signed note, as the checkpoint stream
+// and NATS carry it.
+type Signed struct {
+	Origin string `json:"origin"`
+	Size   int64  `json:"size"`
+	Root   string `json:"root"` // base64
+	Note   string `json:"note"` // the signed note, text and signature lines
+}
+
+// ErrInconsistent means the log does not extend a checkpoint already
+// signed: the record or the log's files were altered, or they are not the
+// ones the checkpoint was signed over. Nothing is signed then.
+var ErrInconsistent = errors.New("ledger: the log does not extend the last signed checkpoint")
+
+// Service keeps the log up to date with the record and signs checkpoints.
+type Service struct {
+	Log      *Log
+	Keys     Keys
+	Store    eventstore.Store
+	NATS     *nats.Conn // optional
+	Interval time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	mu      sync.Mutex
+	started bool
+	last    *Checkpoint // last signed
+	grew    bool        // leaves other than checkpoints since last
+	signed  int64       // checkpoints signed by this process
+}
+
+// Last is the last signed checkpoint, if any.
+func (s *Service) Last() (Checkpoint, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return Checkpoint{}, false
+	}
+	return *s.last, true
+}
+
+// Start brings the log up to the record and checks it against the last
+// checkpoint in the checkpoint stream, which must verify with this key.
+func (s *Service) Start(ctx context.Context) error {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	cps, err := ReadCheckpoints(ctx, s.Store, s.Keys)
+	if err != nil {
+		return err
+	}
+	if _, err := s.catchUp(ctx); err != nil {
+		return err
+	}
+	if len(cps) > 0 {
+		last := cps[len(cps)-1]
+		if err := s.consistent(last); err != nil {
+			return err
+		}
+		s.last = &last
+	}
+	s.started = true
+	return nil
+}
+
+// ReadCheckpoints reads every signed checkpoint in the checkpoint stream,
+// checking each signature; a checkpoint that does not verify is an error
+// naming its version.
+func ReadCheckpoints(ctx context.Context, st eventstore.Store, k Keys) ([]Checkpoint, error) {
+	var out []Checkpoint
+	for from := int64(0); ; {
+		page, err := st.ReadStream(ctx, CheckpointStream, from, 1000)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: read checkpoints: %w", err)
+		}
+		for _, r := range page {
+			var sc Signed
+			if err := json.Unmarshal(r.Data, &sc); err != nil {
+				return nil, fmt.Errorf("ledger: checkpoint %d is malformed", r.Version)
+			}
+			c, err := OpenCheckpoint([]byte(sc.Note), k.Verifier)
+			if err != nil {
+				return nil, fmt.Errorf("ledger: checkpoint %d: %w", r.Version, err)
+			}
+			out = append(out, c)
+		}
+		if len(page) < 1000 {
+			return out, nil
+		}
+		from = page[len(page)-1].Version + 1
+	}
+}
+
+// consistent checks that the log extends c: its tree of c.Size leaves has
+// c's root.
+func (s *Service) consistent(c Checkpoint) error {
+	if s.Log.Size() < c.Size {
+		return fmt.Errorf("%w: checkpoint of %d leaves, the log holds %d", ErrInconsistent, c.Size, s.Log.Size())
+	}
+	root, err := s.Log.TreeHash(c.Size)
+	if err != nil {
+		return err
+	}
+	if root != c.Root {
+		return fmt.Errorf("%w: the tree of its first %d leaves has root %s, the checkpoint %s", ErrInconsistent, c.Size, root, c.Root)
+	}
+	return nil
+}
+
+func (s *Service) catchUp(ctx context.Context) (int64, error) {
+	n, err := s.Log.CatchUp(ctx, s.Store, func(page []eventstore.Record) error {
+		for _, r := range page {
+			if r.Stream != CheckpointStream {
+				s.grew = true
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// SignNow catches up and signs a checkpoint over the whole log, unless
+// nothing but checkpoints was added since the last one. It appends the
+// checkpoint to the checkpoint stream and publishes it on NATS.
+func (s *Service) SignNow(ctx context.Context) (Checkpoint, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return Checkpoint{}, false, errors.New("ledger: not started, or its start failed: nothing is signed")
+	}
+	if _, err := s.catchUp(ctx); err != nil {
+		return Checkpoint{}, false, err
+	}
+	if !s.grew && s.last != nil {
+		return *s.last, false, nil
+	}
+	if s.last != nil {
+		if err := s.consistent(*s.last); err != nil {
+			return Checkpoint{}, false, err
+		}
+	}
+	size := s.Log.Size()
+	root, err := s.Log.TreeHash(size)
+	if err != nil {
+		return Checkpoint{}, false, err
+	}
+	c := Checkpoint{Origin: s.Keys.Signer.Name(), Size: size, Root: root}
+	signed, err := s.Keys.Sign(c)
+	if err != nil {
+		return Checkpoint{}, false, err
+	}
+	// The leaves it covers are durable before the checkpoint is.
+	if err := s.Log.Sync(); err != nil {
+		return Checkpoint{}, false, err
+	}
+	body, err := json.Marshal(Signed{Origin: c.Origin, Size: c.Size, Root: base64.StdEncoding.EncodeToString(root[:]), Note: string(signed)})
+	if err != nil {
+		return Checkpoint{}, false, err
+	}
+	now := s.Now().UTC()
+	meta, _ := json.Marshal(map[string]any{"recorded_at": now, "occurred_at": now, "source_system": "ledger",
+		"actor": map[string]string{"user_id": "ledger", "role": "system", "agency": ""}})
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Checkpoint{}, false, err
+	}
+	if _, err := s.Store.Append(ctx, CheckpointStream, eventstore.Any, []eventstore.EventData{{ID: id, Type: CheckpointType, Data: body, Metadata: meta}}); err != nil {
+		return Checkpoint{}, false, fmt.Errorf("ledger: append checkpoint: %w", err)
+	}
+	s.last, s.grew = &c, false
+	s.signed++
+	if s.NATS != nil {
+		if err := s.NATS.Publish(Subject, body); err != nil {
+			s.Logger.Warn("checkpoint not published on NATS", "size", c.Size, "err", err)
+		}
+	}
+	s.Logger.Info("checkpoint signed", "size", c.Size, "root", c.Root.String())
+	return c, true, nil
+}
+
+// Run signs a checkpoint every interval (default one minute) until ctx
+// ends, then a last one.
+func (s *Service) Run(ctx context.Context) error {
+	every := s.Interval
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _, err := s.SignNow(sctx)
+			return err
+		case <-t.C:
+			if _, _, err := s.SignNow(ctx); err != nil {
+				if errors.Is(err, ErrInconsistent) {
+					return err // never sign past an inconsistency
+				}
+				if ctx.Err() == nil {
+					s.Logger.Warn("checkpoint not signed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Root is a convenience for tests and tools: the root of the whole log.
+func (l *Log) Root() (tlog.Hash, error) { return l.TreeHash(l.Size()) }
