@@ -53,10 +53,14 @@ Usage:
   caseledger demo [--cases N] [--seed S] [--show K] [--data-dir DIR]
       generate N synthetic cases through the domain rules, append them to the
       store, and print the timeline of one (who, what, when, compartment)
-  caseledger replay CASE_ID [--data-dir DIR]
-      print a case's events from the store and check its chain
-  caseledger verify [--data-dir DIR]
-      walk every chain in the store; exits non-zero on any break
+  caseledger replay CASE_ID [--as-recorded-at T | --as-occurred-at T | --as-of-position P]
+      print a case's events from the store and check its chain; with a cut,
+      the case as recorded then, or as it had happened by then as known now
+  caseledger verify [--data-dir DIR] [--pubkey FILE]
+      walk every chain in the store, rebuild the Merkle log and check every
+      signed checkpoint against it; exits non-zero on any break
+  caseledger ledger pubkey [--ledger-key FILE] [--ledger-origin NAME]
+      print the public key that checks the log's signed checkpoints
   caseledger project [--rebuild case_files] [--data-dir DIR]
       bring the read models (DIR/readmodels.db) up to date with the record,
       or rebuild one from position zero
@@ -94,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runSchemas(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
+	case "ledger":
+		return runLedger(ctx, args[1:], getenv, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -17,6 +17,7 @@ import (
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/api"
 	"github.com/caseledger/caseledger/services/ingest"
+	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/metrics"
 	"github.com/caseledger/caseledger/services/natsbus"
@@ -43,9 +44,12 @@ type serveConfig struct {
 	// (CASELEDGER_FIRST_CONTACT_DAYS, CASELEDGER_HOLIDAYS).
 	FirstContactDays int
 	Holidays         string
+	// The ledger (CASELEDGER_LEDGER_ORIGIN, _KEY, _INTERVAL).
+	LedgerOrigin, LedgerKey string
+	LedgerInterval          time.Duration
 }
 
-var roles = []string{"all", "ingest", "relay", "project", "api"}
+var roles = []string{"all", "ingest", "relay", "project", "api", "ledger"}
 
 func (c serveConfig) Validate() error {
 	var errs []error
@@ -64,6 +68,9 @@ func (c serveConfig) Validate() error {
 	}
 	if set != 0 && set != 3 {
 		errs = append(errs, errors.New("--oidc-issuer, --oidc-audience and --oidc-jwks-url go together"))
+	}
+	if c.LedgerInterval < time.Second {
+		errs = append(errs, errors.New("--ledger-interval must be a duration of at least 1s (e.g. 1m)"))
 	}
 	if err := (projections.ContactRule{WorkingDays: c.FirstContactDays}).Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--first-contact-days: %w", err))
@@ -129,6 +136,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.Holidays = getenv("CASELEDGER_HOLIDAYS")
 	f.IntVar(&cfg.FirstContactDays, "first-contact-days", cfg.FirstContactDays, "working days within which a victim contact is due after a high risk band or a breach (env CASELEDGER_FIRST_CONTACT_DAYS)")
 	f.StringVar(&cfg.Holidays, "holidays", cfg.Holidays, "file of public holidays, one YYYY-MM-DD per line, skipped as working days (env CASELEDGER_HOLIDAYS)")
+	cfg.LedgerOrigin, cfg.LedgerKey = getenvOr(getenv, "CASELEDGER_LEDGER_ORIGIN", defaultOrigin), getenv("CASELEDGER_LEDGER_KEY")
+	cfg.LedgerInterval = time.Minute
+	if v := getenv("CASELEDGER_LEDGER_INTERVAL"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			cfg.LedgerInterval = d
+		} else {
+			cfg.LedgerInterval = -1 // reported by Validate
+		}
+	}
+	f.StringVar(&cfg.LedgerOrigin, "ledger-origin", cfg.LedgerOrigin, "the Merkle log's name, also its signing key's (env CASELEDGER_LEDGER_ORIGIN)")
+	f.StringVar(&cfg.LedgerKey, "ledger-key", cfg.LedgerKey, "the ledger's signing key file instead of DATA_DIR/ledger/signing.key, generated on first start (env CASELEDGER_LEDGER_KEY)")
+	f.DurationVar(&cfg.LedgerInterval, "ledger-interval", cfg.LedgerInterval, "how often the ledger signs a checkpoint, and once more at shutdown (env CASELEDGER_LEDGER_INTERVAL)")
 	cfg.Emitters = getenv("CASELEDGER_EMITTERS")
 	f.StringVar(&cfg.Emitters, "emitters", cfg.Emitters, "JSON registry of emitters' public keys: when set, only commands they sign are recorded (env CASELEDGER_EMITTERS)")
 	if err := f.parse(args, 0, func() error { return cfg.Validate() }); err != nil {
@@ -193,7 +212,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		wg      sync.WaitGroup
 		runners []*projections.Runner
 	)
-	errs := make(chan error, 3+len(readModels))
+	errs := make(chan error, 5+len(readModels))
 	runRole := func(name string, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -231,6 +250,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			runners = append(runners, pr)
 			runRole("project "+p.Name(), pr.Run)
 		}
+	}
+	if cfg.Role == "all" || cfg.Role == "ledger" {
+		// The ledger appends its checkpoints to the record, so it runs
+		// where the store is written: in the single-node process, or as
+		// its own role beside EventStoreDB/KurrentDB.
+		keys, err := ledgerKeys(f.store, cfg.LedgerOrigin, cfg.LedgerKey)
+		if err != nil {
+			return err
+		}
+		lg, err := ledger.Open(filepath.Join(ledgerDir(f.store), "tree"))
+		if err != nil {
+			return err
+		}
+		defer lg.Close()
+		svc := &ledger.Service{Log: lg, Keys: keys, Store: store, NATS: nc, Interval: cfg.LedgerInterval, Logger: log.With("component", "ledger")}
+		if err := svc.Start(ctx); err != nil {
+			return err
+		}
+		runRole("ledger", svc.Run)
 	}
 	if cfg.MetricsListen != "" {
 		reg := metrics.NewRegistry()

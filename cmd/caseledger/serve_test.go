@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,9 +104,23 @@ func TestServeAndEmit(t *testing.T) {
 	if !strings.Contains(out.String(), "stopped cleanly") {
 		t.Fatalf("serve output:\n%s", out.String())
 	}
+	// 15 cases and the ledger's checkpoints (at least the one signed at
+	// shutdown), every signed root matching the log rebuilt from the record.
 	report, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify")
-	if err != nil || !strings.Contains(report, "in 15 streams") || !strings.Contains(report, "every chain holds") {
+	if err != nil || !strings.Contains(report, "in 16 streams") || !strings.Contains(report, "every chain holds") ||
+		!regexp.MustCompile(`[1-9]\d* signed checkpoints match the record`).MatchString(report) {
 		t.Fatalf("verify after serve: %v\n%s", err, report)
+	}
+	pub, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "ledger", "pubkey")
+	if err != nil || !strings.HasPrefix(pub, "caseledger.local/ledger+") || !strings.Contains(report, strings.TrimSpace(pub)) {
+		t.Fatalf("ledger pubkey: %v %q\n%s", err, pub, report)
+	}
+	// Checked with another key, the checkpoints fail.
+	other := filepath.Join(t.TempDir(), "other.pub")
+	otherKey, _, _ := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": t.TempDir()}, "ledger", "pubkey")
+	os.WriteFile(other, []byte(otherKey), 0o644)
+	if report, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify", "--pubkey", other); !errors.Is(err, errLedger) || !strings.Contains(report, "CHECKPOINT FAILS") {
+		t.Fatalf("verify with another key: %v\n%s", err, report)
 	}
 }
 

@@ -2,20 +2,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/services/ledger"
 )
 
 // errChainBroken is returned by verify when any chain breaks.
 var errChainBroken = fmt.Errorf("chain broken")
 
 // runVerify walks the whole global log once, checking every stream's chain
-// incrementally, and names each stream and version where a chain breaks.
+// incrementally and rebuilding the Merkle log, names each stream and
+// version where a chain breaks, and checks every signed checkpoint (its
+// signature, and its root against the rebuilt log).
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("verify", getenv, stderr)
+	pubkey := getenv("CASELEDGER_LEDGER_PUBKEY")
+	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default DATA_DIR/ledger/ledger.pub) (env CASELEDGER_LEDGER_PUBKEY)")
 	if err := f.parse(args, 0); err != nil {
 		return err
 	}
@@ -25,37 +33,82 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer store.Close()
 	start := time.Now()
-	v, err := verifyAll(ctx, store)
+	v, tree, err := verifyAll(ctx, store)
 	if err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(stdout, "verified %d events in %d streams of %s in %s (%.0f events/s)\n",
 		v.Events, v.Streams, f.store.where(), elapsed.Round(time.Millisecond), float64(v.Events)/max(elapsed.Seconds(), 1e-9))
+	var errs []error
 	if len(v.Breaks) == 0 {
 		fmt.Fprintln(stdout, "every chain holds")
-		return nil
+	} else {
+		for _, b := range v.Breaks {
+			fmt.Fprintf(stdout, "BROKEN %s at version %d: %s\n", b.Stream, b.Version, b.Reason)
+		}
+		errs = append(errs, fmt.Errorf("%w in %d streams", errChainBroken, len(v.Breaks)))
 	}
-	for _, b := range v.Breaks {
-		fmt.Fprintf(stdout, "BROKEN %s at version %d: %s\n", b.Stream, b.Version, b.Reason)
+	root, _ := tree.Root()
+	fmt.Fprintf(stdout, "Merkle log rebuilt: %d leaves, root %s\n", tree.Size(), root)
+	if err := checkCheckpoints(ctx, store, tree, pubkey, f.store, stdout); err != nil {
+		errs = append(errs, err)
 	}
-	return fmt.Errorf("%w in %d streams", errChainBroken, len(v.Breaks))
+	return errors.Join(errs...)
 }
 
-// verifyAll feeds the global log through a chain verifier.
-func verifyAll(ctx context.Context, store eventstore.Store) (*eventstore.Verifier, error) {
-	v := eventstore.NewVerifier()
-	for after := eventstore.Start; ; {
-		page, err := store.ReadAll(ctx, after, 4096)
-		if err != nil {
-			return nil, fmt.Errorf("verify: %w", err)
+// checkCheckpoints checks every signed checkpoint in the record against
+// the public key and the rebuilt log.
+func checkCheckpoints(ctx context.Context, store eventstore.Store, tree *ledger.Log, pubkey string, c storeConfig, stdout io.Writer) error {
+	if pubkey == "" {
+		pubkey = filepath.Join(ledgerDir(c), ledger.PublicKeyFile)
+		if _, err := os.Stat(pubkey); err != nil {
+			n, err := store.ReadStream(ctx, ledger.CheckpointStream, 0, 1)
+			if err == nil && len(n) == 0 {
+				fmt.Fprintln(stdout, "no signed checkpoint in the record yet")
+				return nil
+			}
+			return fmt.Errorf("%w: checkpoints are in the record but no public key was given (--pubkey FILE)", errLedger)
 		}
+	}
+	keys, err := ledger.LoadVerifier(pubkey)
+	if err != nil {
+		return err
+	}
+	cps, err := ledger.ReadCheckpoints(ctx, store, keys)
+	if err != nil {
+		fmt.Fprintf(stdout, "CHECKPOINT FAILS: %v\n", err)
+		return fmt.Errorf("%w: %v", errLedger, err)
+	}
+	for _, cp := range cps {
+		root, err := tree.TreeHash(cp.Size)
+		if err != nil || root != cp.Root {
+			fmt.Fprintf(stdout, "CHECKPOINT FAILS: signed at %d leaves with root %s; the record gives %s\n", cp.Size, cp.Root, root)
+			return fmt.Errorf("%w at size %d", errLedger, cp.Size)
+		}
+	}
+	if len(cps) == 0 {
+		fmt.Fprintln(stdout, "no signed checkpoint in the record yet")
+		return nil
+	}
+	last := cps[len(cps)-1]
+	fmt.Fprintf(stdout, "%d signed checkpoints match the record (key %s); the last covers %d of %d leaves\n", len(cps), keys.VerifierKey, last.Size, tree.Size())
+	return nil
+}
+
+// verifyAll feeds the global log through a chain verifier and into a
+// Merkle log rebuilt in memory, in one pass.
+func verifyAll(ctx context.Context, store eventstore.Store) (*eventstore.Verifier, *ledger.Log, error) {
+	v := eventstore.NewVerifier()
+	tree := ledger.NewMemory()
+	_, err := tree.CatchUp(ctx, store, func(page []eventstore.Record) error {
 		for _, r := range page {
 			v.Add(r)
 		}
-		if len(page) < 4096 {
-			return v, nil
-		}
-		after = page[len(page)-1].Position
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify: %w", err)
 	}
+	return v, tree, nil
 }

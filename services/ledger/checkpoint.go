@@ -161,3 +161,18 @@ func OpenCheckpoint(signed []byte, verifier note.Verifier) (Checkpoint, error) {
 	}
 	return c, nil
 }
+
+// LoadVerifier reads a public key file (note's name+hash+key form), for
+// checking checkpoints without the signing key.
+func LoadVerifier(path string) (Keys, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Keys{}, fmt.Errorf("ledger: public key: %w", err)
+	}
+	vkey := strings.TrimSpace(string(raw))
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return Keys{}, fmt.Errorf("ledger: %s is not a ledger public key (name+hash+key)", path)
+	}
+	return Keys{Verifier: v, VerifierKey: vkey}, nil
+}

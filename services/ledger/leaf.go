@@ -40,16 +40,16 @@ type Leaf struct {
 // fields, never an error, so every event has a leaf.
 func LeafOf(r eventstore.Record) Leaf {
 	var m struct {
-		RecordedAt json.RawMessage `json:"recorded_at"`
+		RecordedAt any `json:"recorded_at"`
 		Actor      struct {
-			UserID string `json:"user_id"`
+			UserID any `json:"user_id"`
 		} `json:"actor"`
 	}
 	_ = json.Unmarshal(r.Metadata, &m)
-	var recorded string
-	_ = json.Unmarshal(m.RecordedAt, &recorded)
+	recorded, _ := m.RecordedAt.(string) // a non-string is no recorded_at
+	actor, _ := m.Actor.UserID.(string)
 	return Leaf{Position: r.Position.String(), Stream: r.Stream, Version: r.Version, EventID: r.ID.String(), Type: r.Type,
-		RecordedAt: recorded, ActorID: m.Actor.UserID, ChainHash: hex.EncodeToString(r.Hash[:])}
+		RecordedAt: recorded, ActorID: actor, ChainHash: hex.EncodeToString(r.Hash[:])}
 }
 
 // Bytes is the leaf's data: the tag and each field, each preceded by its

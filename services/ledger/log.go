@@ -40,7 +40,7 @@ const (
 )
 
 // NewMemory returns an empty log held in memory only (rebuilds, exports).
-func NewMemory() *Log { return &Log{byEvent: map[uuid.UUID]int64{}} }
+func NewMemory() *Log { return &Log{} }
 
 // Open opens or creates the log's files in dir.
 func Open(dir string) (*Log, error) {
@@ -80,7 +80,6 @@ func (l *Log) load() error {
 		b := lraw[i*refSize:]
 		id, _ := uuid.FromBytes(b[:16])
 		l.leaves = append(l.leaves, leafRef{id: id, pos: eventstore.Position{Commit: binary.BigEndian.Uint64(b[16:]), Prepare: binary.BigEndian.Uint64(b[24:])}})
-		l.byEvent[id] = i
 	}
 	count := tlog.StoredHashCount(n)
 	l.hashes = make([]tlog.Hash, count)
@@ -129,24 +128,36 @@ func (l *Log) Last() eventstore.Position {
 // Append adds the records as the next leaves; they must follow the last
 // leaf in the record's global order.
 func (l *Log) Append(recs []eventstore.Record) error {
+	return l.appendHashed(recs, leafHashes(recs))
+}
+
+// leafHashes computes the records' leaf hashes.
+func leafHashes(recs []eventstore.Record) []tlog.Hash {
+	out := make([]tlog.Hash, len(recs))
+	for i, r := range recs {
+		out[i] = LeafOf(r).Hash()
+	}
+	return out
+}
+
+func (l *Log) appendHashed(recs []eventstore.Record, leaves []tlog.Hash) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var hbuf, lbuf []byte
-	for _, r := range recs {
+	for i, r := range recs {
 		n := int64(len(l.leaves))
 		if n > 0 && !l.leaves[n-1].pos.Less(r.Position) {
 			return fmt.Errorf("ledger: record at %s does not follow the last leaf at %s", r.Position, l.leaves[n-1].pos)
 		}
-		if _, dup := l.byEvent[r.ID]; dup {
-			return fmt.Errorf("ledger: event %s is already leaf %d", r.ID, l.byEvent[r.ID])
-		}
-		hs, err := tlog.StoredHashesForRecordHash(n, LeafOf(r).Hash(), hashReader{l})
+		hs, err := tlog.StoredHashesForRecordHash(n, leaves[i], hashReader{l})
 		if err != nil {
 			return fmt.Errorf("ledger: leaf %d: %w", n, err)
 		}
 		l.hashes = append(l.hashes, hs...)
 		l.leaves = append(l.leaves, leafRef{id: r.ID, pos: r.Position})
-		l.byEvent[r.ID] = n
+		if l.byEvent != nil {
+			l.byEvent[r.ID] = n
+		}
 		if l.hf != nil {
 			for _, h := range hs {
 				hbuf = append(hbuf, h[:]...)
@@ -177,29 +188,68 @@ func (l *Log) Sync() error {
 }
 
 // CatchUp appends every record after the last leaf; fn, when given, sees
-// each page first (the verifier checks chains there).
+// each page first (the verifier checks chains there). Reading, hashing the
+// leaves and growing the tree run as a pipeline, so a rebuild uses every
+// core.
 func (l *Log) CatchUp(ctx context.Context, store eventstore.Store, fn func([]eventstore.Record) error) (int64, error) {
-	var n int64
-	after := l.Last()
-	for {
-		page, err := store.ReadAll(ctx, after, 1000)
-		if err != nil {
-			return n, err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type page struct {
+		recs   []eventstore.Record
+		leaves []tlog.Hash
+		err    error
+	}
+	read := make(chan page, 2)
+	hashed := make(chan page, 2)
+	go func() {
+		defer close(read)
+		for after := l.Last(); ; {
+			recs, err := store.ReadAll(ctx, after, 1000)
+			if err == nil && len(recs) == 0 {
+				return
+			}
+			select {
+			case read <- page{recs: recs, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			after = recs[len(recs)-1].Position
 		}
-		if len(page) == 0 {
-			return n, nil
-		}
-		if fn != nil {
-			if err := fn(page); err != nil {
-				return n, err
+	}()
+	go func() {
+		defer close(hashed)
+		for p := range read {
+			if p.err == nil && fn != nil {
+				p.err = fn(p.recs)
+			}
+			if p.err == nil {
+				p.leaves = leafHashes(p.recs)
+			}
+			select {
+			case hashed <- p:
+			case <-ctx.Done():
+				return
 			}
 		}
-		if err := l.Append(page); err != nil {
+	}()
+	var n int64
+	for p := range hashed {
+		err := p.err
+		if err == nil {
+			err = l.appendHashed(p.recs, p.leaves)
+		}
+		if err != nil {
+			cancel()
+			for range hashed {
+			}
 			return n, err
 		}
-		n += int64(len(page))
-		after = page[len(page)-1].Position
+		n += int64(len(p.recs))
 	}
+	return n, ctx.Err()
 }
 
 // TreeHash is the root of the tree of the first n leaves.
@@ -213,9 +263,17 @@ func (l *Log) TreeHash(n int64) (tlog.Hash, error) {
 }
 
 // Index is the leaf of an event.
+// The index by event is built on first use: rebuilds and verification
+// never need it.
 func (l *Log) Index(id uuid.UUID) (int64, bool) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byEvent == nil {
+		l.byEvent = make(map[uuid.UUID]int64, len(l.leaves))
+		for i, r := range l.leaves {
+			l.byEvent[r.id] = int64(i)
+		}
+	}
 	n, ok := l.byEvent[id]
 	return n, ok
 }
