@@ -24,6 +24,9 @@ need() {
 need sqlite3 sqlite3
 # Headless Chromium: a test loads the dashboard page and reads the DOM.
 need chromium chromium
+# pdftoppm (poppler-utils): a test turns the disclosure report's first PDF
+# page into a PNG.
+need pdftoppm poppler-utils
 
 # PostgreSQL for the read-model tests: start the machine's cluster if it is
 # not running, and give the tests a database of their own.

@@ -61,6 +61,10 @@ Usage:
       signed checkpoint against it; exits non-zero on any break
   caseledger ledger pubkey [--ledger-key FILE] [--ledger-origin NAME]
       print the public key that checks the log's signed checkpoints
+  caseledger export CASE_ID --out DIR [--order ORDER_ID] [--pubkey FILE]
+      write the case's disclosure bundle (exact stored events, chain, Merkle
+      proofs, signed checkpoint, access log, report.html and report.pdf);
+      social-work and sealed entries only under a recorded production order
   caseledger project [--rebuild case_files] [--data-dir DIR]
       bring the read models (DIR/readmodels.db) up to date with the record,
       or rebuild one from position zero
@@ -100,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "ledger":
 		return runLedger(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -114,6 +115,22 @@ func TestServeAndEmit(t *testing.T) {
 	pub, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "ledger", "pubkey")
 	if err != nil || !strings.HasPrefix(pub, "caseledger.local/ledger+") || !strings.Contains(report, strings.TrimSpace(pub)) {
 		t.Fatalf("ledger pubkey: %v %q\n%s", err, pub, report)
+	}
+	// The case's disclosure bundle, checked by caseverify built on its own.
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	got, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", bundle, "--exporter", "aud-1")
+	if err != nil || !strings.Contains(got, "bundle SHA-256") {
+		t.Fatalf("export: %v\n%s", err, got)
+	}
+	cv := filepath.Join(t.TempDir(), "caseverify")
+	if out, err := exec.Command("go", "build", "-o", cv, "../caseverify").CombinedOutput(); err != nil {
+		t.Fatalf("build caseverify: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(cv, bundle, "--pubkey", filepath.Join(dir, "ledger", "ledger.pub")).CombinedOutput(); err != nil || !strings.Contains(string(out), "VERIFIED: case "+c.ID.String()) {
+		t.Fatalf("caseverify: %v\n%s", err, out)
+	}
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", bundle); err == nil {
+		t.Fatal("export over a non-empty directory")
 	}
 	// Checked with another key, the checkpoints fail.
 	other := filepath.Join(t.TempDir(), "other.pub")

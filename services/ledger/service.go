@@ -84,7 +84,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	if len(cps) > 0 {
-		last := cps[len(cps)-1]
+		last := cps[len(cps)-1].Checkpoint
 		if err := s.consistent(last); err != nil {
 			return err
 		}
@@ -94,11 +94,17 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
+// Stored is a signed checkpoint as read back from the checkpoint stream.
+type Stored struct {
+	Checkpoint
+	Note []byte // the signed note
+}
+
 // ReadCheckpoints reads every signed checkpoint in the checkpoint stream,
 // checking each signature; a checkpoint that does not verify is an error
 // naming its version.
-func ReadCheckpoints(ctx context.Context, st eventstore.Store, k Keys) ([]Checkpoint, error) {
-	var out []Checkpoint
+func ReadCheckpoints(ctx context.Context, st eventstore.Store, k Keys) ([]Stored, error) {
+	var out []Stored
 	for from := int64(0); ; {
 		page, err := st.ReadStream(ctx, CheckpointStream, from, 1000)
 		if err != nil {
@@ -113,7 +119,7 @@ func ReadCheckpoints(ctx context.Context, st eventstore.Store, k Keys) ([]Checkp
 			if err != nil {
 				return nil, fmt.Errorf("ledger: checkpoint %d: %w", r.Version, err)
 			}
-			out = append(out, c)
+			out = append(out, Stored{Checkpoint: c, Note: []byte(sc.Note)})
 		}
 		if len(page) < 1000 {
 			return out, nil

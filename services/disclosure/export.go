@@ -1,0 +1,299 @@
+package disclosure
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Errors of an export that cannot be made.
+var (
+	ErrUnknownCase = errors.New("disclosure: no case with this id in the record")
+	ErrNoOrder     = errors.New("disclosure: no production order with this id is recorded on the case")
+	ErrNotCovered  = errors.New("disclosure: the case's last events are not covered by a signed checkpoint yet; wait for the next one (serve signs every --ledger-interval and at shutdown)")
+	ErrOutExists   = errors.New("disclosure: the output directory exists and is not empty")
+)
+
+// Source is what an export reads: the record, the Merkle log rebuilt from
+// it (caught up), and the key that checks the checkpoints.
+type Source struct {
+	Store eventstore.Store
+	Tree  *ledger.Log
+	Keys  ledger.Keys
+}
+
+// Options say what to export, for whom, and where.
+type Options struct {
+	CaseID   uuid.UUID
+	OrderID  uuid.UUID // opens social-work and sealed entries when recorded on the case
+	Exporter string    // who exports (user id)
+	Out      string    // the bundle's directory: created, or empty
+	Now      time.Time
+}
+
+// Result sums up an export.
+type Result struct {
+	Dir            string
+	ManifestSHA256 string // the bundle's SHA-256
+	Events         int
+	Withheld       int
+	Checkpoint     ledger.Checkpoint
+}
+
+// Export writes the case's bundle.
+func Export(ctx context.Context, src Source, opt Options) (Result, error) {
+	state, recs, err := casefile.Load(ctx, src.Store, opt.CaseID)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(recs) == 0 {
+		return Result{}, ErrUnknownCase
+	}
+	vis := []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared}
+	scope := "police and shared entries; social-work and sealed entries withheld (no production order named)"
+	if opt.OrderID != uuid.Nil {
+		o, ok := state.Orders[opt.OrderID]
+		if !ok {
+			return Result{}, ErrNoOrder
+		}
+		vis = append(vis, domain.CompartmentSocialWork, domain.CompartmentSealed)
+		scope = fmt.Sprintf("every entry, under production order %s (%s, file %s, issued %s)", o.OrderID, o.Court, o.FileRef, o.IssuedAt.UTC().Format(time.DateOnly))
+	}
+	cps, err := ledger.ReadCheckpoints(ctx, src.Store, src.Keys)
+	if err != nil {
+		return Result{}, err
+	}
+	// The first checkpoint that covers every event of the case; the last
+	// one, if newer, with the proof that the log only grew in between.
+	var top int64
+	idx := make([]int64, len(recs))
+	for i, r := range recs {
+		n, ok := src.Tree.Index(r.ID)
+		if !ok {
+			return Result{}, fmt.Errorf("disclosure: event %s (version %d) is not in the Merkle log", r.ID, r.Version)
+		}
+		idx[i], top = n, max(top, n)
+	}
+	at := slices.IndexFunc(cps, func(c ledger.Stored) bool { return c.Size > top })
+	if at < 0 {
+		return Result{}, ErrNotCovered
+	}
+	cp, latest := cps[at], cps[len(cps)-1]
+	if root, err := src.Tree.TreeHash(cp.Size); err != nil || root != cp.Root {
+		return Result{}, fmt.Errorf("disclosure: the record no longer gives checkpoint %d's root: %w", cp.Size, ledger.ErrInconsistent)
+	}
+	if err := prepareOut(opt.Out); err != nil {
+		return Result{}, err
+	}
+	m := Manifest{Format: Format, CaseID: opt.CaseID.String(), Stream: domain.StreamName(opt.CaseID), ExportedAt: opt.Now.UTC(), ExportedBy: opt.Exporter,
+		Scope: scope, Origin: cp.Origin, PublicKey: src.Keys.VerifierKey, CheckpointFile: "checkpoint.note", AccessLogFile: "access.json",
+		VersionsAtExport: int64(len(recs)), CheckpointCovered: cp.Size}
+	if opt.OrderID != uuid.Nil {
+		m.OrderID = opt.OrderID.String()
+	}
+	w := &writer{dir: opt.Out}
+	w.file("checkpoint.note", cp.Note)
+	if latest.Size > cp.Size {
+		proof, err := src.Tree.ProveTree(cp.Size, latest.Size)
+		if err != nil {
+			return Result{}, err
+		}
+		m.NewerFile, m.Consistency = "newer.note", hexes(proof)
+		w.file("newer.note", latest.Note)
+	}
+	redactions := redactionsOf(recs)
+	rep := report{Manifest: &m, State: state}
+	for i, r := range recs {
+		ent := state.Entries[r.ID]
+		proof, err := src.Tree.ProveRecord(idx[i], cp.Size)
+		if err != nil {
+			return Result{}, err
+		}
+		e := Event{Version: r.Version, EventID: r.ID.String(), Type: r.Type, Position: r.Position.String(), PrevHash: hex.EncodeToString(r.PrevHash[:]),
+			Hash: hex.EncodeToString(r.Hash[:]), LeafIndex: idx[i], Inclusion: hexes(proof), Compartment: string(ent.Compartment)}
+		switch {
+		case !slices.Contains(vis, ent.Compartment):
+			e.Withheld = "compartment " + string(ent.Compartment) + ": needs a production order"
+		case redactions[r.ID] != "" && opt.OrderID == uuid.Nil:
+			e.Withheld = "redacted: " + redactions[r.ID]
+		}
+		if e.Withheld != "" {
+			leaf := ledger.LeafOf(r)
+			e.RecordedAt, e.ActorID = leaf.RecordedAt, leaf.ActorID
+			m.WithheldCount++
+		} else {
+			e.DataFile, e.MetadataFile = fmt.Sprintf("events/%06d.data", r.Version), fmt.Sprintf("events/%06d.metadata", r.Version)
+			w.file(e.DataFile, r.Data)
+			w.file(e.MetadataFile, r.Metadata)
+		}
+		m.Events = append(m.Events, e)
+		de, err := casefile.Decode(r)
+		if err != nil {
+			return Result{}, err
+		}
+		rep.Entries = append(rep.Entries, entryOf(de, r, e, state))
+	}
+	access, err := accessLog(ctx, src.Store, opt.CaseID, recs, opt.Now)
+	if err != nil {
+		return Result{}, err
+	}
+	raw, _ := json.MarshalIndent(access, "", "  ")
+	w.file(m.AccessLogFile, raw)
+	rep.Access = access
+	if w.err != nil {
+		return Result{}, w.err
+	}
+	m.Files = w.files
+	raw, err = json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return Result{}, err
+	}
+	w.file("manifest.json", raw)
+	rep.ManifestSHA256 = sum(raw)
+	rep.Checks = selfCheck(recs, idx, cp, latest, m, src)
+	rep.KeyFingerprint = fingerprint(src.Keys.VerifierKey)
+	annotate(rep.Entries)
+	html, err := rep.HTML()
+	if err != nil {
+		return Result{}, err
+	}
+	w.file("report.html", html)
+	w.file("report.pdf", rep.PDF())
+	if w.err != nil {
+		return Result{}, w.err
+	}
+	return Result{Dir: opt.Out, ManifestSHA256: rep.ManifestSHA256, Events: len(recs) - m.WithheldCount, Withheld: m.WithheldCount, Checkpoint: cp.Checkpoint}, nil
+}
+
+func prepareOut(dir string) error {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return ErrOutExists
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "events"), 0o700); err != nil {
+		return fmt.Errorf("disclosure: %w", err)
+	}
+	return nil
+}
+
+// writer writes the bundle's files, keeping their hashes, and the first
+// error.
+type writer struct {
+	dir   string
+	files []File
+	err   error
+}
+
+func (w *writer) file(name string, b []byte) {
+	if w.err != nil {
+		return
+	}
+	if w.err = os.WriteFile(filepath.Join(w.dir, name), b, 0o600); w.err != nil {
+		return
+	}
+	if name != "manifest.json" && name != "report.html" && name != "report.pdf" {
+		w.files = append(w.files, File{Path: name, SHA256: sum(b)})
+	}
+}
+
+func hexes(hs []tlog.Hash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = hex.EncodeToString(h[:])
+	}
+	return out
+}
+
+// redactionsOf maps each redacted entry to the legal bases of its
+// redactions.
+func redactionsOf(recs []eventstore.Record) map[uuid.UUID]string {
+	out := map[uuid.UUID]string{}
+	for _, r := range recs {
+		if r.Type != "case.entry_redacted" {
+			continue
+		}
+		e, err := casefile.Decode(r)
+		if err != nil {
+			continue
+		}
+		d := e.Data.(domain.EntryRedacted)
+		if out[d.TargetEventID] != "" {
+			out[d.TargetEventID] += "; "
+		}
+		out[d.TargetEventID] += d.LegalBasis
+	}
+	return out
+}
+
+// AccessEntry is one read of the case, from the access log.
+type AccessEntry struct {
+	EventID  string   `json:"event_id"`
+	At       string   `json:"at"`
+	UserID   string   `json:"user_id"`
+	Role     string   `json:"role"`
+	Agency   string   `json:"agency"`
+	Purpose  string   `json:"purpose"`
+	Sections []string `json:"sections"`
+	Denied   bool     `json:"denied"`
+	Reason   string   `json:"reason,omitempty"`
+	OrderID  string   `json:"order_id,omitempty"`
+}
+
+// accessLog reads the case's access records from the daily access streams
+// between its first recording and now.
+func accessLog(ctx context.Context, st eventstore.Store, caseID uuid.UUID, recs []eventstore.Record, now time.Time) ([]AccessEntry, error) {
+	out := []AccessEntry{}
+	first := recs[0].RecordedAt
+	if e, err := casefile.Decode(recs[0]); err == nil && e.Meta.RecordedAt.Before(first) {
+		first = e.Meta.RecordedAt
+	}
+	for day := first.UTC().Truncate(24 * time.Hour); !day.After(now); day = day.AddDate(0, 0, 1) {
+		stream := "access-" + day.Format(time.DateOnly)
+		for from := int64(0); ; {
+			page, err := st.ReadStream(ctx, stream, from, 1000)
+			if err != nil {
+				return nil, fmt.Errorf("disclosure: access log %s: %w", stream, err)
+			}
+			for _, r := range page {
+				var m struct {
+					SchemaVersion int `json:"schema_version"`
+					domain.Meta
+				}
+				if err := json.Unmarshal(r.Metadata, &m); err != nil {
+					return nil, fmt.Errorf("disclosure: access record %s: %w", r.ID, err)
+				}
+				d, err := domain.DecodeData(r.Type, m.SchemaVersion, r.Data)
+				if err != nil {
+					return nil, fmt.Errorf("disclosure: access record %s: %w", r.ID, err)
+				}
+				v, ok := d.(domain.RecordViewed)
+				if !ok || v.CaseID != caseID {
+					continue
+				}
+				a := AccessEntry{EventID: r.ID.String(), At: m.RecordedAt.UTC().Format(time.RFC3339Nano), UserID: m.Actor.UserID, Role: string(m.Actor.Role),
+					Agency: m.Actor.Agency, Purpose: v.Purpose, Sections: v.Sections, Denied: v.Denied, Reason: v.Reason}
+				if v.OrderID != uuid.Nil {
+					a.OrderID = v.OrderID.String()
+				}
+				out = append(out, a)
+			}
+			if len(page) < 1000 {
+				break
+			}
+			from = page[len(page)-1].Version + 1
+		}
+	}
+	return out, nil
+}
