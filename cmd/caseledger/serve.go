@@ -211,6 +211,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var (
 		wg      sync.WaitGroup
 		runners []*projections.Runner
+		proofs  *api.Ledger // the Merkle log for the API's exports
 	)
 	errs := make(chan error, 5+len(readModels))
 	runRole := func(name string, run func(context.Context) error) {
@@ -269,6 +270,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		runRole("ledger", svc.Run)
+		proofs = &api.Ledger{Tree: svc.Fresh, Keys: keys}
 	}
 	if cfg.MetricsListen != "" {
 		reg := metrics.NewRegistry()
@@ -300,7 +302,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return fmt.Errorf("api: listen on %s: %w", cfg.HTTPListen, err)
 		}
-		handler := api.New(db, store, tokens, nil).WithContactRule(rule)
+		if proofs == nil {
+			// The API on its own follows the record in memory and checks
+			// checkpoints with the public key it is given.
+			if keys, err := apiLedgerKeys(f.store, cfg.LedgerKey); err == nil {
+				proofs = &api.Ledger{Tree: (&ledger.Follower{Store: store}).Fresh, Keys: keys}
+			} else {
+				log.Warn("no ledger key: the export endpoint answers 503", "err", err)
+			}
+		}
+		handler := api.New(db, store, tokens, nil).WithContactRule(rule).WithLedger(proofs)
 		if cfg.OIDCIssuer != "" {
 			handler = handler.WithOIDC(&api.OIDC{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKS})
 		}
@@ -349,4 +360,13 @@ func serveHTTP(hs *http.Server, ln net.Listener) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// apiLedgerKeys finds the ledger's public key for an API running apart
+// from the ledger: from the signing key file, or DATA_DIR/ledger/ledger.pub.
+func apiLedgerKeys(c storeConfig, keyFile string) (ledger.Keys, error) {
+	if keyFile != "" {
+		return ledger.LoadKeys(keyFile)
+	}
+	return ledger.LoadVerifier(filepath.Join(ledgerDir(c), ledger.PublicKeyFile))
 }

@@ -23,18 +23,24 @@ import (
 )
 
 // record appends generated cases to a fresh store.
-func record(t *testing.T, seed uint64, n int) *sqlite.Store {
+func record(t *testing.T, seed uint64, n int) *sqlite.Store { return recordB(t, seed, n) }
+
+func recordB(t testing.TB, seed uint64, n int) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	appendCases(t, st, seed, n)
+	appendCasesB(t, st, seed, n)
 	return st
 }
 
 func appendCases(t *testing.T, st eventstore.Store, seed uint64, n int) []gen.Case {
+	return appendCasesB(t, st, seed, n)
+}
+
+func appendCasesB(t testing.TB, st eventstore.Store, seed uint64, n int) []gen.Case {
 	t.Helper()
 	cases, err := gen.New(seed).Cases(n)
 	if err != nil {

@@ -127,6 +127,7 @@ type Server struct {
 	tokens *Tokens
 	oidc   *OIDC
 	rule   projections.ContactRule
+	ledger *Ledger
 	now    func() time.Time
 	mux    *http.ServeMux
 }
@@ -178,6 +179,7 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/cases/{id}/timeline", s.getTimeline},
 		{"GET", "/v1/cases/{id}/entries/{event}", s.getEntry},
 		{"GET", "/v1/cases/{id}/replay", s.getReplay},
+		{"GET", "/v1/cases/{id}/export", s.getExport},
 		{"POST", "/v1/cases/{id}/commands/{name}", s.postCommand},
 		{"GET", "/v1/referrals", s.getReferrals},
 		{"GET", "/v1/people/{person}/cases", s.getPersonCases},

@@ -1,7 +1,16 @@
 package api_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"github.com/caseledger/caseledger/services/api"
+	"github.com/caseledger/caseledger/services/ledger"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -389,5 +398,81 @@ func TestReplayEndpoint(t *testing.T) {
 		if status != tt.status || body["code"] != tt.code {
 			t.Errorf("%s: %d %v, want %d %s", tt.query, status, body, tt.status, tt.code)
 		}
+	}
+}
+
+// TestExportEndpoint: an auditor downloads a case's bundle as a zip whose
+// manifest has the SHA-256 the response names; others are refused, and a
+// case whose last events are not yet under a checkpoint gets 409.
+func TestExportEndpoint(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	keys, err := ledger.LoadOrCreateKeys(t.TempDir(), "caseledger.test/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := ledger.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	svc := &ledger.Service{Log: tree, Keys: keys, Store: f.store}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.SignNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(f.db, f.store, api.NewTokens(tokens), func() time.Time { return time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC) }).
+		WithLedger(&api.Ledger{Tree: (&ledger.Follower{Store: f.store}).Fresh, Keys: keys}))
+	defer srv.Close()
+	get := func(token, path string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	c := f.cases[2].ID
+	resp := get("aud-token-0123456789abcdefghi", "/v1/cases/"+c.String()+"/export?purpose=disclosure")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("export: %d %s", resp.StatusCode, body)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, zf := range zr.File {
+		names[zf.Name] = true
+		if zf.Name == "manifest.json" {
+			rc, _ := zf.Open()
+			raw, _ := io.ReadAll(rc)
+			rc.Close()
+			sum := sha256.Sum256(raw)
+			if hex.EncodeToString(sum[:]) != resp.Header.Get("Caseledger-Bundle-SHA256") {
+				t.Error("the manifest in the zip is not the one the response names")
+			}
+		}
+	}
+	for _, want := range []string{"manifest.json", "checkpoint.note", "access.json", "report.html", "report.pdf", "events/000000.data"} {
+		if !names[want] {
+			t.Errorf("the zip lacks %s", want)
+		}
+	}
+	if resp := get("sup-token-0123456789abcdefghi", "/v1/cases/"+c.String()+"/export?purpose=x"); resp.StatusCode != 403 {
+		t.Errorf("a supervisor exported: %d", resp.StatusCode)
+	}
+	// The access record of the export itself is after the checkpoint,
+	// but it is not a case event: a note on the case is.
+	f.do(t, "officer-token-0123456789abcd", domain.AddNote{CommandHeader: domain.CommandHeader{CaseID: c, CommandID: domain.EventID(c, 1200),
+		Actor: tokens["officer-token-0123456789abcd"], OccurredAt: time.Date(2024, 1, 2, 3, 0, 0, 0, time.UTC), SourceSystem: "records"},
+		NoteAdded: domain.NoteAdded{NoteID: domain.EventID(c, 1201), Text: "Later."}})
+	if resp := get("aud-token-0123456789abcdefghi", "/v1/cases/"+c.String()+"/export?purpose=disclosure"); resp.StatusCode != 409 {
+		t.Errorf("a case with events after the last checkpoint: %d", resp.StatusCode)
 	}
 }

@@ -38,7 +38,7 @@ var now = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 // setup records generated cases, picks one with social-work entries,
 // records a production order and an access record on it, and signs a
 // checkpoint over it all.
-func setup(t *testing.T) fixture {
+func setup(t testing.TB) fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
@@ -126,7 +126,7 @@ func setup(t *testing.T) fixture {
 	return fixture{store: st, src: disclosure.Source{Store: st, Keys: keys}, c: pick, order: order, sign: sign}
 }
 
-func (f fixture) export(t *testing.T, order uuid.UUID) (disclosure.Result, string, error) {
+func (f fixture) export(t testing.TB, order uuid.UUID) (disclosure.Result, string, error) {
 	t.Helper()
 	tree := ledger.NewMemory()
 	if _, err := tree.CatchUp(context.Background(), f.store, nil); err != nil {

@@ -83,7 +83,8 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 	for i, r := range recs {
 		n, ok := src.Tree.Index(r.ID)
 		if !ok {
-			return Result{}, fmt.Errorf("disclosure: event %s (version %d) is not in the Merkle log", r.ID, r.Version)
+			// Not in the log yet, so under no checkpoint either.
+			return Result{}, fmt.Errorf("%w (version %d is not in the Merkle log yet)", ErrNotCovered, r.Version)
 		}
 		idx[i], top = n, max(top, n)
 	}

@@ -246,3 +246,36 @@ func (s *Service) Run(ctx context.Context) error {
 
 // Root is a convenience for tests and tools: the root of the whole log.
 func (l *Log) Root() (tlog.Hash, error) { return l.TreeHash(l.Size()) }
+
+// Fresh brings the log up to the record and returns it, for proofs read
+// while the service runs (the catch-up is the service's, so the two never
+// append at once).
+func (s *Service) Fresh(ctx context.Context) (*Log, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	return s.Log, nil
+}
+
+// Follower keeps a log in memory for a process that proves but does not
+// sign (the API role on its own): each call catches up with the record.
+type Follower struct {
+	Store eventstore.Store
+	mu    sync.Mutex
+	log   *Log
+}
+
+// Fresh brings the follower's log up to the record and returns it.
+func (f *Follower) Fresh(ctx context.Context) (*Log, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.log == nil {
+		f.log = NewMemory()
+	}
+	if _, err := f.log.CatchUp(ctx, f.Store, nil); err != nil {
+		return nil, err
+	}
+	return f.log, nil
+}

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/services/disclosure"
+	"github.com/caseledger/caseledger/services/ledger"
+)
+
+// Ledger gives the API what a disclosure export needs: the Merkle log, up
+// to date with the record, and the key that checks the checkpoints.
+type Ledger struct {
+	Tree func(ctx context.Context) (*ledger.Log, error)
+	Keys ledger.Keys
+}
+
+// WithLedger enables the auditors' export endpoint.
+func (s *Server) WithLedger(l *Ledger) *Server {
+	s.ledger = l
+	return s
+}
+
+// getExport writes the case's disclosure bundle and sends it as a zip:
+// auditors only; social-work and sealed entries only under a production
+// order recorded on the case (?order=). The read is recorded first, like
+// every read of the case.
+func (s *Server) getExport(w http.ResponseWriter, r *http.Request, p Principal) {
+	if p.Role != domain.RoleAuditor {
+		problem(w, http.StatusForbidden, "forbidden", "disclosure bundles are exported by auditors")
+		return
+	}
+	if s.ledger == nil {
+		problem(w, http.StatusServiceUnavailable, "ledger_unavailable", "this server has no ledger to prove the bundle with")
+		return
+	}
+	a, ok := s.caseRead(w, r, p, "export", nil)
+	if !ok {
+		return
+	}
+	tree, err := s.ledger.Tree(r.Context())
+	if err != nil {
+		problem(w, http.StatusServiceUnavailable, "ledger_unavailable", "the Merkle log could not be brought up to date")
+		return
+	}
+	dir, err := os.MkdirTemp("", "caseledger-export-")
+	if err != nil {
+		problem(w, http.StatusInternalServerError, "internal", "the bundle could not be written")
+		return
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "bundle")
+	res, err := disclosure.Export(r.Context(), disclosure.Source{Store: s.store, Tree: tree, Keys: s.ledger.Keys},
+		disclosure.Options{CaseID: a.id, OrderID: a.order, Exporter: p.UserID, Out: out, Now: s.now()})
+	switch {
+	case errors.Is(err, disclosure.ErrUnknownCase):
+		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
+		return
+	case errors.Is(err, disclosure.ErrNotCovered):
+		problem(w, http.StatusConflict, "not_yet_checkpointed", "the case's last events are not under a signed checkpoint yet; try again after the next one")
+		return
+	case err != nil:
+		problem(w, http.StatusInternalServerError, "internal", "the bundle could not be made")
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="case-`+a.id.String()+`.zip"`)
+	w.Header().Set("Caseledger-Bundle-SHA256", res.ManifestSHA256)
+	zw := zip.NewWriter(w)
+	_ = filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, path)
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zf, err := zw.Create(filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(zf, f)
+		return err
+	})
+	_ = zw.Close()
+}
