@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/caseledger/caseledger/services/ledger"
 	"io"
 	"net"
 	"net/http"
@@ -93,6 +94,18 @@ func TestServeAndEmit(t *testing.T) {
 		t.Fatalf("incomplete command: %v\n%s", err, got)
 	}
 
+	// The checkpoint signed at shutdown is published on NATS too.
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	published, err := nc.SubscribeSync(ledger.Subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+
 	stop()
 	select {
 	case err := <-done:
@@ -101,6 +114,9 @@ func TestServeAndEmit(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30s of its context ending")
+	}
+	if msg, err := published.NextMsg(5 * time.Second); err != nil || !strings.Contains(string(msg.Data), `"origin":"caseledger.local/ledger"`) {
+		t.Fatalf("no checkpoint published on %s at shutdown: %v", ledger.Subject, err)
 	}
 	if !strings.Contains(out.String(), "stopped cleanly") {
 		t.Fatalf("serve output:\n%s", out.String())
@@ -131,6 +147,9 @@ func TestServeAndEmit(t *testing.T) {
 	}
 	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", bundle); err == nil {
 		t.Fatal("export over a non-empty directory")
+	}
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", "--out", t.TempDir()); !errors.Is(err, errNotFound) {
+		t.Fatalf("export of an unknown case: %v", err)
 	}
 	// Checked with another key, the checkpoints fail.
 	other := filepath.Join(t.TempDir(), "other.pub")

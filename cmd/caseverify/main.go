@@ -208,7 +208,7 @@ func checkFiles(dir string, m manifest, v *verdict) {
 	bad := 0
 	for _, f := range m.Files {
 		listed[f.Path] = true
-		if strings.Contains(f.Path, "..") || filepath.IsAbs(f.Path) {
+		if outside(f.Path) {
 			v.fail("the manifest names a file outside the bundle: %q", f.Path)
 			bad++
 			continue
@@ -301,6 +301,10 @@ func checkEvents(dir string, m manifest, cp checkpoint, v *verdict) {
 		lastLeaf = e.LeafIndex
 		recordedAt, actor := e.RecordedAt, e.ActorID
 		if e.Withheld == "" {
+			if outside(e.DataFile) || outside(e.MetadataFile) {
+				v.fail("%s: its files are named outside the bundle", where)
+				return
+			}
 			data, err1 := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.DataFile)))
 			meta, err2 := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.MetadataFile)))
 			if err1 != nil || err2 != nil || e.DataFile == "" || e.MetadataFile == "" {
@@ -434,4 +438,9 @@ func fileSHA256(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// outside reports a path that leaves the bundle's directory.
+func outside(p string) bool {
+	return strings.Contains(p, "..") || filepath.IsAbs(p) || strings.HasPrefix(p, "/")
 }
