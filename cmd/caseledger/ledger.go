@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/caseledger/caseledger/services/ledger"
 )
@@ -29,8 +32,11 @@ func ledgerKeys(c storeConfig, origin, keyFile string) (ledger.Keys, error) {
 
 // runLedger runs the ledger's subcommands.
 func runLedger(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "prove" || args[0] == "consistency") {
+		return runProve(ctx, args, getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "pubkey" {
-		return fmt.Errorf("%w: caseledger ledger pubkey [--ledger-key FILE] [--ledger-origin NAME]", errUsage)
+		return fmt.Errorf("%w: caseledger ledger pubkey | prove EVENT_ID | consistency SIZE SIZE", errUsage)
 	}
 	f := newFlags("ledger pubkey", getenv, stderr)
 	origin, keyFile := getenvOr(getenv, "CASELEDGER_LEDGER_ORIGIN", defaultOrigin), getenv("CASELEDGER_LEDGER_KEY")
@@ -62,3 +68,88 @@ func getenvOr(getenv func(string) string, key, def string) string {
 // errLedger is returned by verify when the log and its checkpoints
 // disagree.
 var errLedger = errors.New("ledger does not match its signed checkpoints")
+
+// runProve prints, as JSON, the inclusion proof of an event in the newest
+// signed checkpoint (prove EVENT_ID), or the consistency proof between two
+// signed checkpoints given by their sizes (consistency OLD NEW), from the
+// Merkle log rebuilt from the record and checked against the checkpoints.
+func runProve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newFlags("ledger "+args[0], getenv, stderr)
+	pubkey := getenv("CASELEDGER_LEDGER_PUBKEY")
+	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default DATA_DIR/ledger/ledger.pub)")
+	want := 1
+	if args[0] == "consistency" {
+		want = 2
+	}
+	if err := f.parse(args[1:], want); err != nil {
+		return err
+	}
+	if pubkey == "" {
+		pubkey = filepath.Join(ledgerDir(f.store), ledger.PublicKeyFile)
+	}
+	keys, err := ledger.LoadVerifier(pubkey)
+	if err != nil {
+		return err
+	}
+	store, err := openReader(ctx, f.store)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	tree := ledger.NewMemory()
+	if _, err := tree.CatchUp(ctx, store, nil); err != nil {
+		return err
+	}
+	cps, err := ledger.ReadCheckpoints(ctx, store, keys)
+	if err != nil {
+		return err
+	}
+	bySize := map[int64]ledger.Stored{}
+	for _, c := range cps {
+		if root, err := tree.TreeHash(c.Size); err != nil || root != c.Root {
+			return fmt.Errorf("%w at size %d", errLedger, c.Size)
+		}
+		bySize[c.Size] = c
+	}
+	if len(cps) == 0 {
+		return errors.New("ledger: no signed checkpoint in the record yet")
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if args[0] == "prove" {
+		id, err := uuid.Parse(f.Arg(0))
+		if err != nil {
+			return fmt.Errorf("%w: EVENT_ID is not a uuid", errUsage)
+		}
+		n, ok := tree.Index(id)
+		last := cps[len(cps)-1]
+		if !ok || n >= last.Size {
+			return fmt.Errorf("ledger: event %s is not under the newest signed checkpoint (%d leaves)", id, last.Size)
+		}
+		proof, err := tree.ProveRecord(n, last.Size)
+		if err != nil {
+			return err
+		}
+		return enc.Encode(map[string]any{"event_id": id, "leaf_index": n, "tree_size": last.Size, "root": last.Root, "proof": proof, "checkpoint": string(last.Note)})
+	}
+	var sizes [2]int64
+	for i := range sizes {
+		n, err := strconv.ParseInt(f.Arg(i), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: %q is not a checkpoint size", errUsage, f.Arg(i))
+		}
+		if _, ok := bySize[n]; !ok {
+			return fmt.Errorf("ledger: no signed checkpoint of %d leaves", n)
+		}
+		sizes[i] = n
+	}
+	if sizes[0] > sizes[1] {
+		sizes[0], sizes[1] = sizes[1], sizes[0]
+	}
+	proof, err := tree.ProveTree(sizes[0], sizes[1])
+	if err != nil {
+		return err
+	}
+	return enc.Encode(map[string]any{"old_size": sizes[0], "new_size": sizes[1], "old_root": bySize[sizes[0]].Root, "new_root": bySize[sizes[1]].Root,
+		"proof": proof, "old_checkpoint": string(bySize[sizes[0]].Note), "new_checkpoint": string(bySize[sizes[1]].Note)})
+}

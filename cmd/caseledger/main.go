@@ -61,6 +61,9 @@ Usage:
       signed checkpoint against it; exits non-zero on any break
   caseledger ledger pubkey [--ledger-key FILE] [--ledger-origin NAME]
       print the public key that checks the log's signed checkpoints
+  caseledger ledger prove EVENT_ID | ledger consistency SIZE SIZE [--pubkey FILE]
+      print (JSON) an event's inclusion proof in the newest signed checkpoint,
+      or the consistency proof between two signed checkpoints
   caseledger export CASE_ID --out DIR [--order ORDER_ID] [--pubkey FILE]
       write the case's disclosure bundle (exact stored events, chain, Merkle
       proofs, signed checkpoint, access log, report.html and report.pdf);

@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -297,5 +301,92 @@ func TestProjectIntoPostgres(t *testing.T) {
 	var n int
 	if err := admin.QueryRow("SELECT count(*) FROM " + schema + ".cases").Scan(&n); err != nil || n != 5 {
 		t.Fatalf("%d cases in PostgreSQL: %v", n, err)
+	}
+}
+
+// TestLedgerProofs: the inclusion proof of an event and the consistency
+// proof between two signed checkpoints, as printed, check with tlog.
+func TestLedgerProofs(t *testing.T) {
+	ctx := context.Background()
+	dir, caseID := demoInto(t, "6")
+	env := map[string]string{"CASELEDGER_DATA_DIR": dir}
+	sign := func() {
+		st, err := openStore(ctx, storeConfig{DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		keys, err := ledgerKeys(storeConfig{DataDir: dir}, defaultOrigin, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &ledger.Service{Log: ledger.NewMemory(), Keys: keys, Store: st}
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.SignNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sign()
+	if _, _, err := runArgs(t, env, "demo", "--cases", "9", "--seed", "3"); err != nil {
+		t.Fatal(err)
+	}
+	sign()
+	st, err := openReader(ctx, storeConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recs, err := casefile.Load(ctx, st, uuid.MustParse(caseID))
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runArgs(t, env, "ledger", "prove", recs[2].ID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inc struct {
+		LeafIndex int64            `json:"leaf_index"`
+		TreeSize  int64            `json:"tree_size"`
+		Root      tlog.Hash        `json:"root"`
+		Proof     tlog.RecordProof `json:"proof"`
+	}
+	if err := json.Unmarshal([]byte(out), &inc); err != nil {
+		t.Fatal(err)
+	}
+	if err := tlog.CheckRecord(inc.Proof, inc.TreeSize, inc.Root, inc.LeafIndex, ledger.LeafOf(recs[2]).Hash()); err != nil {
+		t.Fatalf("inclusion proof: %v\n%s", err, out)
+	}
+	cps := regexp.MustCompile(`"tree_size": (\d+)`).FindStringSubmatch(out)
+	ks, _ := openReader(ctx, storeConfig{DataDir: dir})
+	keys, _ := ledger.LoadVerifier(filepath.Join(dir, "ledger", ledger.PublicKeyFile))
+	stored, _ := ledger.ReadCheckpoints(ctx, ks, keys)
+	ks.Close()
+	if len(stored) != 2 || cps == nil {
+		t.Fatalf("%d checkpoints", len(stored))
+	}
+	out, _, err = runArgs(t, env, "ledger", "consistency", strconv.FormatInt(stored[1].Size, 10), strconv.FormatInt(stored[0].Size, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var con struct {
+		OldSize int64          `json:"old_size"`
+		NewSize int64          `json:"new_size"`
+		OldRoot tlog.Hash      `json:"old_root"`
+		NewRoot tlog.Hash      `json:"new_root"`
+		Proof   tlog.TreeProof `json:"proof"`
+	}
+	if err := json.Unmarshal([]byte(out), &con); err != nil {
+		t.Fatal(err)
+	}
+	if err := tlog.CheckTree(con.Proof, con.NewSize, con.NewRoot, con.OldSize, con.OldRoot); err != nil || con.OldSize != stored[0].Size {
+		t.Fatalf("consistency proof: %v\n%s", err, out)
+	}
+	if _, _, err := runArgs(t, env, "ledger", "consistency", "1", strconv.FormatInt(stored[0].Size, 10)); err == nil {
+		t.Error("a size no checkpoint has was accepted")
+	}
+	if _, _, err := runArgs(t, env, "ledger", "prove", "not-an-id"); !errors.Is(err, errUsage) {
+		t.Errorf("a malformed event id: %v", err)
 	}
 }
