@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/caseledger/caseledger/eventstore"
 	"io"
 	"log/slog"
 	"net"
@@ -17,8 +19,8 @@ import (
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/api"
 	"github.com/caseledger/caseledger/services/ingest"
-	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/caseledger/caseledger/services/intake"
+	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/caseledger/caseledger/services/metrics"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/caseledger/caseledger/services/relay"
@@ -223,11 +225,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}()
 	}
+	reg := metrics.NewRegistry()
+	var sources = metrics.Sources{Store: store}
+	var readModelDB *sql.DB
 	if cfg.Role == "all" || cfg.Role == "ingest" {
-		in, err := ingest.New(nc, store, ingest.Config{Logger: log.With("component", "ingest"), Emitters: registry})
+		appends, err := metrics.NewAppendLatency(reg)
 		if err != nil {
 			return err
 		}
+		in, err := ingest.New(nc, store, ingest.Config{Logger: log.With("component", "ingest"), Emitters: registry, ObserveAppend: appends.Observe})
+		if err != nil {
+			return err
+		}
+		sources.Ingest = in
 		runRole("ingest", in.Run)
 	}
 	if cfg.Role == "all" || cfg.Role == "relay" {
@@ -235,6 +245,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
+		sources.Relay = rl
 		runRole("relay", rl.Run)
 	}
 	if cfg.Role == "all" || cfg.Role == "project" {
@@ -243,6 +254,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer db.Close()
+		readModelDB = db
 		for _, p := range readModels {
 			pr, err := projections.NewRunner(ctx, db, store, p)
 			if err != nil {
@@ -271,20 +283,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		runRole("ledger", svc.Run)
 		proofs = &api.Ledger{Tree: svc.Fresh, Keys: keys}
-	}
-	if cfg.MetricsListen != "" {
-		reg := metrics.NewRegistry()
-		if err := metrics.RegisterProjections(reg, runners, nil); err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler(reg))
-		runRole("metrics", serveHTTP(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln))
-		fmt.Fprintf(stdout, "caseledger metrics on http://%s/metrics\n", ln.Addr())
+		sources.Ledger = svc
 	}
 	if (cfg.Role == "all" || cfg.Role == "api") && (cfg.Tokens != "" || cfg.OIDCIssuer != "") {
 		var tokens *api.Tokens
@@ -312,6 +311,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}
 		handler := api.New(db, store, tokens, nil).WithContactRule(rule).WithLedger(proofs)
+		sources.API = handler
+		readModelDB = db
 		if cfg.OIDCIssuer != "" {
 			handler = handler.WithOIDC(&api.OIDC{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKS})
 		}
@@ -319,6 +320,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "caseledger API on http://%s\n", ln.Addr())
 	} else if cfg.Role == "all" || cfg.Role == "api" {
 		log.Warn("no --tokens file and no OIDC provider: the HTTP API is not started")
+	}
+	if cfg.MetricsListen != "" {
+		if err := metrics.RegisterProjections(reg, runners, nil); err != nil {
+			return err
+		}
+		if err := metrics.RegisterRoles(reg, sources, nil); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler(reg))
+		metrics.Health(mux, readiness(nc, store, readModelDB))
+		runRole("metrics", serveHTTP(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln))
+		fmt.Fprintf(stdout, "caseledger metrics and health on http://%s/metrics, /healthz, /readyz\n", ln.Addr())
 	}
 	fmt.Fprintf(stdout, "caseledger serving (role %s): NATS %s, record %s\n", cfg.Role, url, f.store.where())
 	done := make(chan struct{})
@@ -369,4 +387,25 @@ func apiLedgerKeys(c storeConfig, keyFile string) (ledger.Keys, error) {
 		return ledger.LoadKeys(keyFile)
 	}
 	return ledger.LoadVerifier(filepath.Join(ledgerDir(c), ledger.PublicKeyFile))
+}
+
+// readiness lists what the role needs to do its work: NATS, the record
+// and, for the roles that use them, the read models.
+func readiness(nc *nats.Conn, store eventstore.Store, db *sql.DB) []metrics.Check {
+	checks := []metrics.Check{
+		{Name: "nats", Fn: func(context.Context) error {
+			if st := nc.Status(); st != nats.CONNECTED {
+				return fmt.Errorf("NATS connection is %s", strings.ToLower(st.String()))
+			}
+			return nil
+		}},
+		{Name: "store", Fn: func(ctx context.Context) error {
+			_, err := store.ReadAll(ctx, eventstore.Start, 1)
+			return err
+		}},
+	}
+	if db != nil {
+		checks = append(checks, metrics.Check{Name: "readmodels", Fn: func(ctx context.Context) error { return db.PingContext(ctx) }})
+	}
+	return checks
 }

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
@@ -128,8 +129,11 @@ type Server struct {
 	oidc   *OIDC
 	rule   projections.ContactRule
 	ledger *Ledger
-	now    func() time.Time
-	mux    *http.ServeMux
+	// AccessWritten and AccessFailed count access records appended and
+	// those that could not be (each failing its read closed).
+	AccessWritten, AccessFailed atomic.Int64
+	now                         func() time.Time
+	mux                         *http.ServeMux
 }
 
 // New returns the API over a read-model database and the record.
@@ -330,7 +334,12 @@ func (s *Server) recordAccess(ctx context.Context, p Principal, caseID uuid.UUID
 		return err
 	}
 	_, err = s.store.Append(ctx, "access-"+now.Format("2006-01-02"), eventstore.Any, []eventstore.EventData{{ID: id, Type: typ, Data: data, Metadata: meta}})
-	return err
+	if err != nil {
+		s.AccessFailed.Add(1)
+		return err
+	}
+	s.AccessWritten.Add(1)
+	return nil
 }
 
 // caseAccess is what a read of one case was allowed: the case, the

@@ -50,6 +50,9 @@ type Config struct {
 	// against; the command's source_system must be the emitter that signed
 	// it. Without it, the source_system a command claims is recorded as is.
 	Emitters *intake.Registry
+	// ObserveAppend, when set, is told how long each durable append took
+	// and how many events it wrote (for the metrics).
+	ObserveAppend func(d time.Duration, events int)
 }
 
 func (c *Config) defaults() {
@@ -79,6 +82,29 @@ func (c *Config) defaults() {
 // Stats counts what ingest did since it started.
 type Stats struct {
 	Accepted, Duplicates, Rejected, Retried atomic.Int64
+	mu                                      sync.Mutex
+	rejectedBy                              map[string]int64
+}
+
+func (st *Stats) rejected(code string) {
+	st.Rejected.Add(1)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.rejectedBy == nil {
+		st.rejectedBy = map[string]int64{}
+	}
+	st.rejectedBy[code]++
+}
+
+// RejectedByCode counts rejections by refusal code.
+func (st *Stats) RejectedByCode() map[string]int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make(map[string]int64, len(st.rejectedBy))
+	for k, v := range st.rejectedBy {
+		out[k] = v
+	}
+	return out
 }
 
 // Service is one ingest worker.
@@ -414,7 +440,11 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 		if len(run) == 0 {
 			return stop, true
 		}
+		began := time.Now()
 		res, err := casefile.AppendAt(ctx, s.store, base, events)
+		if err == nil && s.cfg.ObserveAppend != nil {
+			s.cfg.ObserveAppend(time.Since(began), len(events))
+		}
 		if err != nil || res.Duplicate {
 			// The cached state moved ahead of the store (or behind it):
 			// start again from the store.
@@ -555,7 +585,7 @@ func (s *Service) reject(ctx context.Context, m jetstream.Msg, name string, caus
 		return
 	}
 	if !ack.Duplicate { // a redelivered message is filed once
-		s.Stats.Rejected.Add(1)
+		s.Stats.rejected(code)
 	}
 	s.reply(m, o)
 	_ = m.Ack()

@@ -55,6 +55,14 @@ type Service struct {
 	last    *Checkpoint // last signed
 	grew    bool        // leaves other than checkpoints since last
 	signed  int64       // checkpoints signed by this process
+	at      time.Time   // when this process last signed one
+}
+
+// SignedAt is when this process last signed a checkpoint (zero before).
+func (s *Service) SignedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.at
 }
 
 // Last is the last signed checkpoint, if any.
@@ -206,6 +214,7 @@ func (s *Service) SignNow(ctx context.Context) (Checkpoint, bool, error) {
 	}
 	s.last, s.grew = &c, false
 	s.signed++
+	s.at = now
 	if s.NATS != nil {
 		if err := s.NATS.Publish(Subject, body); err != nil {
 			s.Logger.Warn("checkpoint not published on NATS", "size", c.Size, "err", err)
