@@ -64,6 +64,12 @@ Usage:
   caseledger ledger prove EVENT_ID | ledger consistency SIZE SIZE [--pubkey FILE]
       print (JSON) an event's inclusion proof in the newest signed checkpoint,
       or the consistency proof between two signed checkpoints
+  caseledger backup --out DIR [--data-dir DIR]
+      copy the embedded store, read models and ledger keys while caseledger
+      runs (SQLite VACUUM INTO: one consistent snapshot each)
+  caseledger restore --from DIR --data-dir NEW_DIR
+      put a backup into an empty data directory, then verify every file,
+      every chain and the Merkle log against every signed checkpoint
   caseledger export CASE_ID --out DIR [--order ORDER_ID] [--pubkey FILE]
       write the case's disclosure bundle (exact stored events, chain, Merkle
       proofs, signed checkpoint, access log, report.html and report.pdf);
@@ -107,6 +113,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "ledger":
 		return runLedger(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args[1:], getenv, stdout, stderr)
 	case "export":
 		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "verify":

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/google/uuid"
@@ -310,24 +311,7 @@ func TestLedgerProofs(t *testing.T) {
 	ctx := context.Background()
 	dir, caseID := demoInto(t, "6")
 	env := map[string]string{"CASELEDGER_DATA_DIR": dir}
-	sign := func() {
-		st, err := openStore(ctx, storeConfig{DataDir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		keys, err := ledgerKeys(storeConfig{DataDir: dir}, defaultOrigin, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := &ledger.Service{Log: ledger.NewMemory(), Keys: keys, Store: st}
-		if err := s.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.SignNow(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sign := func() { signCheckpoint(t, dir) }
 	sign()
 	if _, _, err := runArgs(t, env, "demo", "--cases", "9", "--seed", "3"); err != nil {
 		t.Fatal(err)
@@ -388,5 +372,97 @@ func TestLedgerProofs(t *testing.T) {
 	}
 	if _, _, err := runArgs(t, env, "ledger", "prove", "not-an-id"); !errors.Is(err, errUsage) {
 		t.Errorf("a malformed event id: %v", err)
+	}
+}
+
+// signCheckpoint signs a ledger checkpoint over the data directory's record
+// with its key, as serve does.
+func signCheckpoint(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := openStore(ctx, storeConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	keys, err := ledgerKeys(storeConfig{DataDir: dir}, defaultOrigin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &ledger.Service{Log: ledger.NewMemory(), Keys: keys, Store: st}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SignNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBackupOnlineAndRestore: a backup taken while notes are being
+// appended restores into a new directory where every chain and every
+// signed checkpoint verify; a damaged backup is refused by name.
+func TestBackupOnlineAndRestore(t *testing.T) {
+	ctx := context.Background()
+	dir, caseID := demoInto(t, "12")
+	signCheckpoint(t, dir)
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "project"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(ctx, storeConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	writing := make(chan int)
+	go func() {
+		n := 0
+		defer func() { writing <- n }()
+		id := uuid.MustParse(caseID)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			cmd := domain.AddNote{CommandHeader: domain.CommandHeader{CaseID: id, CommandID: domain.EventID(id, 90000+n),
+				Actor: domain.Actor{UserID: "off-1", Role: domain.RoleOfficer, Agency: "police-lavallee"}, OccurredAt: at, SourceSystem: "records"},
+				NoteAdded: domain.NoteAdded{NoteID: domain.EventID(id, 95000+n), Text: "Checked in."}}
+			if _, _, err := casefile.Execute(ctx, st, cmd, func() time.Time { return at }, 3); err != nil {
+				return
+			}
+			n++
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	backup := filepath.Join(t.TempDir(), "backup")
+	out, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "backup", "--out", backup)
+	close(stop)
+	written := <-writing
+	st.Close()
+	if err != nil || !strings.Contains(out, "events; restore with") {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	if written == 0 {
+		t.Fatal("nothing was appended while the backup ran: it was not online")
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	out, _, err = runArgs(t, nil, "restore", "--from", backup, "--data-dir", restored)
+	if err != nil || !strings.Contains(out, "every chain holds") || !regexp.MustCompile(`[1-9]\d* signed checkpoints match the record`).MatchString(out) {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	for _, f := range []string{"events.db", "readmodels.db", "ledger/signing.key", "ledger/ledger.pub"} {
+		if _, err := os.Stat(filepath.Join(restored, f)); err != nil {
+			t.Errorf("restored data directory lacks %s", f)
+		}
+	}
+	if _, _, err := runArgs(t, nil, "restore", "--from", backup, "--data-dir", restored); err == nil {
+		t.Error("a restore over a data directory that holds a store")
+	}
+	raw, _ := os.ReadFile(filepath.Join(backup, "events.db"))
+	raw[len(raw)/2] ^= 1
+	os.WriteFile(filepath.Join(backup, "events.db"), raw, 0o600)
+	if _, _, err := runArgs(t, nil, "restore", "--from", backup, "--data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "events.db in the backup is missing or damaged") {
+		t.Errorf("a damaged backup: %v", err)
 	}
 }
