@@ -15,6 +15,7 @@ import (
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/services/intake"
+	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/nats-io/nats.go"
 )
 
@@ -72,6 +73,9 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	cfg.Creds = getenv("CASELEDGER_NATS_CREDS")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "NATS to send to (env CASELEDGER_NATS_URL)")
 	f.StringVar(&cfg.Creds, "creds", cfg.Creds, "NATS credentials file (env CASELEDGER_NATS_CREDS)")
+	nkey, ca := getenv("CASELEDGER_NATS_NKEY"), getenv("CASELEDGER_NATS_CA")
+	f.StringVar(&nkey, "nkey", nkey, "NATS NKey seed file of this emitter, from caseledger keygen --nats-user (env CASELEDGER_NATS_NKEY)")
+	f.StringVar(&ca, "nats-ca", ca, "CA file that signed the NATS server's TLS certificate (env CASELEDGER_NATS_CA)")
 	f.StringVar(&cfg.Command, "command", "", "command name, e.g. open_case; the JSON comes from FILE or stdin")
 	f.IntVar(&cfg.Demo, "demo", 0, "send the commands of N generated cases instead")
 	f.IntVar(&cfg.Seed, "seed", cfg.Seed, "generator seed for --demo")
@@ -83,7 +87,10 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	if err := f.parseRange(args, 0, 1, func() error { return cfg.Validate() }); err != nil {
 		return err
 	}
-	var opts []nats.Option
+	opts, err := natsbus.ClientOptions(nkey, ca)
+	if err != nil {
+		return err
+	}
 	if cfg.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Creds))
 	}

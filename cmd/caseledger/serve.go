@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,7 +25,6 @@ import (
 	"github.com/caseledger/caseledger/services/metrics"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/caseledger/caseledger/services/relay"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -46,6 +46,12 @@ type serveConfig struct {
 	// (CASELEDGER_FIRST_CONTACT_DAYS, CASELEDGER_HOLIDAYS).
 	FirstContactDays int
 	Holidays         string
+	// NATS security: the embedded server's TLS certificate and key and its
+	// users file (CASELEDGER_NATS_TLS_CERT, _TLS_KEY, _USERS); this
+	// process's NKey seed and the CA it trusts when NATS is external
+	// (CASELEDGER_NATS_NKEY, _CA).
+	NATSTLSCert, NATSTLSKey, NATSUsers string
+	NATSNKey, NATSCA                   string
 	// The ledger (CASELEDGER_LEDGER_ORIGIN, _KEY, _INTERVAL).
 	LedgerOrigin, LedgerKey string
 	LedgerInterval          time.Duration
@@ -70,6 +76,23 @@ func (c serveConfig) Validate() error {
 	}
 	if set != 0 && set != 3 {
 		errs = append(errs, errors.New("--oidc-issuer, --oidc-audience and --oidc-jwks-url go together"))
+	}
+	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
+		errs = append(errs, errors.New("--nats-tls-cert and --nats-tls-key go together"))
+	}
+	for flag, file := range map[string]string{"--nats-tls-cert": c.NATSTLSCert, "--nats-tls-key": c.NATSTLSKey, "--nats-users": c.NATSUsers, "--nats-nkey": c.NATSNKey, "--nats-ca": c.NATSCA} {
+		if file == "" {
+			continue
+		}
+		if _, err := os.Stat(file); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s cannot be read", flag, file))
+		}
+	}
+	if c.NATSURL != "" && (c.NATSTLSCert != "" || c.NATSUsers != "") {
+		errs = append(errs, errors.New("--nats-tls-cert and --nats-users secure the embedded server; with --nats-url, configure that server, and give --nats-nkey and --nats-ca"))
+	}
+	if c.NATSURL == "" && (c.NATSNKey != "" || c.NATSCA != "") {
+		errs = append(errs, errors.New("--nats-nkey and --nats-ca are for an external NATS (--nats-url)"))
 	}
 	if c.LedgerInterval < time.Second {
 		errs = append(errs, errors.New("--ledger-interval must be a duration of at least 1s (e.g. 1m)"))
@@ -138,6 +161,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.Holidays = getenv("CASELEDGER_HOLIDAYS")
 	f.IntVar(&cfg.FirstContactDays, "first-contact-days", cfg.FirstContactDays, "working days within which a victim contact is due after a high risk band or a breach (env CASELEDGER_FIRST_CONTACT_DAYS)")
 	f.StringVar(&cfg.Holidays, "holidays", cfg.Holidays, "file of public holidays, one YYYY-MM-DD per line, skipped as working days (env CASELEDGER_HOLIDAYS)")
+	cfg.NATSTLSCert, cfg.NATSTLSKey, cfg.NATSUsers = getenv("CASELEDGER_NATS_TLS_CERT"), getenv("CASELEDGER_NATS_TLS_KEY"), getenv("CASELEDGER_NATS_USERS")
+	cfg.NATSNKey, cfg.NATSCA = getenv("CASELEDGER_NATS_NKEY"), getenv("CASELEDGER_NATS_CA")
+	f.StringVar(&cfg.NATSTLSCert, "nats-tls-cert", cfg.NATSTLSCert, "TLS certificate of the embedded NATS server (env CASELEDGER_NATS_TLS_CERT)")
+	f.StringVar(&cfg.NATSTLSKey, "nats-tls-key", cfg.NATSTLSKey, "its private key (env CASELEDGER_NATS_TLS_KEY)")
+	f.StringVar(&cfg.NATSUsers, "nats-users", cfg.NATSUsers, "JSON list of {name, nkey, role}: only these identities may connect to the embedded server, each with its role's subjects (env CASELEDGER_NATS_USERS)")
+	f.StringVar(&cfg.NATSNKey, "nats-nkey", cfg.NATSNKey, "this process's NKey seed file for an external NATS (env CASELEDGER_NATS_NKEY)")
+	f.StringVar(&cfg.NATSCA, "nats-ca", cfg.NATSCA, "CA file of an external NATS server's TLS certificate (env CASELEDGER_NATS_CA)")
 	cfg.LedgerOrigin, cfg.LedgerKey = getenvOr(getenv, "CASELEDGER_LEDGER_ORIGIN", defaultOrigin), getenv("CASELEDGER_LEDGER_KEY")
 	cfg.LedgerInterval = time.Minute
 	if v := getenv("CASELEDGER_LEDGER_INTERVAL"); v != "" {
@@ -156,6 +186,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	// Files named by flags are read before anything starts.
+	var natsUsers []natsbus.User
+	if cfg.NATSUsers != "" {
+		var err error
+		if natsUsers, err = natsbus.LoadUsers(cfg.NATSUsers); err != nil {
+			return err
+		}
+	}
 	rule := projections.ContactRule{WorkingDays: cfg.FirstContactDays}
 	if cfg.Holidays != "" {
 		var err error
@@ -175,17 +212,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	url := cfg.NATSURL
-	var ns *server.Server
+	var connect []nats.Option
 	if url == "" {
-		var err error
-		ns, err = natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: cfg.NATSListen, StoreDir: filepath.Join(f.store.DataDir, "nats")})
+		ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: cfg.NATSListen, StoreDir: filepath.Join(f.store.DataDir, "nats"),
+			TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Users: natsUsers})
 		if err != nil {
 			return err
 		}
 		defer ns.Shutdown()
 		url = ns.ClientURL()
+		// The process's own roles talk to its server in process: no
+		// network, no TLS, their own identity when users are required.
+		connect = append(connect, ns.Self...)
+	} else {
+		opts, err := natsbus.ClientOptions(cfg.NATSNKey, cfg.NATSCA)
+		if err != nil {
+			return err
+		}
+		connect = append(connect, opts...)
 	}
-	nc, err := natsbus.Connect(url, "caseledger-"+cfg.Role)
+	nc, err := natsbus.Connect(url, "caseledger-"+cfg.Role, connect...)
 	if err != nil {
 		return err
 	}
@@ -194,8 +240,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
-		return err
+	// The roles that write to streams make sure they exist; readers, whose
+	// credentials may not create streams, only use them.
+	if cfg.Role == "all" || cfg.Role == "ingest" || cfg.Role == "relay" {
+		if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
+			return err
+		}
 	}
 	// Only ingest writes: the relay and projection roles read the record, so
 	// on a single node they can run as processes of their own beside the one

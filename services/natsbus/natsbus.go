@@ -8,6 +8,7 @@ package natsbus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -106,11 +107,26 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 type EmbeddedConfig struct {
 	Listen   string // host:port for outside emitters; "" or port -1 for a random port
 	StoreDir string // JetStream's directory
+	// TLSCert and TLSKey, when set, make clients connect with TLS.
+	TLSCert, TLSKey string
+	// Users, when set, are the only identities allowed in, each with its
+	// role's subject permissions; the process itself gets an identity of
+	// its own (see Embedded.Self).
+	Users []User
+}
+
+// Embedded is a running embedded server.
+type Embedded struct {
+	*server.Server
+	// Self are the connect options of the process's own connections: in
+	// process (no network), with its own identity when the server requires
+	// users.
+	Self []nats.Option
 }
 
 // StartEmbedded starts a NATS server with JetStream in this process and
 // waits until it accepts connections.
-func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
+func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	host, port := "127.0.0.1", -1
 	if c.Listen != "" {
 		h, p, err := splitHostPort(c.Listen)
@@ -125,6 +141,10 @@ func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
 		NoSigs: true, NoLog: true,
 		MaxPayload: 8 << 20,
 	}
+	self, err := secure(opts, c)
+	if err != nil {
+		return nil, err
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
@@ -134,7 +154,16 @@ func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
 		s.Shutdown()
 		return nil, errors.New("natsbus: embedded server did not start within 15s (is the address in use?)")
 	}
-	return s, nil
+	e := &Embedded{Server: s, Self: []nats.Option{nats.InProcessServer(s)}}
+	if self != nil {
+		e.Self = append(e.Self, self)
+	}
+	if opts.TLS {
+		// The in-process pipe reaches this very server object, so the
+		// certificate it presents need not be checked against a CA.
+		e.Self = append(e.Self, nats.Secure(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}))
+	}
+	return e, nil
 }
 
 func splitHostPort(hp string) (string, int, error) {
