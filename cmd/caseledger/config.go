@@ -70,8 +70,9 @@ func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags 
 	if v := getenv("CASELEDGER_DATA_DIR"); v != "" {
 		f.store.DataDir = v
 	}
-	f.store.EventStoreURL = getenv("CASELEDGER_EVENTSTORE_URL")
-	f.store.ReadModelURL = getenv("CASELEDGER_READMODEL_URL")
+	// A URL holding a password may come from a file (a container secret).
+	f.store.EventStoreURL = f.envOrFile(getenv, "CASELEDGER_EVENTSTORE_URL")
+	f.store.ReadModelURL = f.envOrFile(getenv, "CASELEDGER_READMODEL_URL")
 	f.StringVar(&f.store.ReadModelURL, "readmodel-url", f.store.ReadModelURL, "PostgreSQL for the read models instead of DATA_DIR/readmodels.db (env CASELEDGER_READMODEL_URL)")
 	f.StringVar(&f.store.DataDir, "data-dir", f.store.DataDir, "data directory of the embedded store (env CASELEDGER_DATA_DIR)")
 	f.StringVar(&f.store.EventStoreURL, "eventstore-url", f.store.EventStoreURL, "EventStoreDB/KurrentDB connection string instead of the embedded store (env CASELEDGER_EVENTSTORE_URL)")
@@ -177,4 +178,22 @@ func (f *flags) flagsFirst(args []string) []string {
 		}
 	}
 	return append(flagArgs, rest...)
+}
+
+// envOrFile reads key from the environment, or from the file named by
+// key_FILE; an unreadable file is a configuration error naming the variable.
+func (f *flags) envOrFile(getenv func(string) string, key string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	path := getenv(key + "_FILE")
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.errs = append(f.errs, fmt.Errorf("%s_FILE: %s cannot be read", key, path))
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -83,6 +83,13 @@ Usage:
   caseledger schemas [--out DIR]
       write docs/asyncapi.yaml and docs/schemas/ (JSON Schemas of every command
       and event) from the Go types; CI checks they are current
+  caseledger keygen --nats-user NAME --role ROLE [--out DIR]
+      make a NATS identity (NKey seed DIR/NAME.nk) and print its users entry
+  caseledger natsconf USERS_FILE
+      print the nats-server authorization block for those users, with the
+      same per-role subjects as the embedded server (for the compose cluster)
+  caseledger health [URL]
+      exit 0 only if URL (default http://127.0.0.1:9464/readyz) answers 200
   caseledger help
 
 The data directory defaults to ./caseledger-data (env CASELEDGER_DATA_DIR);
@@ -113,6 +120,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "ledger":
 		return runLedger(ctx, args[1:], getenv, stdout, stderr)
+	case "health":
+		return runHealth(ctx, args[1:], getenv, stdout, stderr)
+	case "natsconf":
+		return runNATSConf(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":
 		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "restore":

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"github.com/caseledger/caseledger/internal/testcert"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/nats-io/nats-server/v2/server"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,6 +60,44 @@ func TestServeWithNATSSecurity(t *testing.T) {
 		"--nats-users: " + filepath.Join(dir, "none.json") + " cannot be read", "--nats-nkey and --nats-ca are for an external NATS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestNATSConfForTheCluster: the authorization block natsconf prints is
+// read by nats-server's own parser into the same users and permissions the
+// embedded server applies.
+func TestNATSConfForTheCluster(t *testing.T) {
+	dir := t.TempDir()
+	var entries []string
+	for _, u := range [][2]string{{"cad", "emitter"}, {"ingest", "ingest"}, {"dashboard", "reader"}} {
+		e, _, err := runArgs(t, nil, "keygen", "--nats-user", u[0], "--role", u[1], "--out", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, strings.TrimSpace(e))
+	}
+	users := filepath.Join(dir, "users.json")
+	os.WriteFile(users, []byte("["+strings.Join(entries, ",")+"]"), 0o600)
+	conf, _, err := runArgs(t, nil, "natsconf", users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "auth.conf")
+	os.WriteFile(path, []byte("port: 4222\n"+conf), 0o600)
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats-server rejects the block: %v\n%s", err, conf)
+	}
+	loaded, _ := natsbus.LoadUsers(users)
+	if len(opts.Nkeys) != len(loaded) {
+		t.Fatalf("%d nkey users parsed, %d in the file", len(opts.Nkeys), len(loaded))
+	}
+	for i, u := range loaded {
+		want, _ := natsbus.Permissions(u.Role)
+		got := opts.Nkeys[i]
+		if got.Nkey != u.NKey || !reflect.DeepEqual(got.Permissions.Publish.Allow, want.Publish.Allow) || !reflect.DeepEqual(got.Permissions.Subscribe.Allow, want.Subscribe.Allow) {
+			t.Errorf("user %s: parsed %+v, want %+v", u.Name, got.Permissions, want)
 		}
 	}
 }
