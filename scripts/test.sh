@@ -27,6 +27,8 @@ need chromium chromium
 # pdftoppm (poppler-utils): a test turns the disclosure report's first PDF
 # page into a PNG.
 need pdftoppm poppler-utils
+# docker-compose (Debian's package): a test validates compose.yaml with it.
+need docker-compose docker-compose
 
 # PostgreSQL for the read-model tests: start the machine's cluster if it is
 # not running, and give the tests a database of their own.
