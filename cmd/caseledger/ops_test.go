@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestMetricsAndReadiness: after a demo load the metrics page shows the
@@ -98,12 +101,12 @@ func TestMetricsAndReadiness(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for metric, least := range map[string]float64{
-		`caseledger_ingest_commands_total{outcome="accepted"}`:                 100,
-		`caseledger_ingest_rejected_total{code="malformed"}`:                   1,
-		`caseledger_append_seconds_count`:                                      1,
-		`caseledger_relay_published_events_total`:                              100,
-		`caseledger_access_records_total{result="written"}`:                    1,
-		`caseledger_ledger_leaves`:                                             100,
+		`caseledger_ingest_commands_total{outcome="accepted"}`:                100,
+		`caseledger_ingest_rejected_total{code="malformed"}`:                  1,
+		`caseledger_append_seconds_count`:                                     1,
+		`caseledger_relay_published_events_total`:                             100,
+		`caseledger_access_records_total{result="written"}`:                   1,
+		`caseledger_ledger_leaves`:                                            100,
 		`caseledger_projection_applied_events_total{projection="case_files"}`: 100,
 	} {
 		if v := value(body, metric); v < least {
@@ -141,4 +144,101 @@ func grepLines(body, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestThreeRolesOnExternalNATSAndPostgres: three caseledger processes in
+// separate roles (ingest with the API, which appends access records and so
+// runs where the embedded store is written; relay; project) against one
+// nats-server process and the machine's PostgreSQL, all on loopback:
+// commands sent on NATS come out of the API as the case and its timeline,
+// and out of CASE_EVENTS.
+func TestThreeRolesOnExternalNATSAndPostgres(t *testing.T) {
+	pg := os.Getenv("CASELEDGER_TEST_POSTGRES")
+	if pg == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CASELEDGER_TEST_POSTGRES is not set in CI")
+		}
+		t.Skip("CASELEDGER_TEST_POSTGRES not set")
+	}
+	bin, natsBin := binaries(t)
+	dir := t.TempDir()
+	natsPort := freePort(t)
+	url := "nats://127.0.0.1:" + strconv.Itoa(natsPort)
+	startNATS(t, natsBin, filepath.Join(dir, "nats"), natsPort)
+	// A schema of its own in the test database.
+	admin, err := sql.Open("pgx", pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := "roles_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE"); admin.Close() })
+	readModels := pg + "&search_path=" + schema
+	tokens := filepath.Join(dir, "tokens.json")
+	os.WriteFile(tokens, []byte(`[{"token":"supervisor-token-0123456789","user_id":"sup-1","role":"supervisor","agency":"police-lavallee"}]`), 0o600)
+	data := filepath.Join(dir, "data")
+	httpPort := strconv.Itoa(freePort(t))
+	api := start(t, bin, "serve", "--role", "ingest,api", "--nats-url", url, "--data-dir", data, "--readmodel-url", readModels,
+		"--http-listen", "127.0.0.1:"+httpPort, "--tokens", tokens)
+	within(t, 30*time.Second, func() bool { return strings.Contains(api.out.String(), "caseledger serving") })
+	project := start(t, bin, "serve", "--role", "project", "--nats-url", url, "--data-dir", data, "--readmodel-url", readModels)
+	relay := start(t, bin, "serve", "--role", "relay", "--nats-url", url, "--data-dir", data)
+	for _, p := range []*proc{project, relay} {
+		within(t, 30*time.Second, func() bool { return strings.Contains(p.out.String(), "caseledger serving") })
+	}
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": url}, "emit", "--demo", "4", "--seed", "12"); err != nil {
+		t.Fatalf("emit: %v\n%s", err, got)
+	}
+	c, _ := gen.New(12).Case()
+	var body map[string]any
+	defer func() {
+		if t.Failed() {
+			t.Logf("last body %v\nproject:\n%s\napi:\n%s", body, project.out.String(), api.out.String())
+		}
+	}()
+	within(t, 30*time.Second, func() bool {
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+httpPort+"/v1/cases/"+c.ID.String()+"/timeline?purpose=review&limit=1000", nil)
+		req.Header.Set("Authorization", "Bearer supervisor-token-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body = nil
+		json.NewDecoder(resp.Body).Decode(&body)
+		entries, _ := body["entries"].([]any)
+		return resp.StatusCode == 200 && len(entries) == len(c.Events())-sealed(c)
+	})
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cases, _ := gen.New(12).Cases(4)
+	want := 0
+	for _, k := range cases {
+		want += len(k.Events())
+	}
+	within(t, 30*time.Second, func() bool { return streamMsgs(t, js, natsbus.CaseEventsStream) == uint64(want) })
+	for _, p := range []*proc{relay, project, api} {
+		p.stop(t)
+		if !strings.Contains(p.out.String(), "stopped cleanly") {
+			t.Errorf("a role did not stop cleanly:\n%s", p.out.String())
+		}
+	}
+}
+
+// sealed counts a case's sealed entries, which no API read shows without
+// an order.
+func sealed(c gen.Case) int {
+	n := 0
+	for _, e := range c.Events() {
+		if e.Meta.Compartment == "sealed" {
+			n++
+		}
+	}
+	return n
 }

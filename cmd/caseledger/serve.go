@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,9 @@ type serveConfig struct {
 	// users file (CASELEDGER_NATS_TLS_CERT, _TLS_KEY, _USERS); this
 	// process's NKey seed and the CA it trusts when NATS is external
 	// (CASELEDGER_NATS_NKEY, _CA).
+	// EventStoreURL is the store flags' (an external store lets the API
+	// run apart from ingest).
+	EventStoreURL                      string
 	NATSTLSCert, NATSTLSKey, NATSUsers string
 	NATSNKey, NATSCA                   string
 	// The ledger (CASELEDGER_LEDGER_ORIGIN, _KEY, _INTERVAL).
@@ -58,6 +62,21 @@ type serveConfig struct {
 }
 
 var roles = []string{"all", "ingest", "relay", "project", "api", "ledger"}
+
+// has reports whether the process runs role r: --role takes one role, or
+// several separated by commas (e.g. ingest,api), or all.
+func (c serveConfig) has(r string) bool {
+	for _, x := range strings.Split(c.Role, ",") {
+		if x = strings.TrimSpace(x); x == "all" || x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// writes reports whether the process appends to the record: ingest
+// (commands), the ledger (checkpoints) and the API (access records).
+func (c serveConfig) writes() bool { return c.has("ingest") || c.has("ledger") || c.has("api") }
 
 func (c serveConfig) Validate() error {
 	var errs []error
@@ -103,12 +122,16 @@ func (c serveConfig) Validate() error {
 	if c.OIDCJWKS != "" && !hasAnyPrefix(c.OIDCJWKS, "https://", "http://127.0.0.1", "http://localhost") {
 		errs = append(errs, errors.New("--oidc-jwks-url must be https:// (or http on loopback)"))
 	}
-	ok := false
-	for _, r := range roles {
-		ok = ok || c.Role == r
+	for _, r := range strings.Split(c.Role, ",") {
+		if !slices.Contains(roles, strings.TrimSpace(r)) {
+			errs = append(errs, fmt.Errorf("--role must be one of %s, or several joined by commas", strings.Join(roles, ", ")))
+			break
+		}
 	}
-	if !ok {
-		errs = append(errs, fmt.Errorf("--role must be one of %s", strings.Join(roles, ", ")))
+	if c.EventStoreURL == "" && c.has("api") && !c.has("ingest") {
+		// The embedded store has one writer, the ingest process; the API
+		// appends an access record before every read, so it runs there.
+		errs = append(errs, errors.New("--role api needs to write access records: with the embedded store run it with ingest (--role ingest,api) or use --eventstore-url"))
 	}
 	return errors.Join(errs...)
 }
@@ -136,7 +159,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "address of the embedded NATS server, for outside emitters (env CASELEDGER_NATS_LISTEN)")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS instead of the embedded server (env CASELEDGER_NATS_URL)")
-	f.StringVar(&cfg.Role, "role", cfg.Role, "run one role only: "+strings.Join(roles, ", ")+" (env CASELEDGER_ROLE)")
+	f.StringVar(&cfg.Role, "role", cfg.Role, "the roles to run: "+strings.Join(roles, ", ")+", or several joined by commas (env CASELEDGER_ROLE)")
 	cfg.HTTPListen = "127.0.0.1:8080"
 	if v := getenv("CASELEDGER_HTTP_LISTEN"); v != "" {
 		cfg.HTTPListen = v
@@ -182,7 +205,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.DurationVar(&cfg.LedgerInterval, "ledger-interval", cfg.LedgerInterval, "how often the ledger signs a checkpoint, and once more at shutdown (env CASELEDGER_LEDGER_INTERVAL)")
 	cfg.Emitters = getenv("CASELEDGER_EMITTERS")
 	f.StringVar(&cfg.Emitters, "emitters", cfg.Emitters, "JSON registry of emitters' public keys: when set, only commands they sign are recorded (env CASELEDGER_EMITTERS)")
-	if err := f.parse(args, 0, func() error { return cfg.Validate() }); err != nil {
+	if err := f.parse(args, 0, func() error { cfg.EventStoreURL = f.store.EventStoreURL; return cfg.Validate() }); err != nil {
 		return err
 	}
 	// Files named by flags are read before anything starts.
@@ -207,7 +230,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if registry, err = intake.LoadRegistry(cfg.Emitters); err != nil {
 			return err
 		}
-	} else if cfg.Role == "all" || cfg.Role == "ingest" {
+	} else if cfg.has("ingest") {
 		log.Warn("no --emitters registry: commands are recorded with the source_system they claim, unauthenticated")
 	}
 
@@ -242,16 +265,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// The roles that write to streams make sure they exist; readers, whose
 	// credentials may not create streams, only use them.
-	if cfg.Role == "all" || cfg.Role == "ingest" || cfg.Role == "relay" {
+	if cfg.has("ingest") || cfg.has("relay") {
 		if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
 			return err
 		}
 	}
-	// Only ingest writes: the relay and projection roles read the record, so
-	// on a single node they can run as processes of their own beside the one
-	// that holds the embedded store's lock.
+	// The relay and projection roles only read the record, so on a single
+	// node they can run as processes of their own beside the one that holds
+	// the embedded store's lock.
 	open := openStore
-	if cfg.Role == "relay" || cfg.Role == "project" || cfg.Role == "api" {
+	if !cfg.writes() {
 		open = openReader
 	}
 	store, err := open(ctx, f.store)
@@ -278,7 +301,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	reg := metrics.NewRegistry()
 	var sources = metrics.Sources{Store: store}
 	var readModelDB *sql.DB
-	if cfg.Role == "all" || cfg.Role == "ingest" {
+	if cfg.has("ingest") {
 		appends, err := metrics.NewAppendLatency(reg)
 		if err != nil {
 			return err
@@ -290,7 +313,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		sources.Ingest = in
 		runRole("ingest", in.Run)
 	}
-	if cfg.Role == "all" || cfg.Role == "relay" {
+	if cfg.has("relay") {
 		rl, err := relay.New(nc, store, log.With("component", "relay"))
 		if err != nil {
 			return err
@@ -298,7 +321,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		sources.Relay = rl
 		runRole("relay", rl.Run)
 	}
-	if cfg.Role == "all" || cfg.Role == "project" {
+	if cfg.has("project") {
 		db, err := openReadModels(f.store)
 		if err != nil {
 			return err
@@ -314,7 +337,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			runRole("project "+p.Name(), pr.Run)
 		}
 	}
-	if cfg.Role == "all" || cfg.Role == "ledger" {
+	if cfg.has("ledger") {
 		// The ledger appends its checkpoints to the record, so it runs
 		// where the store is written: in the single-node process, or as
 		// its own role beside EventStoreDB/KurrentDB.
@@ -335,7 +358,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		proofs = &api.Ledger{Tree: svc.Fresh, Keys: keys}
 		sources.Ledger = svc
 	}
-	if (cfg.Role == "all" || cfg.Role == "api") && (cfg.Tokens != "" || cfg.OIDCIssuer != "") {
+	if cfg.has("api") && (cfg.Tokens != "" || cfg.OIDCIssuer != "") {
 		var tokens *api.Tokens
 		if cfg.Tokens != "" {
 			if tokens, err = api.LoadTokens(cfg.Tokens); err != nil {
@@ -368,7 +391,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		runRole("api", serveHTTP(&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln))
 		fmt.Fprintf(stdout, "caseledger API on http://%s\n", ln.Addr())
-	} else if cfg.Role == "all" || cfg.Role == "api" {
+	} else if cfg.has("api") {
 		log.Warn("no --tokens file and no OIDC provider: the HTTP API is not started")
 	}
 	if cfg.MetricsListen != "" {

@@ -170,6 +170,12 @@ func TestServeConfigListsEveryProblem(t *testing.T) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
+	if _, _, err := runArgs(t, nil, "serve", "--role", "api"); err == nil || !strings.Contains(err.Error(), "--role api needs to write access records") {
+		t.Errorf("the API alone on the embedded store: %v", err)
+	}
+	if _, _, err := runArgs(t, nil, "serve", "--role", "ingest,projector"); err == nil || !strings.Contains(err.Error(), "--role must be one of") {
+		t.Errorf("an unknown role in a list: %v", err)
+	}
 	holidays := filepath.Join(t.TempDir(), "holidays.txt")
 	os.WriteFile(holidays, []byte("2025-06-24\n24 juin\n"), 0o600)
 	_, _, err = runArgs(t, nil, "serve", "--data-dir", t.TempDir(), "--holidays", holidays)
