@@ -154,6 +154,9 @@ type Meta struct {
 	CorrelationID uuid.UUID   `json:"correlation_id,omitzero"`
 	CausationID   uuid.UUID   `json:"causation_id,omitzero"`
 	Compartment   Compartment `json:"compartment" cl:"required"`
+	// TraceParent is the W3C trace context of the command that recorded
+	// the event (ids only), so that a trace follows it to the projections.
+	TraceParent string `json:"traceparent,omitempty" cl:"max=128"`
 }
 
 // Event is one recorded fact about a case: a payload in its envelope.

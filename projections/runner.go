@@ -47,6 +47,9 @@ type Runner struct {
 	Applied  atomic.Int64
 	Position atomic.Value
 	states   map[string]domain.State
+	// AfterCommit, when set, is told of each batch once its transaction
+	// committed, with when it began and ended (tracing uses it).
+	AfterCommit func(ctx context.Context, projection string, changes []Change, began, done time.Time)
 }
 
 // Versioned is a projection whose tables change between releases: a read
@@ -276,6 +279,7 @@ func (r *Runner) fold(ctx context.Context, page []eventstore.Record) ([]Change, 
 // write applies a folded page and moves the checkpoint past it, in one
 // transaction.
 func (r *Runner) write(ctx context.Context, page []eventstore.Record, changes []Change) error {
+	began := time.Now()
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -298,6 +302,9 @@ func (r *Runner) write(ctx context.Context, page []eventstore.Record, changes []
 	}
 	r.Applied.Store(applied)
 	r.Position.Store(last)
+	if r.AfterCommit != nil {
+		r.AfterCommit(ctx, r.p.Name(), changes, began, time.Now())
+	}
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/caseledger/caseledger/services/metrics"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/caseledger/caseledger/services/relay"
+	"github.com/caseledger/caseledger/services/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -51,6 +52,10 @@ type serveConfig struct {
 	// users file (CASELEDGER_NATS_TLS_CERT, _TLS_KEY, _USERS); this
 	// process's NKey seed and the CA it trusts when NATS is external
 	// (CASELEDGER_NATS_NKEY, _CA).
+	// OTelEndpoint, when set, receives traces over OTLP/gRPC
+	// (CASELEDGER_OTEL_ENDPOINT, host:port; _OTEL_INSECURE for no TLS).
+	OTelEndpoint string
+	OTelInsecure bool
 	// EventStoreURL is the store flags' (an external store lets the API
 	// run apart from ingest).
 	EventStoreURL                      string
@@ -191,6 +196,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.StringVar(&cfg.NATSUsers, "nats-users", cfg.NATSUsers, "JSON list of {name, nkey, role}: only these identities may connect to the embedded server, each with its role's subjects (env CASELEDGER_NATS_USERS)")
 	f.StringVar(&cfg.NATSNKey, "nats-nkey", cfg.NATSNKey, "this process's NKey seed file for an external NATS (env CASELEDGER_NATS_NKEY)")
 	f.StringVar(&cfg.NATSCA, "nats-ca", cfg.NATSCA, "CA file of an external NATS server's TLS certificate (env CASELEDGER_NATS_CA)")
+	cfg.OTelEndpoint, cfg.OTelInsecure = getenv("CASELEDGER_OTEL_ENDPOINT"), getenv("CASELEDGER_OTEL_INSECURE") == "true"
+	f.StringVar(&cfg.OTelEndpoint, "otel-endpoint", cfg.OTelEndpoint, "OpenTelemetry collector (host:port, OTLP/gRPC) to send traces to (env CASELEDGER_OTEL_ENDPOINT)")
+	f.BoolVar(&cfg.OTelInsecure, "otel-insecure", cfg.OTelInsecure, "send traces without TLS (env CASELEDGER_OTEL_INSECURE=true)")
 	cfg.LedgerOrigin, cfg.LedgerKey = getenvOr(getenv, "CASELEDGER_LEDGER_ORIGIN", defaultOrigin), getenv("CASELEDGER_LEDGER_KEY")
 	cfg.LedgerInterval = time.Minute
 	if v := getenv("CASELEDGER_LEDGER_INTERVAL"); v != "" {
@@ -224,6 +232,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "serve")
+	if cfg.OTelEndpoint != "" {
+		shutdown, err := tracing.Setup(ctx, cfg.OTelEndpoint, "caseledger-"+strings.ReplaceAll(cfg.Role, ",", "-"), cfg.OTelInsecure)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(sctx)
+		}()
+	}
 	var registry *intake.Registry
 	if cfg.Emitters != "" {
 		var err error
@@ -332,6 +351,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			pr, err := projections.NewRunner(ctx, db, store, p)
 			if err != nil {
 				return err
+			}
+			if cfg.OTelEndpoint != "" {
+				pr.AfterCommit = tracing.Projected
 			}
 			runners = append(runners, pr)
 			runRole("project "+p.Name(), pr.Run)

@@ -32,9 +32,13 @@ import (
 	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/caseledger/caseledger/services/refusal"
+	"github.com/caseledger/caseledger/services/tracing"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config tunes ingest; zero values take the defaults.
@@ -405,10 +409,20 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 		// the cache entry is dropped, so only the base version is kept.
 		base := state.Version
 		var (
-			run    []item
-			events []domain.Event
-			firsts []int64
+			run       []item
+			events    []domain.Event
+			firsts    []int64
+			spans     []trace.Span
+			appendCtx = ctx
 		)
+		endSpans := func(err error) {
+			for _, sp := range spans {
+				if err != nil {
+					sp.SetStatus(codes.Error, "not recorded yet")
+				}
+				sp.End()
+			}
+		}
 		stop := 0 // commands consumed by an answer without an append
 		for _, it := range items {
 			h := it.cmd.Head()
@@ -430,6 +444,19 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 				stop = 1
 				break
 			}
+			// The command's trace goes on with its events.
+			sctx, span := tracing.Tracer().Start(tracing.Extract(ctx, it.msg.Headers()), "caseledger.ingest",
+				trace.WithAttributes(attribute.String("caseledger.command", it.name), attribute.String("caseledger.case_id", caseID.String()),
+					attribute.String("caseledger.command_id", h.CommandID.String())))
+			spans = append(spans, span)
+			if tp := tracing.TraceParent(sctx); tp != "" {
+				for i := range evs {
+					evs[i].Meta.TraceParent = tp
+				}
+			}
+			if len(run) == 0 {
+				appendCtx = sctx
+			}
 			firsts = append(firsts, state.Version)
 			for _, e := range evs {
 				state = domain.Evolve(state, e)
@@ -438,10 +465,14 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 			events = append(events, evs...)
 		}
 		if len(run) == 0 {
+			endSpans(nil)
 			return stop, true
 		}
 		began := time.Now()
+		_, aspan := tracing.Tracer().Start(appendCtx, "caseledger.append", trace.WithAttributes(attribute.Int("caseledger.events", len(events))))
 		res, err := casefile.AppendAt(ctx, s.store, base, events)
+		aspan.End()
+		endSpans(err)
 		if err == nil && s.cfg.ObserveAppend != nil {
 			s.cfg.ObserveAppend(time.Since(began), len(events))
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -86,6 +87,7 @@ func (c *Client) Send(ctx context.Context, cmd domain.Command) (Outcome, error) 
 	defer sub.Unsubscribe()
 	m := &nats.Msg{Subject: natsbus.IntakeSubject(name), Data: body, Header: nats.Header{}}
 	m.Header.Set(natsbus.HeaderReplyTo, inbox)
+	tracing.Inject(ctx, m.Header)
 	if c.signer != nil {
 		c.signer.sign(m)
 	}
@@ -116,6 +118,7 @@ func (c *Client) Publish(ctx context.Context, cmd domain.Command) (*jetstream.Pu
 	}
 	m := &nats.Msg{Subject: natsbus.IntakeSubject(name), Data: body, Header: nats.Header{}}
 	m.Header.Set(nats.MsgIdHdr, cmd.Head().CommandID.String())
+	tracing.Inject(ctx, m.Header)
 	if c.signer != nil {
 		c.signer.sign(m)
 	}

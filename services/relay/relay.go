@@ -26,8 +26,11 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Message is the JSON body of a relayed event: the stored record, with the
@@ -136,6 +139,15 @@ func (s *Service) publish(ctx context.Context, r eventstore.Record) error {
 	m.Header.Set(nats.MsgIdHdr, r.ID.String())
 	m.Header.Set(natsbus.HeaderPosition, r.Position.String())
 	m.Header.Set("Caseledger-Version", strconv.FormatInt(r.Version, 10))
+	// The command's trace, kept in the event's metadata, goes on here.
+	var meta struct {
+		TraceParent string `json:"traceparent"`
+	}
+	_ = json.Unmarshal(r.Metadata, &meta)
+	sctx, span := tracing.Tracer().Start(tracing.FromTraceParent(ctx, meta.TraceParent), "caseledger.relay",
+		trace.WithAttributes(attribute.String("caseledger.event_type", r.Type), attribute.String("caseledger.case_id", caseID.String())))
+	defer span.End()
+	tracing.Inject(sctx, m.Header)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err := s.js.PublishMsg(pctx, m)
