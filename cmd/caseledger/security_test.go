@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/caseledger/caseledger/internal/testcert"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/nats-io/nats-server/v2/server"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -99,5 +101,83 @@ func TestNATSConfForTheCluster(t *testing.T) {
 		if got.Nkey != u.NKey || !reflect.DeepEqual(got.Permissions.Publish.Allow, want.Publish.Allow) || !reflect.DeepEqual(got.Permissions.Subscribe.Allow, want.Subscribe.Allow) {
 			t.Errorf("user %s: parsed %+v, want %+v", u.Name, got.Permissions, want)
 		}
+	}
+}
+
+// TestMisconfiguredDeploymentStopsAtStart: an unreachable read-model
+// database or record, or NATS credentials the server refuses, stop serve
+// before any role starts, with a message naming the problem.
+func TestMisconfiguredDeploymentStopsAtStart(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unreachable PostgreSQL", []string{"--role", "ingest,api", "--readmodel-url", "postgres://caseledger:x@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"}, "the read models (--readmodel-url) cannot be reached"},
+		{"unreachable KurrentDB", []string{"--role", "relay", "--eventstore-url", "kurrentdb://127.0.0.1:1?tls=false"}, "kurrent: connect"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			port := strconv.Itoa(freePort(t))
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var out syncBuffer
+			err := run(ctx, append([]string{"serve", "--data-dir", t.TempDir(), "--nats-listen", "127.0.0.1:" + port}, tc.args...),
+				func(string) string { return "" }, strings.NewReader(""), &out, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q\n%s", err, tc.want, out.String())
+			}
+			if strings.Contains(out.String(), "caseledger serving") {
+				t.Error("serve said it was serving before failing")
+			}
+		})
+	}
+	// NATS refusing the identity: an external nats-server whose users come
+	// from natsconf, and a seed it does not know.
+	_, natsBin := binaries(t)
+	dir := t.TempDir()
+	entry, _, err := runArgs(t, nil, "keygen", "--nats-user", "relay", "--role", "relay", "--out", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runArgs(t, nil, "keygen", "--nats-user", "stranger", "--role", "relay", "--out", dir); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "users.json"), []byte("["+strings.TrimSpace(entry)+"]"), 0o600)
+	auth, _, err := runArgs(t, nil, "natsconf", filepath.Join(dir, "users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	conf := filepath.Join(dir, "nats.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\njetstream { store_dir: %q }\n%s", port, filepath.Join(dir, "js"), auth)), 0o600)
+	start(t, natsBin, "-c", conf)
+	within(t, 20*time.Second, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	for seed, want := range map[string]string{"stranger.nk": "Authorization Violation", "relay.nk": "cannot read INTAKE with this NATS identity"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"serve", "--data-dir", dir, "--role", "ingest", "--nats-url", url, "--nats-nkey", filepath.Join(dir, seed)},
+				func(string) string { return "" }, strings.NewReader(""), &out, &out)
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("serve with %s: %v (want %q)", seed, err, want)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("serve with %s did not stop at start", seed)
+			cancel()
+			<-done
+		}
+		cancel()
 	}
 }

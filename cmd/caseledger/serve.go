@@ -301,6 +301,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer store.Close()
+	// Preflight: every connection the roles need answers before any role
+	// starts, so a misconfigured deployment stops here, whole.
+	if err := preflight(ctx, cfg, f.store, store); err != nil {
+		return err
+	}
 
 	var (
 		wg      sync.WaitGroup
@@ -327,6 +332,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		in, err := ingest.New(nc, store, ingest.Config{Logger: log.With("component", "ingest"), Emitters: registry, ObserveAppend: appends.Observe})
 		if err != nil {
+			return err
+		}
+		if err := in.Preflight(ctx); err != nil {
 			return err
 		}
 		sources.Ingest = in
@@ -503,4 +511,30 @@ func readiness(nc *nats.Conn, store eventstore.Store, db *sql.DB) []metrics.Chec
 		checks = append(checks, metrics.Check{Name: "readmodels", Fn: func(ctx context.Context) error { return db.PingContext(ctx) }})
 	}
 	return checks
+}
+
+// preflight checks, with a deadline, that the record and (for the roles
+// that use them) the read models answer; each problem is one line.
+func preflight(ctx context.Context, cfg serveConfig, sc storeConfig, store eventstore.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var errs []error
+	if _, err := store.ReadAll(ctx, eventstore.Start, 1); err != nil {
+		errs = append(errs, fmt.Errorf("the record (%s) cannot be read: %v", sc.where(), err))
+	}
+	if cfg.has("project") || cfg.has("api") {
+		db, err := openReadModels(sc)
+		if err == nil {
+			err = db.PingContext(ctx)
+			db.Close()
+		}
+		if err != nil {
+			where := "DATA_DIR/readmodels.db"
+			if sc.ReadModelURL != "" {
+				where = "--readmodel-url"
+			}
+			errs = append(errs, fmt.Errorf("the read models (%s) cannot be reached: %v", where, err))
+		}
+	}
+	return errors.Join(errs...)
 }

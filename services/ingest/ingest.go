@@ -163,6 +163,28 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
+// Preflight checks, before Run, that this identity may read INTAKE: it
+// looks the stream and its consumer up, so that credentials of another
+// role stop serve at start instead of ingest retrying for ever.
+func (s *Service) Preflight(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := s.js.Stream(ctx, natsbus.IntakeStream)
+	if err == nil {
+		_, err = st.Consumer(ctx, natsbus.IngestConsumer)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			err = nil // made on the first Run
+		}
+	}
+	if err != nil {
+		if last := s.nc.LastError(); last != nil {
+			err = fmt.Errorf("%w (NATS: %v)", err, last)
+		}
+		return fmt.Errorf("ingest: cannot read %s with this NATS identity: %w", natsbus.IntakeStream, err)
+	}
+	return nil
+}
+
 // consume runs one consumer until its iterator closes or ctx ends.
 func (s *Service) consume(ctx context.Context) error {
 	// Commands of one case must be decided in the order they were sent. A

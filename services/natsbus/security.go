@@ -47,20 +47,34 @@ func Permissions(role string) (*server.Permissions, error) {
 		}
 	}
 	inbox := "_INBOX.>"
+	// The writing roles make sure caseledger's three streams exist, and
+	// may touch no other stream.
+	var streams []string
+	for _, op := range []string{"CREATE", "UPDATE", "INFO"} {
+		for _, st := range []string{IntakeStream, CaseEventsStream, RejectedStream} {
+			streams = append(streams, "$JS.API.STREAM."+op+"."+st)
+		}
+	}
+	// Consumers of one stream: create, info, delete, next message.
+	consumers := func(stream string) []string {
+		return []string{"$JS.API.CONSUMER.*." + stream, "$JS.API.CONSUMER.*." + stream + ".>", "$JS.API.CONSUMER.*.*." + stream + ".>"}
+	}
 	switch role {
 	case RoleEmitter:
 		return allow([]string{IntakePrefix + ">"}, []string{inbox}), nil
 	case RoleIngest:
-		return allow([]string{"$JS.API.>", "$JS.ACK.INTAKE.>", RejectedPrefix + ">", inbox}, []string{inbox}), nil
+		pub := append(append([]string{"$JS.API.INFO", "$JS.ACK.INTAKE.>", RejectedPrefix + ">", inbox}, streams...), consumers(IntakeStream)...)
+		return allow(pub, []string{inbox}), nil
 	case RoleRelay:
-		return allow([]string{"$JS.API.>", EventsPrefix + ">", inbox}, []string{inbox}), nil
+		// The relay's checkpoint is the last message of CASE_EVENTS.
+		pub := append([]string{"$JS.API.INFO", "$JS.API.STREAM.MSG.GET." + CaseEventsStream, EventsPrefix + ">", inbox}, streams...)
+		return allow(pub, []string{inbox}), nil
 	case RoleLedger:
 		return allow([]string{"caseledger.ledger.checkpoints", "$JS.API.STREAM.INFO.>", "$JS.API.INFO", inbox}, []string{inbox}), nil
 	case RoleReader:
-		// Consumers on CASE_EVENTS only: create, info, next message.
-		return allow([]string{"$JS.API.INFO", "$JS.API.STREAM.INFO.>", "$JS.API.CONSUMER.*.CASE_EVENTS", "$JS.API.CONSUMER.*.CASE_EVENTS.>",
-			"$JS.API.CONSUMER.*.*.CASE_EVENTS.>", "$JS.ACK.CASE_EVENTS.>", inbox},
-			[]string{inbox, EventsPrefix + ">", "caseledger.ledger.checkpoints"}), nil
+		// Consumers on CASE_EVENTS only.
+		pub := append([]string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + CaseEventsStream, "$JS.ACK.CASE_EVENTS.>", inbox}, consumers(CaseEventsStream)...)
+		return allow(pub, []string{inbox, EventsPrefix + ">", "caseledger.ledger.checkpoints"}), nil
 	case RoleAll:
 		return nil, nil // no restriction
 	}
