@@ -28,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,6 +83,37 @@ type file struct {
 
 const format = "caseledger-disclosure/v1"
 
+// bundle reads the bundle's files through an os.Root: nothing outside the
+// directory, no symbolic link, nothing but regular files.
+type bundle struct {
+	dir  string
+	root *os.Root
+}
+
+func (b bundle) read(name string) ([]byte, error) {
+	if outside(name) {
+		return nil, fmt.Errorf("%s is named outside the bundle", name)
+	}
+	name = filepath.FromSlash(name)
+	fi, err := b.root.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return b.root.ReadFile(name)
+}
+
+func (b bundle) sha256(name string) (string, error) {
+	raw, err := b.read(name)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(raw)
+	return hex.EncodeToString(h[:]), nil
+}
+
 // verdict collects the checks' outcomes.
 type verdict struct {
 	w        io.Writer
@@ -128,27 +160,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "caseverify: %s is not a ledger public key (name+hash+key): %v\n", *pubkey, err)
 		return 2
 	}
-	m, err := readManifest(dir)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		fmt.Fprintf(stdout, "NOT VERIFIED: the bundle directory cannot be opened: %v\n", err)
+		return 2
+	}
+	defer root.Close()
+	b := bundle{dir: dir, root: root}
+	m, err := readManifest(b)
 	if err != nil {
 		fmt.Fprintf(stdout, "NOT VERIFIED: %v\n", err)
 		return 2
 	}
 	fmt.Fprintf(stdout, "bundle %s: case %s, %d versions, %d withheld\n", dir, m.CaseID, len(m.Events), m.WithheldCount)
 	v := &verdict{w: stdout}
-	check(dir, m, vkey, verifier, v)
+	check(b, m, vkey, verifier, v)
 	if len(v.failures) > 0 {
 		fmt.Fprintf(stdout, "NOT VERIFIED: %d check(s) failed; first: %s\n", len(v.failures), v.failures[0])
 		return 1
 	}
-	sum, _ := fileSHA256(filepath.Join(dir, "manifest.json"))
-	fmt.Fprintf(stdout, "VERIFIED: case %s, versions 0 to %d, proven in the log %s signed by key %s; bundle SHA-256 %s\n",
-		m.CaseID, len(m.Events)-1, m.Origin, vkey, sum)
+	sum, _ := b.sha256("manifest.json")
+	withheld := 0
+	for _, e := range m.Events {
+		if e.Withheld != "" {
+			withheld++
+		}
+	}
+	fmt.Fprintf(stdout, "VERIFIED: case %s, versions 0 to %d (%d disclosed, %d withheld with their reasons in the manifest), proven in the log %s signed by key %s; bundle SHA-256 %s\n",
+		m.CaseID, len(m.Events)-1, len(m.Events)-withheld, withheld, m.Origin, vkey, sum)
+	fmt.Fprintln(stdout, "Not proven by a bundle: that the case had no version after the last one here (a Merkle log proves inclusion, not absence); the manifest's scope, order and access log, and the reports, which no signature covers.")
 	return 0
 }
 
-func readManifest(dir string) (manifest, error) {
+func readManifest(b bundle) (manifest, error) {
 	var m manifest
-	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	raw, err := b.read("manifest.json")
 	if err != nil {
 		return m, fmt.Errorf("the bundle has no readable manifest.json: %v", err)
 	}
@@ -162,15 +208,27 @@ func readManifest(dir string) (manifest, error) {
 	if len(m.Events) == 0 {
 		return m, errors.New("manifest.json lists no event")
 	}
+	if m.Stream != "case-"+m.CaseID {
+		return m, fmt.Errorf("manifest.json names case %q but stream %q", m.CaseID, m.Stream)
+	}
 	return m, nil
 }
 
-func check(dir string, m manifest, vkey string, verifier note.Verifier, v *verdict) {
+func check(b bundle, m manifest, vkey string, verifier note.Verifier, v *verdict) {
 	if m.PublicKey != vkey {
 		v.fail("the bundle names key %q, not the pinned key", m.PublicKey)
 	}
-	checkFiles(dir, m, v)
-	cp, ok := openCheckpoint(dir, m.CheckpointFile, verifier, v)
+	withheld := 0
+	for _, e := range m.Events {
+		if e.Withheld != "" {
+			withheld++
+		}
+	}
+	if withheld != m.WithheldCount {
+		v.fail("the manifest says %d entries were withheld, its events mark %d", m.WithheldCount, withheld)
+	}
+	checkFiles(b, m, v)
+	cp, ok := openCheckpoint(b, m.CheckpointFile, verifier, v)
 	if !ok {
 		return
 	}
@@ -179,9 +237,9 @@ func check(dir string, m manifest, vkey string, verifier note.Verifier, v *verdi
 	} else {
 		v.pass("checkpoint signed by %s: %d leaves, root %s", verifier.Name(), cp.size, base64.StdEncoding.EncodeToString(cp.root[:]))
 	}
-	checkEvents(dir, m, cp, v)
+	checkEvents(b, m, cp, v)
 	if m.NewerFile != "" {
-		newer, ok := openCheckpoint(dir, m.NewerFile, verifier, v)
+		newer, ok := openCheckpoint(b, m.NewerFile, verifier, v)
 		if !ok {
 			return
 		}
@@ -203,29 +261,23 @@ func check(dir string, m manifest, vkey string, verifier note.Verifier, v *verdi
 
 // checkFiles compares every file with the manifest's SHA-256, and looks
 // for event files the manifest does not list.
-func checkFiles(dir string, m manifest, v *verdict) {
+func checkFiles(b bundle, m manifest, v *verdict) {
 	listed := map[string]bool{}
 	bad := 0
 	for _, f := range m.Files {
 		listed[f.Path] = true
-		if outside(f.Path) {
-			v.fail("the manifest names a file outside the bundle: %q", f.Path)
-			bad++
-			continue
-		}
-		sum, err := fileSHA256(filepath.Join(dir, f.Path))
+		sum, err := b.sha256(f.Path)
 		if err != nil {
-			v.fail("%s is missing: %v", f.Path, err)
+			v.fail("%s is missing or unreadable: %v", f.Path, err)
 			bad++
 		} else if sum != f.SHA256 {
 			v.fail("%s was altered: its SHA-256 is %s, the manifest says %s", f.Path, sum, f.SHA256)
 			bad++
 		}
 	}
-	extra, _ := filepath.Glob(filepath.Join(dir, "events", "*"))
-	for _, e := range extra {
-		rel := filepath.ToSlash(strings.TrimPrefix(e, dir+string(filepath.Separator)))
-		if !listed[rel] {
+	entries, _ := fs.ReadDir(b.root.FS(), "events")
+	for _, e := range entries {
+		if rel := "events/" + e.Name(); !listed[rel] {
 			v.fail("%s is in the bundle but not in its manifest", rel)
 			bad++
 		}
@@ -241,8 +293,8 @@ type checkpoint struct {
 	root   tlog.Hash
 }
 
-func openCheckpoint(dir, name string, verifier note.Verifier, v *verdict) (checkpoint, bool) {
-	raw, err := os.ReadFile(filepath.Join(dir, filepath.Base(name)))
+func openCheckpoint(b bundle, name string, verifier note.Verifier, v *verdict) (checkpoint, bool) {
+	raw, err := b.read(filepath.Base(name))
 	if err != nil {
 		v.fail("checkpoint %s cannot be read: %v", name, err)
 		return checkpoint{}, false
@@ -274,7 +326,7 @@ func openCheckpoint(dir, name string, verifier note.Verifier, v *verdict) (check
 
 // checkEvents checks the chain from version 0, each event's bytes, leaf
 // and inclusion, and that no version is missing or out of order.
-func checkEvents(dir string, m manifest, cp checkpoint, v *verdict) {
+func checkEvents(b bundle, m manifest, cp checkpoint, v *verdict) {
 	var prev [32]byte
 	lastLeaf := int64(-1)
 	proven, fromBytes := 0, 0
@@ -301,14 +353,14 @@ func checkEvents(dir string, m manifest, cp checkpoint, v *verdict) {
 		lastLeaf = e.LeafIndex
 		recordedAt, actor := e.RecordedAt, e.ActorID
 		if e.Withheld == "" {
-			if outside(e.DataFile) || outside(e.MetadataFile) {
-				v.fail("%s: its files are named outside the bundle", where)
+			if e.DataFile == "" || e.MetadataFile == "" {
+				v.fail("%s: its stored bytes are missing from the bundle", where)
 				return
 			}
-			data, err1 := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.DataFile)))
-			meta, err2 := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.MetadataFile)))
-			if err1 != nil || err2 != nil || e.DataFile == "" || e.MetadataFile == "" {
-				v.fail("%s: its stored bytes are missing from the bundle", where)
+			data, err1 := b.read(e.DataFile)
+			meta, err2 := b.read(e.MetadataFile)
+			if err := errors.Join(err1, err2); err != nil {
+				v.fail("%s: its stored bytes cannot be read: %v", where, err)
 				return
 			}
 			id, err := uuidBytes(e.EventID)
@@ -425,19 +477,6 @@ func uuidBytes(s string) ([16]byte, error) {
 	}
 	copy(out[:], b)
 	return out, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // outside reports a path that leaves the bundle's directory.

@@ -336,6 +336,44 @@ func TestBundleVerification(t *testing.T) {
 			os.WriteFile(p, []byte("not a key"), 0o644)
 			return p
 		}, 2, "is not a ledger public key"},
+		{"the case id edited", func(t *testing.T, dir string) string {
+			m := readManifestT(t, dir)
+			m["case_id"] = "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"
+			writeManifestT(t, dir, m)
+			return ""
+		}, 2, "names case"},
+		{"a disclosed event relabelled withheld", func(t *testing.T, dir string) string {
+			file, ev := firstData(dir)
+			m := readManifestT(t, dir)
+			for _, e := range m["events"].([]any) {
+				if x := e.(map[string]any); x["event_id"] == ev["event_id"] {
+					x["withheld"] = "not relevant"
+					delete(x, "data_file")
+					delete(x, "metadata_file")
+				}
+			}
+			var files []any
+			for _, fl := range m["files"].([]any) {
+				if p := fl.(map[string]any)["path"].(string); p != file && p != strings.Replace(file, ".data", ".metadata", 1) {
+					files = append(files, fl)
+				}
+			}
+			m["files"] = files
+			os.Remove(filepath.Join(dir, file))
+			os.Remove(filepath.Join(dir, strings.Replace(file, ".data", ".metadata", 1)))
+			writeManifestT(t, dir, m)
+			return ""
+		}, 1, "the manifest says"},
+		{"an event file that is a symbolic link", func(t *testing.T, dir string) string {
+			file, _ := firstData(dir)
+			p := filepath.Join(dir, file)
+			b, _ := os.ReadFile(p)
+			outside := filepath.Join(t.TempDir(), "elsewhere")
+			os.WriteFile(outside, b, 0o600)
+			os.Remove(p)
+			os.Symlink(outside, p)
+			return ""
+		}, 1, "not a regular file"},
 		{"a withheld event's leaf field edited", func(t *testing.T, dir string) string {
 			m := readManifestT(t, dir)
 			for _, e := range m["events"].([]any) {
@@ -360,6 +398,17 @@ func TestBundleVerification(t *testing.T) {
 				t.Fatalf("exit %d (want %d), output lacks %q:\n%s", code, tt.code, tt.want, out)
 			}
 		})
+	}
+	// The directory named in any form verifies alike.
+	cwd, _ := os.Getwd()
+	rel, err := filepath.Rel(cwd, f.bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, form := range []string{f.bundle + "/", rel, "./" + rel} {
+		if code, out := verify(t, form, f.pubkey); code != 0 {
+			t.Errorf("bundle named %q: exit %d\n%s", form, code, out)
+		}
 	}
 	// Without a pinned key nothing is verified.
 	var noKey bytes.Buffer

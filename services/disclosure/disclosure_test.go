@@ -178,6 +178,35 @@ func TestExportScopes(t *testing.T) {
 		disclosure.Options{CaseID: f.c.ID, Out: dir, Now: now}); err == nil {
 		t.Error("an export over a non-empty directory or an empty tree was accepted")
 	}
+	// A correction carrying a personal value, of an entry later redacted:
+	// without an order neither the entry nor its correction is disclosed.
+	off := domain.Actor{UserID: "off-1", Role: domain.RoleOfficer, Agency: "police-lavallee"}
+	hdr := func(n int) domain.CommandHeader {
+		return domain.CommandHeader{CaseID: f.c.ID, CommandID: domain.EventID(f.c.ID, n), Actor: off, OccurredAt: now.Add(-2 * time.Hour), SourceSystem: "records"}
+	}
+	noteEv := domain.EventID(domain.EventID(f.c.ID, 6100), 0)
+	for _, c := range []domain.Command{
+		domain.AddNote{CommandHeader: hdr(6100), NoteAdded: domain.NoteAdded{NoteID: domain.EventID(f.c.ID, 6101), Text: "Met her at the shelter."}},
+		domain.CorrectEntry{CommandHeader: hdr(6102), EntryCorrected: domain.EntryCorrected{TargetEventID: noteEv, Changes: []domain.FieldChange{{Field: "text", Value: "She lives at 12 Elm St."}}, Reason: "address"}},
+		domain.RedactEntry{CommandHeader: hdr(6103), EntryRedacted: domain.EntryRedacted{TargetEventID: noteEv, Fields: []string{"text"}, LegalBasis: "safety of the victim"}},
+	} {
+		if _, _, err := casefile.Execute(context.Background(), f.store, c, func() time.Time { return now.Add(-time.Hour) }, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.sign()
+	_, leakDir, err := f.export(t, uuid.Nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filepath.WalkDir(leakDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), "12 Elm St") || strings.Contains(string(b), "Met her at the shelter") {
+				t.Errorf("%s discloses a redacted note or its correction", filepath.Base(p))
+			}
+		}
+		return nil
+	})
 	// A note after the checkpoint: not covered until the next one.
 	note := domain.AddNote{CommandHeader: domain.CommandHeader{CaseID: f.c.ID, CommandID: domain.EventID(f.c.ID, 7000),
 		Actor: domain.Actor{UserID: "off-1", Role: domain.RoleOfficer, Agency: "police-lavallee"}, OccurredAt: now.Add(-time.Minute), SourceSystem: "records"},

@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -93,8 +94,10 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 		return Result{}, ErrNotCovered
 	}
 	cp, latest := cps[at], cps[len(cps)-1]
-	if root, err := src.Tree.TreeHash(cp.Size); err != nil || root != cp.Root {
-		return Result{}, fmt.Errorf("disclosure: the record no longer gives checkpoint %d's root: %w", cp.Size, ledger.ErrInconsistent)
+	for _, c := range []ledger.Stored{cp, latest} {
+		if root, err := src.Tree.TreeHash(c.Size); err != nil || root != c.Root {
+			return Result{}, fmt.Errorf("disclosure: the record no longer gives checkpoint %d's root: %w", c.Size, ledger.ErrInconsistent)
+		}
 	}
 	if err := prepareOut(opt.Out); err != nil {
 		return Result{}, err
@@ -115,7 +118,10 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 		m.NewerFile, m.Consistency = "newer.note", hexes(proof)
 		w.file("newer.note", latest.Note)
 	}
-	redactions := redactionsOf(recs)
+	withheld, err := withholding(recs, state, vis, opt.OrderID != uuid.Nil)
+	if err != nil {
+		return Result{}, err
+	}
 	rep := report{Manifest: &m, State: state}
 	for i, r := range recs {
 		ent := state.Entries[r.ID]
@@ -125,12 +131,7 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 		}
 		e := Event{Version: r.Version, EventID: r.ID.String(), Type: r.Type, Position: r.Position.String(), PrevHash: hex.EncodeToString(r.PrevHash[:]),
 			Hash: hex.EncodeToString(r.Hash[:]), LeafIndex: idx[i], Inclusion: hexes(proof), Compartment: string(ent.Compartment)}
-		switch {
-		case !slices.Contains(vis, ent.Compartment):
-			e.Withheld = "compartment " + string(ent.Compartment) + ": needs a production order"
-		case redactions[r.ID] != "" && opt.OrderID == uuid.Nil:
-			e.Withheld = "redacted: " + redactions[r.ID]
-		}
+		e.Withheld = withheld[r.ID]
 		if e.Withheld != "" {
 			leaf := ledger.LeafOf(r)
 			e.RecordedAt, e.ActorID = leaf.RecordedAt, leaf.ActorID
@@ -215,6 +216,49 @@ func hexes(hs []tlog.Hash) []string {
 		out[i] = hex.EncodeToString(h[:])
 	}
 	return out
+}
+
+// withholding decides, in version order, which entries a bundle withholds
+// and why: those in a compartment the export may not open; those with
+// redacted fields, unless a production order is named; and every
+// correction, redaction or marking in error of a withheld entry, whose
+// bytes would otherwise carry what is withheld (a correction's new value
+// of a field, say).
+func withholding(recs []eventstore.Record, state domain.State, vis []domain.Compartment, order bool) (map[uuid.UUID]string, error) {
+	bases := redactionsOf(recs)
+	out := map[uuid.UUID]string{}
+	for _, r := range recs {
+		ent := state.Entries[r.ID]
+		switch {
+		case !slices.Contains(vis, ent.Compartment):
+			out[r.ID] = "compartment " + string(ent.Compartment) + ": needs a production order"
+		case ent.Redacted && !order:
+			out[r.ID] = "redacted: " + cmp.Or(bases[r.ID], "no legal basis recorded")
+		}
+		if out[r.ID] != "" {
+			continue
+		}
+		e, err := casefile.Decode(r)
+		if err != nil {
+			return nil, err
+		}
+		if t := target(e.Data); t != uuid.Nil && out[t] != "" {
+			out[r.ID] = "affects a withheld entry"
+		}
+	}
+	return out, nil
+}
+
+func target(d domain.EventData) uuid.UUID {
+	switch d := d.(type) {
+	case domain.EntryCorrected:
+		return d.TargetEventID
+	case domain.EntryRedacted:
+		return d.TargetEventID
+	case domain.EntryMarkedInError:
+		return d.TargetEventID
+	}
+	return uuid.Nil
 }
 
 // redactionsOf maps each redacted entry to the legal bases of its
