@@ -325,3 +325,110 @@ func TestKeysAndCheckpointText(t *testing.T) {
 	_ = uuid.Nil
 	_ = time.Now
 }
+
+// TestZeroedTailIsReadAgain: a crash that leaves zeros at the end of the
+// files (allocated, never written) is cut on opening, and the leaves are
+// read again from the record to the same root.
+func TestZeroedTailIsReadAgain(t *testing.T) {
+	ctx := context.Background()
+	st := record(t, 4)
+	dir := t.TempDir()
+	l, err := ledger.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CatchUp(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := l.Root()
+	l.Sync()
+	l.Close()
+	for _, name := range []string{"leaves", "hashes"} {
+		f, _ := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_WRONLY, 0o600)
+		f.Write(make([]byte, 32*5))
+		f.Close()
+	}
+	l, err = ledger.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.CatchUp(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.Root(); got != want {
+		t.Fatalf("root after a zeroed tail: %s, want %s", got, want)
+	}
+}
+
+// TestRestoredOlderRecord: the record restored from a backup older than
+// the ledger's files (which hold leaves the record no longer has) starts
+// from its own last checkpoint, and the log goes on consistently with it.
+func TestRestoredOlderRecord(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(st eventstore.Store, seed uint64, n int) {
+		src := recordSeed(t, seed, n)
+		recs, _ := src.ReadAll(ctx, eventstore.Start, 100000)
+		for _, r := range recs {
+			if _, err := st.Append(ctx, r.Stream, eventstore.Any, []eventstore.EventData{{ID: r.ID, Type: r.Type, Data: r.Data, Metadata: r.Metadata}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(st, 5, 4)
+	s := service(t, st, dir)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := s.SignNow(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	backup, _ := os.ReadFile(path)
+	st, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Store = st
+	add(st, 6, 3)
+	if _, _, err := s.SignNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Log.Close()
+	st.Close()
+	// The older record comes back; the ledger's files are newer.
+	os.Remove(path + "-wal")
+	os.Remove(path + "-shm")
+	os.WriteFile(path, backup, 0o600)
+	old, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	s2 := service(t, old, dir)
+	if err := s2.Start(ctx); err != nil {
+		t.Fatalf("start on the restored record: %v", err)
+	}
+	if last, _ := s2.Last(); last != first {
+		t.Fatalf("last checkpoint %+v, want the one the restored record holds %+v", last, first)
+	}
+	add(old, 7, 2)
+	c, signed, err := s2.SignNow(ctx)
+	if err != nil || !signed {
+		t.Fatalf("signing after the restore: %v", err)
+	}
+	fresh := ledger.NewMemory()
+	if _, err := fresh.CatchUp(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	if root, _ := fresh.TreeHash(c.Size); root != c.Root {
+		t.Fatal("the checkpoint signed after the restore is not the record's tree")
+	}
+}

@@ -27,6 +27,7 @@ type Log struct {
 	leaves  []leafRef
 	byEvent map[uuid.UUID]int64
 	hf, lf  *os.File
+	failed  error // a write that could not be undone: the log takes no more
 }
 
 type leafRef struct {
@@ -79,7 +80,12 @@ func (l *Log) load() error {
 	for i := range n {
 		b := lraw[i*refSize:]
 		id, _ := uuid.FromBytes(b[:16])
-		l.leaves = append(l.leaves, leafRef{id: id, pos: eventstore.Position{Commit: binary.BigEndian.Uint64(b[16:]), Prepare: binary.BigEndian.Uint64(b[24:])}})
+		ref := leafRef{id: id, pos: eventstore.Position{Commit: binary.BigEndian.Uint64(b[16:]), Prepare: binary.BigEndian.Uint64(b[24:])}}
+		if i > 0 && !l.leaves[i-1].pos.Less(ref.pos) {
+			n = i // a damaged tail (zeros after a crash, say): read it again from the record
+			break
+		}
+		l.leaves = append(l.leaves, ref)
 	}
 	count := tlog.StoredHashCount(n)
 	l.hashes = make([]tlog.Hash, count)
@@ -143,21 +149,22 @@ func leafHashes(recs []eventstore.Record) []tlog.Hash {
 func (l *Log) appendHashed(recs []eventstore.Record, leaves []tlog.Hash) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.failed != nil {
+		return l.failed
+	}
+	hashes, refs := l.hashes, l.leaves
 	var hbuf, lbuf []byte
 	for i, r := range recs {
-		n := int64(len(l.leaves))
-		if n > 0 && !l.leaves[n-1].pos.Less(r.Position) {
-			return fmt.Errorf("ledger: record at %s does not follow the last leaf at %s", r.Position, l.leaves[n-1].pos)
+		n := int64(len(refs))
+		if n > 0 && !refs[n-1].pos.Less(r.Position) {
+			return fmt.Errorf("ledger: record at %s does not follow the last leaf at %s", r.Position, refs[n-1].pos)
 		}
-		hs, err := tlog.StoredHashesForRecordHash(n, leaves[i], hashReader{l})
+		hs, err := tlog.StoredHashesForRecordHash(n, leaves[i], hashReader{hashes})
 		if err != nil {
 			return fmt.Errorf("ledger: leaf %d: %w", n, err)
 		}
-		l.hashes = append(l.hashes, hs...)
-		l.leaves = append(l.leaves, leafRef{id: r.ID, pos: r.Position})
-		if l.byEvent != nil {
-			l.byEvent[r.ID] = n
-		}
+		hashes = append(hashes, hs...)
+		refs = append(refs, leafRef{id: r.ID, pos: r.Position})
 		if l.hf != nil {
 			for _, h := range hs {
 				hbuf = append(hbuf, h[:]...)
@@ -167,16 +174,74 @@ func (l *Log) appendHashed(recs []eventstore.Record, leaves []tlog.Hash) error {
 			lbuf = binary.BigEndian.AppendUint64(lbuf, r.Position.Prepare)
 		}
 	}
+	// The files first (hashes before leaves: a leaf whose hashes are
+	// missing is cut on opening), then memory; a failed write is undone,
+	// or the log refuses any more.
 	if l.hf != nil {
-		// Hashes first: a leaf whose hashes are missing is cut on opening.
-		if _, err := l.hf.Write(hbuf); err != nil {
-			return fmt.Errorf("ledger: write hashes: %w", err)
-		}
-		if _, err := l.lf.Write(lbuf); err != nil {
-			return fmt.Errorf("ledger: write leaves: %w", err)
+		if err := l.write(hbuf, lbuf); err != nil {
+			return err
 		}
 	}
+	for i, r := range recs {
+		if l.byEvent != nil {
+			l.byEvent[r.ID] = int64(len(l.leaves) + i)
+		}
+	}
+	l.hashes, l.leaves = hashes, refs
 	return nil
+}
+
+func (l *Log) write(hbuf, lbuf []byte) error {
+	hsize, lsize := int64(len(l.hashes))*hashSize, int64(len(l.leaves))*refSize
+	_, err := l.hf.Write(hbuf)
+	if err == nil {
+		_, err = l.lf.Write(lbuf)
+	}
+	if err == nil {
+		return nil
+	}
+	undo := errors.Join(l.hf.Truncate(hsize), l.lf.Truncate(lsize))
+	if undo == nil {
+		_, e1 := l.hf.Seek(hsize, io.SeekStart)
+		_, e2 := l.lf.Seek(lsize, io.SeekStart)
+		undo = errors.Join(e1, e2)
+	}
+	if undo != nil {
+		l.failed = fmt.Errorf("ledger: the log's files could not be written nor restored (%v, then %v): restart to rebuild", err, undo)
+		return l.failed
+	}
+	return fmt.Errorf("ledger: write: %w", err)
+}
+
+// Truncate cuts the log back to its first n leaves, in memory and in its
+// files, so that what follows is read from the record again.
+func (l *Log) Truncate(n int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n >= int64(len(l.leaves)) {
+		return nil
+	}
+	count := tlog.StoredHashCount(n)
+	if l.hf != nil {
+		if err := errors.Join(l.lf.Truncate(n*refSize), l.hf.Truncate(count*hashSize)); err != nil {
+			return fmt.Errorf("ledger: truncate: %w", err)
+		}
+		if _, err := l.lf.Seek(n*refSize, io.SeekStart); err != nil {
+			return err
+		}
+		if _, err := l.hf.Seek(count*hashSize, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	l.leaves, l.hashes, l.byEvent = l.leaves[:n], l.hashes[:count], nil
+	return nil
+}
+
+// leafAt is the event id and position of leaf n, and its stored hash.
+func (l *Log) leafAt(n int64) (uuid.UUID, eventstore.Position, tlog.Hash) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.leaves[n].id, l.leaves[n].pos, l.hashes[tlog.StoredHashIndex(0, n)]
 }
 
 // Sync makes the files durable.
@@ -259,7 +324,7 @@ func (l *Log) TreeHash(n int64) (tlog.Hash, error) {
 	if n > int64(len(l.leaves)) {
 		return tlog.Hash{}, fmt.Errorf("ledger: tree of %d leaves asked of a log of %d", n, len(l.leaves))
 	}
-	return tlog.TreeHash(n, hashReader{l})
+	return tlog.TreeHash(n, hashReader{l.hashes})
 }
 
 // Index is the leaf of an event.
@@ -285,7 +350,7 @@ func (l *Log) ProveRecord(n, size int64) (tlog.RecordProof, error) {
 	if size > int64(len(l.leaves)) {
 		return nil, fmt.Errorf("ledger: proof in a tree of %d leaves asked of a log of %d", size, len(l.leaves))
 	}
-	return tlog.ProveRecord(size, n, hashReader{l})
+	return tlog.ProveRecord(size, n, hashReader{l.hashes})
 }
 
 // ProveTree proves the tree of old leaves is a prefix of the tree of size.
@@ -295,19 +360,19 @@ func (l *Log) ProveTree(old, size int64) (tlog.TreeProof, error) {
 	if size > int64(len(l.leaves)) {
 		return nil, fmt.Errorf("ledger: proof to a tree of %d leaves asked of a log of %d", size, len(l.leaves))
 	}
-	return tlog.ProveTree(size, old, hashReader{l})
+	return tlog.ProveTree(size, old, hashReader{l.hashes})
 }
 
 // hashReader reads stored hashes; the caller holds the lock.
-type hashReader struct{ l *Log }
+type hashReader struct{ hashes []tlog.Hash }
 
 func (r hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		if x < 0 || x >= int64(len(r.l.hashes)) {
-			return nil, fmt.Errorf("ledger: stored hash %d of %d", x, len(r.l.hashes))
+		if x < 0 || x >= int64(len(r.hashes)) {
+			return nil, fmt.Errorf("ledger: stored hash %d of %d", x, len(r.hashes))
 		}
-		out[i] = r.l.hashes[x]
+		out[i] = r.hashes[x]
 	}
 	return out, nil
 }

@@ -88,6 +88,18 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var signed int64
+	if len(cps) > 0 {
+		signed = cps[len(cps)-1].Size
+	}
+	// Leaves past the last checkpoint were never signed: they are read
+	// from the record again rather than trusted from the files.
+	if err := s.Log.Truncate(signed); err != nil {
+		return err
+	}
+	if err := s.lastLeafInRecord(ctx); err != nil {
+		return err
+	}
 	if _, err := s.catchUp(ctx); err != nil {
 		return err
 	}
@@ -99,6 +111,29 @@ func (s *Service) Start(ctx context.Context) error {
 		s.last = &last
 	}
 	s.started = true
+	return nil
+}
+
+// lastLeafInRecord checks that the record holds the log's last leaf where
+// the log has it (a record restored from an older backup, beside newer
+// ledger files, does not), so that catching up continues the same log.
+func (s *Service) lastLeafInRecord(ctx context.Context) error {
+	n := s.Log.Size()
+	if n == 0 {
+		return nil
+	}
+	id, pos, hash := s.Log.leafAt(n - 1)
+	after := eventstore.Start
+	if n > 1 {
+		_, after, _ = s.Log.leafAt(n - 2)
+	}
+	recs, err := s.Store.ReadAll(ctx, after, 1)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 || recs[0].ID != id || recs[0].Position != pos || LeafOf(recs[0]).Hash() != hash {
+		return fmt.Errorf("%w: the record does not hold leaf %d (event %s at %s) as the log's files do; move the ledger's tree files away to rebuild them from the record, and check the record against the signed checkpoints (caseledger verify)", ErrInconsistent, n-1, id, pos)
+	}
 	return nil
 }
 
