@@ -354,6 +354,35 @@ type caseAccess struct {
 // written: a non-empty reason denies the read.
 type gate func(ctx context.Context, a caseAccess) (reason string, err error)
 
+// orderStanding says why a production order does not open the case's
+// sealed entries to p, or "" when it does: it must be recorded on this very
+// case, not be marked in error, and have been recorded by someone else than
+// the reader, so that no one opens sealed entries on their own word.
+func orderStanding(st domain.State, recs []eventstore.Record, order uuid.UUID, p Principal) string {
+	if st.Orders[order].OrderID == uuid.Nil {
+		return "no production order with this id is recorded on the case"
+	}
+	for _, r := range recs {
+		if r.Type != "case.production_order_received" {
+			continue
+		}
+		e, err := casefile.Decode(r)
+		if err != nil {
+			return "the order's entry cannot be read"
+		}
+		if d, ok := e.Data.(domain.ProductionOrderReceived); ok && d.OrderID == order {
+			switch {
+			case st.Entries[e.ID].InError:
+				return "the production order is marked in error"
+			case e.Meta.Actor.UserID == p.UserID:
+				return "a production order opens sealed entries only to others than the one who recorded it"
+			}
+			return ""
+		}
+	}
+	return "no production order with this id is recorded on the case"
+}
+
 // orderRoles may invoke a recorded production order to open sealed entries.
 func orderRole(r domain.Role) bool {
 	return r == domain.RoleInvestigator || r == domain.RoleSupervisor || r == domain.RoleAuditor
@@ -399,14 +428,12 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 	case a.order != uuid.Nil:
 		// The order must be recorded on this very case; the record, not
 		// the read model, says so.
-		st, _, err := casefile.Load(r.Context(), s.store, id)
+		st, recs, err := casefile.Load(r.Context(), s.store, id)
 		if err != nil {
 			problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read; nothing was read")
 			return a, false
 		}
-		if st.Orders[a.order].OrderID == uuid.Nil {
-			reason = "no production order with this id is recorded on the case"
-		} else {
+		if reason = orderStanding(st, recs, a.order, p); reason == "" {
 			a.vis = append(a.vis, domain.CompartmentSealed)
 		}
 	}
@@ -495,6 +522,20 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
 	now := projections.TS(s.now())
 	for _, f := range c.FollowUps {
 		f["overdue"] = f["due_by"].(string) < now
+	}
+	// The counts are the role's: what a hidden compartment holds is not
+	// hinted at by a number.
+	c.Parties, c.OpenFollowUps, c.OpenReferrals, c.ActiveConditions = len(c.PartyList), len(c.FollowUps), 0, 0
+	for _, r := range c.Referrals {
+		switch r["status"] {
+		case string(domain.ReferralOfferedStatus), string(domain.ReferralSentStatus), string(domain.ReferralAcceptedStatus), string(domain.ReferralStartedStatus):
+			c.OpenReferrals++
+		}
+	}
+	for _, it := range c.Items {
+		if it["kind"] == "condition" && fmt.Sprint(it["active"]) == "1" {
+			c.ActiveConditions++
+		}
 	}
 	writeJSON(w, c)
 }
@@ -707,6 +748,7 @@ func (s *Server) getReferrals(w http.ResponseWriter, r *http.Request, p Principa
 		q += ` AND agency = $4`
 		args = append(args, limit+1, p.Agency)
 	case domain.RoleSupervisor, domain.RoleAuditor:
+		q += ` AND compartment <> 'sealed'`
 		args = append(args, limit+1)
 	default:
 		problem(w, http.StatusForbidden, "forbidden", "referral lists are for partner agencies, supervisors and auditors")

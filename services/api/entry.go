@@ -38,7 +38,10 @@ type entryView struct {
 	Corrections         []annotation   `json:"corrections"`
 	// HiddenCorrections counts corrections in compartments the reader may
 	// not see: the recorded data may not be current for them.
-	HiddenCorrections int         `json:"hidden_corrections"`
+	HiddenCorrections int `json:"hidden_corrections"`
+	// HiddenAnnotations counts corrections and redactions in compartments
+	// the reader may not see (their effect on fields still applies).
+	HiddenAnnotations int         `json:"hidden_annotations"`
 	InError           *annotation `json:"marked_in_error"`
 	StoredSHA256      string      `json:"stored_sha256"` // of the exact stored data bytes
 	ChainHash         string      `json:"chain_hash"`
@@ -138,16 +141,23 @@ func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID,
 		switch d := le.Data.(type) {
 		case domain.EntryRedacted:
 			if d.TargetEventID == eventID {
-				an.Fields, an.LegalBasis = d.Fields, d.LegalBasis
-				v.Redactions = append(v.Redactions, an)
+				// A redaction binds every reader; its basis and author are
+				// shown only to those who may see it.
 				for _, f := range d.Fields {
 					redacted[f] = true
 				}
+				if !slices.Contains(vis, state.Entries[le.ID].Compartment) {
+					v.HiddenAnnotations++
+					continue
+				}
+				an.Fields, an.LegalBasis = d.Fields, d.LegalBasis
+				v.Redactions = append(v.Redactions, an)
 			}
 		case domain.EntryCorrected:
 			if d.TargetEventID == eventID {
 				if !slices.Contains(vis, state.Entries[le.ID].Compartment) {
 					v.HiddenCorrections++
+					v.HiddenAnnotations++
 					continue
 				}
 				an.Reason, an.Changes, an.NewCompartment = d.Reason, slices.Clone(d.Changes), string(d.NewCompartment)
@@ -155,7 +165,12 @@ func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID,
 			}
 		case domain.EntryMarkedInError:
 			if d.TargetEventID == eventID {
-				an.Reason = d.Reason
+				if !slices.Contains(vis, state.Entries[le.ID].Compartment) {
+					// It is in error all the same; why is for others.
+					an.Reason, an.Actor = "", domain.Actor{}
+				} else {
+					an.Reason = d.Reason
+				}
 				v.InError = &an
 			}
 		}

@@ -96,6 +96,7 @@ func TestEntriesOrdersAndReclassification(t *testing.T) {
 		{"order not recorded", sup, tl + "&order=" + unknown.String(), 403, true, unknown, nil},
 		{"malformed order", sup, tl + "&order=nope", 400, false, uuid.Nil, nil},
 		{"officer may not invoke an order", off, tl + "&order=" + order.String(), 403, true, order, nil},
+		{"the order's own recorder may not invoke it", inv, tl + "&order=" + order.String(), 403, true, order, nil},
 		{"supervisor timeline under order", sup, tl + "&order=" + order.String(), 200, false, order, func(t *testing.T, b map[string]any) {
 			if !timelineHas(b, sealed) {
 				t.Error("sealed entry missing under a recorded order")
@@ -264,6 +265,14 @@ func TestCaseStateLists(t *testing.T) {
 	if len(gc.State.RiskHistory) > 0 && len(offView["risk_history"].([]any)) == 0 {
 		t.Error("the risk history is empty")
 	}
+	// The counts are the role's own: no number hints at a hidden entry.
+	for count, list := range map[string]string{"open_follow_ups": "follow_ups", "parties": "party_list"} {
+		for who, view := range map[string]map[string]any{"officer": offView, "social worker": swView} {
+			if view[count] != float64(len(view[list].([]any))) {
+				t.Errorf("%s's %s = %v, but the list holds %d", who, count, view[count], len(view[list].([]any)))
+			}
+		}
+	}
 }
 
 // TestWorklist: a worker's open follow-ups by due date, overdue first, in
@@ -380,6 +389,23 @@ func TestReplayEndpoint(t *testing.T) {
 	}
 	if got := len(f.accessRecords(t)) - before; got != 2 {
 		t.Errorf("%d access records for two past views", got)
+	}
+	// A supervisor's attempt is refused and recorded.
+	before = len(f.accessRecords(t))
+	if status, _ := f.get(t, "sup-token-0123456789abcdefghi", base+"recorded_at="+mid); status != 403 {
+		t.Errorf("a supervisor's past view: %d", status)
+	}
+	if recs := f.accessRecords(t); len(recs) != before+1 || !recs[len(recs)-1].Denied {
+		t.Error("the refused past view left no denied access record")
+	}
+	// An entry sealed after the cut stays out of the past view.
+	inv := tokens["inv-token-0123456789abcdefghi"]
+	f.do(t, "inv-token-0123456789abcdefghi", domain.CorrectEntry{CommandHeader: domain.CommandHeader{CaseID: c.ID, CommandID: domain.EventID(c.ID, 1300), Actor: inv,
+		OccurredAt: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), SourceSystem: "records"},
+		EntryCorrected: domain.EntryCorrected{TargetEventID: late.ID, Changes: []domain.FieldChange{}, Reason: "sealed by order", NewCompartment: domain.CompartmentSealed}})
+	after := late.Meta.RecordedAt.Add(time.Second).UTC().Format(time.RFC3339Nano)
+	if _, then := f.get(t, aud, base+"recorded_at="+after); timelineHas(then, late.ID.String()) {
+		t.Error("an entry sealed after the cut shows in the past view")
 	}
 	for _, tt := range []struct {
 		token, query string
