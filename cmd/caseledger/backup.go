@@ -168,8 +168,11 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err := json.Unmarshal(raw, &m); err != nil || m.Format != backupFormat {
 		return fmt.Errorf("restore: %s/backup.json is not a %s manifest", from, backupFormat)
 	}
-	if _, err := os.Stat(filepath.Join(f.store.DataDir, "events.db")); err == nil {
-		return fmt.Errorf("restore: %s already holds a store; restore into an empty directory", f.store.DataDir)
+	if entries, err := os.ReadDir(f.store.DataDir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("restore: %s is not empty; restore into an empty or new directory", f.store.DataDir)
+	}
+	if _, ok := m.Files["events.db"]; !ok {
+		return fmt.Errorf("restore: %s/backup.json lists no events.db", from)
 	}
 	for name, want := range m.Files {
 		if strings.Contains(name, "..") {
@@ -192,6 +195,30 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("restore: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "restored %d files of the backup taken %s into %s; verifying\n", len(m.Files), m.TakenAt.Format(time.RFC3339), f.store.DataDir)
-	return runVerify(ctx, []string{"--data-dir", f.store.DataDir}, getenv, stdout, stderr)
+	restored, err := vacuumCount(ctx, filepath.Join(f.store.DataDir, "events.db"))
+	if err != nil || restored != m.Events {
+		return fmt.Errorf("restore: the restored store holds %d events, the backup says %d", restored, m.Events)
+	}
+	fmt.Fprintf(stdout, "restored %d files of the backup taken %s into %s (%d events); verifying\n", len(m.Files), m.TakenAt.Format(time.RFC3339), f.store.DataDir, restored)
+	// The restored directory is verified, whatever store the environment
+	// names.
+	local := func(k string) string {
+		if strings.HasPrefix(k, "CASELEDGER_EVENTSTORE_URL") || strings.HasPrefix(k, "CASELEDGER_READMODEL_URL") || k == "CASELEDGER_DATA_DIR" {
+			return ""
+		}
+		return getenv(k)
+	}
+	return runVerify(ctx, []string{"--data-dir", f.store.DataDir}, local, stdout, stderr)
+}
+
+// vacuumCount counts the events of a store file, read-only.
+func vacuumCount(ctx context.Context, path string) (int64, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int64
+	err = db.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&n)
+	return n, err
 }
