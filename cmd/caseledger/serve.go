@@ -231,7 +231,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "serve")
+	base := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := base.With("component", "serve")
 	if cfg.OTelEndpoint != "" {
 		shutdown, err := tracing.Setup(ctx, cfg.OTelEndpoint, "caseledger-"+strings.ReplaceAll(cfg.Role, ",", "-"), cfg.OTelInsecure)
 		if err != nil {
@@ -330,7 +331,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
-		in, err := ingest.New(nc, store, ingest.Config{Logger: log.With("component", "ingest"), Emitters: registry, ObserveAppend: appends.Observe})
+		in, err := ingest.New(nc, store, ingest.Config{Logger: base.With("component", "ingest"), Emitters: registry, ObserveAppend: appends.Observe})
 		if err != nil {
 			return err
 		}
@@ -341,7 +342,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		runRole("ingest", in.Run)
 	}
 	if cfg.has("relay") {
-		rl, err := relay.New(nc, store, log.With("component", "relay"))
+		rl, err := relay.New(nc, store, base.With("component", "relay"))
 		if err != nil {
 			return err
 		}
@@ -380,7 +381,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer lg.Close()
-		svc := &ledger.Service{Log: lg, Keys: keys, Store: store, NATS: nc, Interval: cfg.LedgerInterval, Logger: log.With("component", "ledger")}
+		svc := &ledger.Service{Log: lg, Keys: keys, Store: store, NATS: nc, Interval: cfg.LedgerInterval, Logger: base.With("component", "ledger")}
 		if err := svc.Start(ctx); err != nil {
 			return err
 		}

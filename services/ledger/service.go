@@ -211,7 +211,11 @@ func (s *Service) SignNow(ctx context.Context) (Checkpoint, bool, error) {
 	if _, err := s.catchUp(ctx); err != nil {
 		return Checkpoint{}, false, err
 	}
-	if !s.grew && s.last != nil {
+	if (!s.grew && s.last != nil) || s.Log.Size() == 0 {
+		// Nothing new but checkpoints, or nothing at all: no checkpoint.
+		if s.last == nil {
+			return Checkpoint{}, false, nil
+		}
 		return *s.last, false, nil
 	}
 	if s.last != nil {
