@@ -43,21 +43,13 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("%w: CASE_ID is not a uuid", errUsage)
 	}
-	if pubkey == "" {
-		pubkey = filepath.Join(ledgerDir(f.store), ledger.PublicKeyFile)
-	}
-	keys, err := ledger.LoadVerifier(pubkey)
-	if err != nil {
-		return err
-	}
-	store, err := openReader(ctx, f.store)
+	store, tree, keys, err := ledgerFromRecord(ctx, f.store, pubkey)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	tree := ledger.NewMemory()
-	if _, err := tree.CatchUp(ctx, store, nil); err != nil {
-		return err
+	if pubkey == "" {
+		pubkey = filepath.Join(ledgerDir(f.store), ledger.PublicKeyFile)
 	}
 	if exporter == "" {
 		exporter = "unknown"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/caseledger/caseledger/eventstore"
 	"github.com/google/uuid"
 	"io"
 	"os"
@@ -84,22 +85,11 @@ func runProve(ctx context.Context, args []string, getenv func(string) string, st
 	if err := f.parse(args[1:], want); err != nil {
 		return err
 	}
-	if pubkey == "" {
-		pubkey = filepath.Join(ledgerDir(f.store), ledger.PublicKeyFile)
-	}
-	keys, err := ledger.LoadVerifier(pubkey)
-	if err != nil {
-		return err
-	}
-	store, err := openReader(ctx, f.store)
+	store, tree, keys, err := ledgerFromRecord(ctx, f.store, pubkey)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	tree := ledger.NewMemory()
-	if _, err := tree.CatchUp(ctx, store, nil); err != nil {
-		return err
-	}
 	cps, err := ledger.ReadCheckpoints(ctx, store, keys)
 	if err != nil {
 		return err
@@ -152,4 +142,27 @@ func runProve(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	return enc.Encode(map[string]any{"old_size": sizes[0], "new_size": sizes[1], "old_root": bySize[sizes[0]].Root, "new_root": bySize[sizes[1]].Root,
 		"proof": proof, "old_checkpoint": string(bySize[sizes[0]].Note), "new_checkpoint": string(bySize[sizes[1]].Note)})
+}
+
+// ledgerFromRecord opens the record read-only, rebuilds the Merkle log from
+// it in memory, and loads the public key (pubkey, or the data directory's
+// ledger.pub) that checks its checkpoints: what export and the proofs read.
+func ledgerFromRecord(ctx context.Context, c storeConfig, pubkey string) (eventstore.Store, *ledger.Log, ledger.Keys, error) {
+	if pubkey == "" {
+		pubkey = filepath.Join(ledgerDir(c), ledger.PublicKeyFile)
+	}
+	keys, err := ledger.LoadVerifier(pubkey)
+	if err != nil {
+		return nil, nil, ledger.Keys{}, err
+	}
+	store, err := openReader(ctx, c)
+	if err != nil {
+		return nil, nil, ledger.Keys{}, err
+	}
+	tree := ledger.NewMemory()
+	if _, err := tree.CatchUp(ctx, store, nil); err != nil {
+		store.Close()
+		return nil, nil, ledger.Keys{}, err
+	}
+	return store, tree, keys, nil
 }

@@ -707,6 +707,28 @@ func listRead(w http.ResponseWriter, r *http.Request, params ...string) (string,
 	return why, true
 }
 
+// sendPage answers a list read with one page of rows under listKey (the
+// query asked for one more than limit, to know whether another page
+// follows), after recording, under section, every case the page reveals.
+func (s *Server) sendPage(w http.ResponseWriter, r *http.Request, p Principal, why, section, listKey string, rows []map[string]any, limit int, sortKey, idKey string, resp map[string]any) {
+	if resp == nil {
+		resp = map[string]any{}
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		resp["next"] = nextPage(rows[limit-1][sortKey], rows[limit-1][idKey], limit)
+	}
+	cases := make([]string, len(rows))
+	for i, row := range rows {
+		cases[i] = row["case_id"].(string)
+	}
+	if !s.recordEach(w, r, p, why, section, cases) {
+		return
+	}
+	resp[listKey] = rows
+	writeJSON(w, resp)
+}
+
 // recordEach appends an access record for every case a list reveals,
 // before the list is sent; it answers 503 and reports false when one cannot
 // be written.
@@ -759,20 +781,7 @@ func (s *Server) getReferrals(w http.ResponseWriter, r *http.Request, p Principa
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
 	}
-	resp := map[string]any{}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		resp["next"] = nextPage(rows[limit-1]["sent_at"], rows[limit-1]["referral_id"], limit)
-	}
-	cases := make([]string, len(rows))
-	for i, row := range rows {
-		cases[i] = row["case_id"].(string)
-	}
-	if !s.recordEach(w, r, p, why, "referrals", cases) {
-		return
-	}
-	resp["referrals"] = rows
-	writeJSON(w, resp)
+	s.sendPage(w, r, p, why, "referrals", "referrals", rows, limit, "sent_at", "referral_id", nil)
 }
 
 // getPersonCases finds the cases a person (by master-name-index id) is a
@@ -808,18 +817,5 @@ func (s *Server) getPersonCases(w http.ResponseWriter, r *http.Request, p Princi
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
 	}
-	resp := map[string]any{}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		resp["next"] = nextPage(rows[limit-1]["opened_at"], rows[limit-1]["case_id"], limit)
-	}
-	cases := make([]string, len(rows))
-	for i, row := range rows {
-		cases[i] = row["case_id"].(string)
-	}
-	if !s.recordEach(w, r, p, why, "person_search", cases) {
-		return
-	}
-	resp["cases"] = rows
-	writeJSON(w, resp)
+	s.sendPage(w, r, p, why, "person_search", "cases", rows, limit, "opened_at", "case_id", nil)
 }

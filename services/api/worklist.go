@@ -52,22 +52,11 @@ func (s *Server) getWorklist(w http.ResponseWriter, r *http.Request, p Principal
 		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 		return
 	}
-	resp := map[string]any{"assignee": assignee}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		resp["next"] = nextPage(rows[limit-1]["due_by"], rows[limit-1]["follow_up_id"], limit)
-	}
 	now := projections.TS(s.now())
-	cases := make([]string, len(rows))
-	for i, row := range rows {
+	for _, row := range rows {
 		row["overdue"] = row["due_by"].(string) < now
-		cases[i] = row["case_id"].(string)
 	}
-	if !s.recordEach(w, r, p, why, "worklist", cases) {
-		return
-	}
-	resp["follow_ups"] = rows
-	writeJSON(w, resp)
+	s.sendPage(w, r, p, why, "worklist", "follow_ups", rows, limit, "due_by", "follow_up_id", map[string]any{"assignee": assignee})
 }
 
 // cursor is where a list page ended: the sort key and id of its last row.

@@ -16,7 +16,9 @@ import (
 
 var day = time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
 
-func at(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+func at(h, m int) time.Time {
+	return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+}
 
 // TestReplayAsOfDiffersWhereItShould: a statement recorded hours after it
 // was taken, and a correction made the next day of an entry made in the

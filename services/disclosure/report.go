@@ -50,8 +50,8 @@ type check struct {
 
 func entryOf(e domain.Event, r eventstore.Record, be Event, s domain.State) reportEntry {
 	x := reportEntry{Version: r.Version, EventID: be.EventID, Occurred: e.Meta.OccurredAt.UTC().Format("2006-01-02 15:04:05"),
-		Recorded: e.Meta.RecordedAt.UTC().Format("2006-01-02 15:04:05"),
-		Actor:    e.Meta.Actor.UserID + " (" + string(e.Meta.Actor.Role) + ", " + e.Meta.Actor.Agency + ")",
+		Recorded:    e.Meta.RecordedAt.UTC().Format("2006-01-02 15:04:05"),
+		Actor:       e.Meta.Actor.UserID + " (" + string(e.Meta.Actor.Role) + ", " + e.Meta.Actor.Agency + ")",
 		Compartment: be.Compartment, Title: domain.Title(e.Type()), Withheld: be.Withheld, InError: s.Entries[e.ID].InError}
 	if x.Withheld == "" {
 		x.Summary = domain.Summary(e.Data) // never a personal field
