@@ -408,7 +408,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if proofs == nil {
 			// The API on its own follows the record in memory and checks
 			// checkpoints with the public key it is given.
-			if keys, err := apiLedgerKeys(f.store, cfg.LedgerKey); err == nil {
+			if keys, err := apiLedgerKeys(f.store, getenv("CASELEDGER_LEDGER_PUBKEY"), cfg.LedgerKey); err == nil {
 				proofs = &api.Ledger{Tree: (&ledger.Follower{Store: store}).Fresh, Keys: keys}
 			} else {
 				log.Warn("no ledger key: the export endpoint answers 503", "err", err)
@@ -485,9 +485,13 @@ func serveHTTP(hs *http.Server, ln net.Listener) func(context.Context) error {
 }
 
 // apiLedgerKeys finds the ledger's public key for an API running apart
-// from the ledger: from the signing key file, or DATA_DIR/ledger/ledger.pub.
-func apiLedgerKeys(c storeConfig, keyFile string) (ledger.Keys, error) {
-	if keyFile != "" {
+// from the ledger: the public key file (CASELEDGER_LEDGER_PUBKEY; the API
+// needs no signing key), the signing key file, or DATA_DIR/ledger/ledger.pub.
+func apiLedgerKeys(c storeConfig, pubkey, keyFile string) (ledger.Keys, error) {
+	switch {
+	case pubkey != "":
+		return ledger.LoadVerifier(pubkey)
+	case keyFile != "":
 		return ledger.LoadKeys(keyFile)
 	}
 	return ledger.LoadVerifier(filepath.Join(ledgerDir(c), ledger.PublicKeyFile))
