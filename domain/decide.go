@@ -735,8 +735,10 @@ func (d *decider) supervisorDecision(to string) error {
 // narrower one the command asks for.
 func (d *decider) target(id uuid.UUID) (Entry, error) {
 	t, ok := d.s.Entries[id]
-	if !ok {
-		return t, fieldErr(ErrUnknownEntry, "target_event_id", "no such event in this case")
+	if !ok || !d.h.Actor.Role.Sees(t.Compartment) {
+		// An entry the actor may not see is answered as a missing one: a
+		// refusal must not tell that it exists.
+		return Entry{}, fieldErr(ErrUnknownEntry, "target_event_id", "no such event in this case")
 	}
 	d.compartment = t.Compartment
 	if d.h.Compartment != "" {

@@ -68,6 +68,25 @@ func (r Role) allowed() []string { return roles }
 // IsPolice reports whether the role belongs to the police side.
 func (r Role) IsPolice() bool { return r == RoleOfficer || r == RoleInvestigator }
 
+// Sees reports whether the role may see entries of a compartment, and so
+// correct, redact or mark them in error: police roles never see social
+// work, social workers never see police entries; supervisors and auditors
+// see both; sealed entries are for investigators and supervisors (a read
+// of them through the API also needs a recorded order).
+func (r Role) Sees(c Compartment) bool {
+	switch c {
+	case CompartmentShared:
+		return true
+	case CompartmentPolice:
+		return r.IsPolice() || r == RoleSupervisor || r == RoleAuditor
+	case CompartmentSocialWork:
+		return r == RoleSocialWorker || r == RoleSupervisor || r == RoleAuditor
+	case CompartmentSealed:
+		return r == RoleInvestigator || r == RoleSupervisor
+	}
+	return false
+}
+
 // Channel is how a call reached the police.
 type Channel string
 
