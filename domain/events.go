@@ -513,6 +513,20 @@ type EntryRedacted struct {
 	LegalBasis    string    `json:"legal_basis" cl:"required,max=512"`
 }
 
+// Annotated is the earlier entry a correction, redaction or marking in
+// error points at, or Nil for any other event.
+func Annotated(d EventData) uuid.UUID {
+	switch d := d.(type) {
+	case EntryCorrected:
+		return d.TargetEventID
+	case EntryRedacted:
+		return d.TargetEventID
+	case EntryMarkedInError:
+		return d.TargetEventID
+	}
+	return uuid.Nil
+}
+
 // EntryMarkedInError marks an earlier event as entered in error.
 type EntryMarkedInError struct {
 	TargetEventID uuid.UUID `json:"target_event_id" cl:"required"`

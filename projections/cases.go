@@ -108,19 +108,6 @@ func ts(t time.Time) string {
 	return t.UTC().Format(tsLayout)
 }
 
-// target is the entry a correction, redaction or marking in error points at.
-func target(d domain.EventData) uuid.UUID {
-	switch d := d.(type) {
-	case domain.EntryCorrected:
-		return d.TargetEventID
-	case domain.EntryRedacted:
-		return d.TargetEventID
-	case domain.EntryMarkedInError:
-		return d.TargetEventID
-	}
-	return uuid.Nil
-}
-
 const (
 	timelineCols  = 13
 	timelineChunk = 64
@@ -183,7 +170,7 @@ func (CaseFiles) Apply(ctx context.Context, tx *sql.Tx, batch []Change) error {
 	for _, c := range batch {
 		e := c.Event
 		tgt := ""
-		if id := target(e.Data); id != uuid.Nil {
+		if id := domain.Annotated(e.Data); id != uuid.Nil {
 			tgt = id.String()
 		}
 		rows = append(rows, e.CaseID.String(), c.Record.Version, e.ID.String(), e.Type(), domain.Title(e.Type()), domain.Summary(e.Data),

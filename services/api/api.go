@@ -348,6 +348,10 @@ type caseAccess struct {
 	id    uuid.UUID
 	vis   []domain.Compartment
 	order uuid.UUID
+	// The case as loaded from the record to check the order, if it was:
+	// a read that needs the record too uses it rather than loading again.
+	state domain.State
+	recs  []eventstore.Record
 }
 
 // gate is a check a read makes on the record before its access record is
@@ -428,12 +432,11 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 	case a.order != uuid.Nil:
 		// The order must be recorded on this very case; the record, not
 		// the read model, says so.
-		st, recs, err := casefile.Load(r.Context(), s.store, id)
-		if err != nil {
+		if a.state, a.recs, err = casefile.Load(r.Context(), s.store, id); err != nil {
 			problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read; nothing was read")
 			return a, false
 		}
-		if reason = orderStanding(st, recs, a.order, p); reason == "" {
+		if reason = orderStanding(a.state, a.recs, a.order, p); reason == "" {
 			a.vis = append(a.vis, domain.CompartmentSealed)
 		}
 	}
@@ -614,23 +617,9 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal
 		return
 	}
 	defer rows.Close()
-	type entry struct {
-		Version     int64  `json:"version"`
-		EventID     string `json:"event_id"`
-		Type        string `json:"type"`
-		Title       string `json:"title"`
-		Summary     string `json:"summary"`
-		OccurredAt  string `json:"occurred_at"`
-		RecordedAt  string `json:"recorded_at"`
-		Actor       string `json:"actor"`
-		Role        string `json:"role"`
-		Agency      string `json:"agency"`
-		Compartment string `json:"compartment"`
-		Targets     string `json:"targets,omitempty"`
-	}
-	out := []entry{}
+	out := []timelineEntry{}
 	for rows.Next() {
-		var e entry
+		var e timelineEntry
 		if err := rows.Scan(&e.Version, &e.EventID, &e.Type, &e.Title, &e.Summary, &e.OccurredAt, &e.RecordedAt, &e.Actor, &e.Role, &e.Agency, &e.Compartment, &e.Targets); err != nil {
 			problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 			return
@@ -645,6 +634,24 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal
 		resp["next"] = fmt.Sprintf("after=%d&limit=%d", out[len(out)-1].Version, limit)
 	}
 	writeJSON(w, resp)
+}
+
+// timelineEntry is one entry of a timeline or a past view: who, what,
+// when and in which compartment, and the entry it annotates, if any; never
+// a personal field.
+type timelineEntry struct {
+	Version     int64  `json:"version"`
+	EventID     string `json:"event_id"`
+	Type        string `json:"type"`
+	Title       string `json:"title"`
+	Summary     string `json:"summary"`
+	OccurredAt  string `json:"occurred_at"`
+	RecordedAt  string `json:"recorded_at"`
+	Actor       string `json:"actor"`
+	Role        string `json:"role"`
+	Agency      string `json:"agency"`
+	Compartment string `json:"compartment"`
+	Targets     string `json:"targets,omitempty"`
 }
 
 // getDashboard returns aggregate figures (no case data): supervisors,

@@ -76,9 +76,12 @@ func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, p Principal) {
 		found bool
 	)
 	check := func(ctx context.Context, a caseAccess) (string, error) {
-		var err error
-		if state, recs, err = casefile.Load(ctx, s.store, a.id); err != nil {
-			return "", err
+		state, recs = a.state, a.recs
+		if recs == nil {
+			var err error
+			if state, recs, err = casefile.Load(ctx, s.store, a.id); err != nil {
+				return "", err
+			}
 		}
 		e, ok := state.Entries[eventID]
 		found = ok

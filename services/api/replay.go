@@ -11,6 +11,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/google/uuid"
 )
 
 // getReplay is the auditor's past view of a case: as recorded at a time or
@@ -80,21 +81,10 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 		return
 	}
 	type entry struct {
-		Version     int64  `json:"version"`
-		EventID     string `json:"event_id"`
-		Type        string `json:"type"`
-		Title       string `json:"title"`
-		Summary     string `json:"summary"`
-		OccurredAt  string `json:"occurred_at"`
-		RecordedAt  string `json:"recorded_at"`
-		Actor       string `json:"actor"`
-		Role        string `json:"role"`
-		Agency      string `json:"agency"`
-		Compartment string `json:"compartment"`
-		Targets     string `json:"targets,omitempty"`
-		InError     bool   `json:"marked_in_error,omitempty"`
-		Redacted    bool   `json:"redacted,omitempty"`
-		Corrections int    `json:"corrections,omitempty"`
+		timelineEntry
+		InError     bool `json:"marked_in_error,omitempty"`
+		Redacted    bool `json:"redacted,omitempty"`
+		Corrections int  `json:"corrections,omitempty"`
 	}
 	out := []entry{}
 	hidden := 0
@@ -109,12 +99,12 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 			hidden++
 			continue
 		}
-		x := entry{Version: kept[i].Version, EventID: e.ID.String(), Type: e.Type(), Title: domain.Title(e.Type()), Summary: domain.Summary(e.Data),
-			OccurredAt: projections.TS(e.Meta.OccurredAt), RecordedAt: projections.TS(e.Meta.RecordedAt), Actor: e.Meta.Actor.UserID,
-			Role: string(e.Meta.Actor.Role), Agency: e.Meta.Actor.Agency, Compartment: string(en.Compartment),
+		x := entry{timelineEntry: timelineEntry{Version: kept[i].Version, EventID: e.ID.String(), Type: e.Type(), Title: domain.Title(e.Type()),
+			Summary: domain.Summary(e.Data), OccurredAt: projections.TS(e.Meta.OccurredAt), RecordedAt: projections.TS(e.Meta.RecordedAt),
+			Actor: e.Meta.Actor.UserID, Role: string(e.Meta.Actor.Role), Agency: e.Meta.Actor.Agency, Compartment: string(en.Compartment)},
 			InError: en.InError, Redacted: en.Redacted, Corrections: en.Corrections}
-		if t := target(e.Data); t != "" {
-			x.Targets = t
+		if t := domain.Annotated(e.Data); t != uuid.Nil {
+			x.Targets = t.String()
 		}
 		out = append(out, x)
 	}
@@ -124,18 +114,6 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 			"open_follow_ups": st.OpenFollowUps(), "active_conditions": st.ActiveConditions(), "referrals": len(st.Referrals)},
 		"entries": out,
 	})
-}
-
-func target(d domain.EventData) string {
-	switch d := d.(type) {
-	case domain.EntryCorrected:
-		return d.TargetEventID.String()
-	case domain.EntryRedacted:
-		return d.TargetEventID.String()
-	case domain.EntryMarkedInError:
-		return d.TargetEventID.String()
-	}
-	return ""
 }
 
 // auditorsOnly is a read's gate for roles other than the auditor: the

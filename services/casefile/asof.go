@@ -91,7 +91,7 @@ func Replay(recs []eventstore.Record, cut Cut, now time.Time) (domain.State, []d
 	default:
 		occurred := map[uuid.UUID]bool{}
 		for i, e := range events {
-			if target := annotated(e.Data); target != uuid.Nil {
+			if target := domain.Annotated(e.Data); target != uuid.Nil {
 				keep[i] = occurred[target]
 			} else {
 				keep[i] = !e.Meta.OccurredAt.After(cut.OccurredAt)
@@ -119,18 +119,4 @@ func Replay(recs []eventstore.Record, cut Cut, now time.Time) (domain.State, []d
 		return domain.State{}, nil, nil, fmt.Errorf("%w (%s)", ErrBeforeCase, cut.Kind())
 	}
 	return state, kept, krecs, nil
-}
-
-// annotated is the entry a correction, redaction or marking in error
-// points at, or Nil.
-func annotated(d domain.EventData) uuid.UUID {
-	switch d := d.(type) {
-	case domain.EntryCorrected:
-		return d.TargetEventID
-	case domain.EntryRedacted:
-		return d.TargetEventID
-	case domain.EntryMarkedInError:
-		return d.TargetEventID
-	}
-	return uuid.Nil
 }

@@ -242,23 +242,11 @@ func withholding(recs []eventstore.Record, state domain.State, vis []domain.Comp
 		if err != nil {
 			return nil, err
 		}
-		if t := target(e.Data); t != uuid.Nil && out[t] != "" {
+		if t := domain.Annotated(e.Data); t != uuid.Nil && out[t] != "" {
 			out[r.ID] = "affects a withheld entry"
 		}
 	}
 	return out, nil
-}
-
-func target(d domain.EventData) uuid.UUID {
-	switch d := d.(type) {
-	case domain.EntryCorrected:
-		return d.TargetEventID
-	case domain.EntryRedacted:
-		return d.TargetEventID
-	case domain.EntryMarkedInError:
-		return d.TargetEventID
-	}
-	return uuid.Nil
 }
 
 // redactionsOf maps each redacted entry to the legal bases of its

@@ -12,6 +12,7 @@ import (
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -56,13 +57,8 @@ func entryOf(e domain.Event, r eventstore.Record, be Event, s domain.State) repo
 	if x.Withheld == "" {
 		x.Summary = domain.Summary(e.Data) // never a personal field
 	}
-	switch d := e.Data.(type) {
-	case domain.EntryCorrected:
-		x.target = d.TargetEventID.String()
-	case domain.EntryRedacted:
-		x.target = d.TargetEventID.String()
-	case domain.EntryMarkedInError:
-		x.target = d.TargetEventID.String()
+	if t := domain.Annotated(e.Data); t != uuid.Nil {
+		x.target = t.String()
 	}
 	return x
 }
