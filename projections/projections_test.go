@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/caseledger/caseledger/internal/testfixture"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -63,16 +64,7 @@ func recordB(t testing.TB, seed uint64, n int) *sqlite.Store {
 
 func readModels(t *testing.T) *sql.DB { return readModelsB(t) }
 
-func readModelsB(t testing.TB) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "readmodels.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func readModelsB(t testing.TB) *sql.DB { return testfixture.ReadModels(t) }
 
 // databases returns the read-model databases to run a test on: SQLite
 // always, and PostgreSQL when CASELEDGER_TEST_POSTGRES names one (the

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/caseledger/caseledger/internal/testfixture"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,44 +23,23 @@ import (
 	"github.com/google/uuid"
 )
 
-// record appends generated cases to a fresh store.
+// record is a fresh store with generated cases.
 func record(t *testing.T, seed uint64, n int) *sqlite.Store { return recordB(t, seed, n) }
 
 func recordB(t testing.TB, seed uint64, n int) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	appendCasesB(t, st, seed, n)
+	st, _ := testfixture.Generated(t, seed, n)
 	return st
+}
+
+// appendCasesB appends n generated cases to st.
+func appendCasesB(t testing.TB, st eventstore.Store, seed uint64, n int) []gen.Case {
+	cases := testfixture.Cases(t, seed, n)
+	testfixture.Append(t, st, cases)
+	return cases
 }
 
 func appendCases(t *testing.T, st eventstore.Store, seed uint64, n int) []gen.Case {
 	return appendCasesB(t, st, seed, n)
-}
-
-func appendCasesB(t testing.TB, st eventstore.Store, seed uint64, n int) []gen.Case {
-	t.Helper()
-	cases, err := gen.New(seed).Cases(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		var data []eventstore.EventData
-		for _, e := range c.Events() {
-			typ, d, m, err := domain.EncodeStored(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = append(data, eventstore.EventData{ID: e.ID, Type: typ, Data: d, Metadata: m})
-		}
-		if _, err := st.Append(context.Background(), domain.StreamName(c.ID), eventstore.NoStream, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cases
 }
 
 type fixture struct {

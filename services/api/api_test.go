@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/caseledger/caseledger/internal/testfixture"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,7 +18,6 @@ import (
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/eventstore"
-	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/api"
 	_ "modernc.org/sqlite"
@@ -58,34 +57,8 @@ var tokens = map[string]api.Principal{
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cases, err := gen.New(23).Cases(8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		var data []eventstore.EventData
-		for _, e := range c.Events() {
-			typ, d, m, err := domain.EncodeStored(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = append(data, eventstore.EventData{ID: e.ID, Type: typ, Data: d, Metadata: m})
-		}
-		if _, err := st.Append(ctx, domain.StreamName(c.ID), eventstore.NoStream, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "rm.db")+"?_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
+	st, cases := testfixture.Generated(t, 23, 8)
+	db := testfixture.ReadModels(t)
 	r, err := projections.NewRunner(ctx, db, st, projections.CaseFiles{})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/caseledger/caseledger/internal/testfixture"
 	"image/png"
 	"os"
 	"os/exec"
@@ -41,30 +42,13 @@ var now = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 func setup(t testing.TB) fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cases, err := gen.New(31).Cases(10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, cases := testfixture.Generated(t, 31, 10)
 	var pick gen.Case
 	for _, c := range cases {
-		data := []eventstore.EventData{}
 		for _, e := range c.Events() {
-			d, err := casefile.Encode(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = append(data, d)
 			if e.Meta.Compartment == domain.CompartmentSocialWork && pick.ID == uuid.Nil {
 				pick = c
 			}
-		}
-		if _, err := st.Append(ctx, domain.StreamName(c.ID), eventstore.NoStream, data); err != nil {
-			t.Fatal(err)
 		}
 	}
 	inv := domain.Actor{UserID: "inv-1", Role: domain.RoleInvestigator, Agency: "police-lavallee"}

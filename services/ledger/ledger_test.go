@@ -5,14 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/caseledger/caseledger/internal/testfixture"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caseledger/caseledger/domain"
-	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/services/ledger"
@@ -31,33 +30,11 @@ func TestLeafGolden(t *testing.T) {
 	}
 }
 
+// record is a fresh store with generated cases (seed 5).
 func record(t testing.TB, cases int) *sqlite.Store { return recordSeed(t, 5, cases) }
 
 func recordSeed(t testing.TB, seed uint64, cases int) *sqlite.Store {
-	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	gcs, err := gen.New(seed).Cases(cases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range gcs {
-		var data []eventstore.EventData
-		for _, e := range c.Events() {
-			typ, d, m, err := domain.EncodeStored(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = append(data, eventstore.EventData{ID: e.ID, Type: typ, Data: d, Metadata: m})
-		}
-		if _, err := st.Append(ctx, domain.StreamName(c.ID), eventstore.NoStream, data); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, _ := testfixture.Generated(t, seed, cases)
 	return st
 }
 

@@ -2,20 +2,15 @@ package metrics_test
 
 import (
 	"context"
-	"database/sql"
+	"github.com/caseledger/caseledger/internal/testfixture"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/caseledger/caseledger/domain"
-	"github.com/caseledger/caseledger/domain/gen"
-	"github.com/caseledger/caseledger/eventstore"
-	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/metrics"
 	_ "modernc.org/sqlite"
@@ -25,36 +20,12 @@ import (
 // and seconds when it stands behind the record, and zero once caught up.
 func TestProjectionLag(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cases, err := gen.New(3).Cases(5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, cases := testfixture.Generated(t, 3, 5)
 	total := 0
 	for _, c := range cases {
-		var data []eventstore.EventData
-		for _, e := range c.Events() {
-			typ, d, m, err := domain.EncodeStored(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = append(data, eventstore.EventData{ID: e.ID, Type: typ, Data: d, Metadata: m})
-		}
-		if _, err := st.Append(ctx, domain.StreamName(c.ID), eventstore.NoStream, data); err != nil {
-			t.Fatal(err)
-		}
-		total += len(data)
+		total += len(c.Events())
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "rm.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	defer db.Close()
+	db := testfixture.ReadModels(t)
 	r, err := projections.NewRunner(ctx, db, st, projections.CaseFiles{})
 	if err != nil {
 		t.Fatal(err)
