@@ -508,7 +508,7 @@ func TestEvolveEntries(t *testing.T) {
 		}},
 		{name: "correction moves the target to its new compartment", given: withNote, when: corrected[len(corrected)-1], then: func(t *testing.T, _, s domain.State) {
 			same(t, "target", s.Entries[eid("note")], changed(func(e *domain.Entry) { e.Compartment, e.Corrections = domain.CompartmentSealed, 1 }))
-			same(t, "correction entry", s.Entries[eid("seal")], domain.Entry{Type: "case.entry_corrected", Version: 4, Compartment: domain.CompartmentSocialWork})
+			same(t, "correction entry", s.Entries[eid("seal")], domain.Entry{Type: "case.entry_corrected", Version: 4, Compartment: domain.CompartmentSocialWork, Target: eid("note")})
 		}},
 		{name: "correction without a compartment keeps it", given: corrected, when: factIn("fix", monday, domain.CompartmentSealed, domain.EntryCorrected{
 			TargetEventID: eid("note"), Changes: []domain.FieldChange{{Field: "text", Value: "y"}}, Reason: "r"}), then: func(t *testing.T, _, s domain.State) {

@@ -190,6 +190,40 @@ type Transfer struct {
 	ToUser   string
 }
 
+// Grant opens the case to an agency for the entries at versions From up
+// to Until (excluded; -1 while open): the owning agency from the first
+// entry, a transfer's receiving agency from the first entry (the file is
+// theirs now), and an agency the case is shared with, by consent or without
+// it under the law, from the entry that shared it on. DOMAIN.md "Agencies
+// and sharing"; the access package decides with it.
+type Grant struct {
+	Agency string
+	From   int64
+	Until  int64
+	Basis  GrantBasis
+	Source uuid.UUID // the consent, transfer or entry that granted it
+}
+
+// GrantBasis is why an agency reads a case.
+type GrantBasis string
+
+const (
+	GrantOwner          GrantBasis = "owner"
+	GrantTransfer       GrantBasis = "transfer"
+	GrantConsent        GrantBasis = "consent"
+	GrantWithoutConsent GrantBasis = "without_consent"
+)
+
+// Covers reports whether the grant opens the entry at version v.
+func (g Grant) Covers(v int64) bool { return v >= g.From && (g.Until < 0 || v < g.Until) }
+
+// OrderEntry is where a production order was recorded on the case: the
+// entry (which may be marked in error) and who recorded it.
+type OrderEntry struct {
+	EventID    uuid.UUID
+	RecordedBy string // user id
+}
+
 // Closure is the latest closure request.
 type Closure struct {
 	Status ClosureStatus
@@ -213,6 +247,9 @@ type Entry struct {
 	InError     bool
 	Redacted    bool
 	Corrections int
+	// Target is the entry a correction, redaction or marking in error
+	// annotates (Nil for any other entry).
+	Target uuid.UUID
 }
 
 // ContactDue is an obligation to contact the victim quickly after a high
@@ -259,18 +296,21 @@ type State struct {
 	ContactsDue  []ContactDue
 	ClosedReason ClosureReason
 
-	Parties     map[uuid.UUID]Party
-	Referrals   map[uuid.UUID]Referral
-	FollowUps   map[uuid.UUID]FollowUp
-	Conditions  map[uuid.UUID]Condition
-	Breaches    map[uuid.UUID]Breach
-	Consents    map[uuid.UUID]Consent
-	Flags       map[uuid.UUID]Flag
-	Holds       map[uuid.UUID]Hold
-	SafetyPlans map[uuid.UUID]SafetyPlan
-	Exhibits    map[uuid.UUID]Exhibit
-	Orders      map[uuid.UUID]ProductionOrderReceived
-	Entries     map[uuid.UUID]Entry
+	Parties      map[uuid.UUID]Party
+	Referrals    map[uuid.UUID]Referral
+	FollowUps    map[uuid.UUID]FollowUp
+	Conditions   map[uuid.UUID]Condition
+	Breaches     map[uuid.UUID]Breach
+	Consents     map[uuid.UUID]Consent
+	Flags        map[uuid.UUID]Flag
+	Holds        map[uuid.UUID]Hold
+	SafetyPlans  map[uuid.UUID]SafetyPlan
+	Exhibits     map[uuid.UUID]Exhibit
+	Orders       map[uuid.UUID]ProductionOrderReceived
+	OrderEntries map[uuid.UUID]OrderEntry
+	Entries      map[uuid.UUID]Entry
+	// Grants lists the agencies the case is open to, in the order granted.
+	Grants []Grant
 	// ids holds every entity id created on the case (statements, notes,
 	// assessments, disclosures…) that has no map of its own, so that a
 	// second creation under the same id is refused.
@@ -302,6 +342,8 @@ func (s State) Clone() State {
 	c.SafetyPlans = maps.Clone(s.SafetyPlans)
 	c.Exhibits = maps.Clone(s.Exhibits)
 	c.Orders = maps.Clone(s.Orders)
+	c.OrderEntries = maps.Clone(s.OrderEntries)
+	c.Grants = slices.Clone(s.Grants)
 	c.Entries = maps.Clone(s.Entries)
 	c.ids = maps.Clone(s.ids)
 	return c
@@ -322,6 +364,7 @@ func (s *State) init() {
 	s.SafetyPlans = map[uuid.UUID]SafetyPlan{}
 	s.Exhibits = map[uuid.UUID]Exhibit{}
 	s.Orders = map[uuid.UUID]ProductionOrderReceived{}
+	s.OrderEntries = map[uuid.UUID]OrderEntry{}
 	s.Entries = map[uuid.UUID]Entry{}
 	s.ids = map[uuid.UUID]struct{}{}
 }
@@ -389,7 +432,7 @@ func AddWorkingDays(t time.Time, n int) time.Time {
 func Evolve(s State, e Event) State {
 	s.init()
 	at := e.Meta.OccurredAt
-	s.Entries[e.ID] = Entry{Type: e.Type(), Version: s.Version, Compartment: e.Meta.Compartment}
+	s.Entries[e.ID] = Entry{Type: e.Type(), Version: s.Version, Compartment: e.Meta.Compartment, Target: Annotated(e.Data)}
 	s.Version++
 
 	switch d := e.Data.(type) {
@@ -399,6 +442,7 @@ func Evolve(s State, e Event) State {
 		s.Module = d.Module
 		s.Agency = d.Agency
 		s.OpenedAt = at
+		s.grant(d.Agency, 0, GrantOwner, e.ID)
 	case CallReceived:
 		s.CADRefs = append(s.CADRefs, d.CADRef)
 	case PartyIdentified:
@@ -530,6 +574,7 @@ func Evolve(s State, e Event) State {
 	case TransferAccepted:
 		if s.Transfer != nil {
 			s.Agency, s.Assignee = s.Transfer.ToAgency, s.Transfer.ToUser
+			s.grant(s.Transfer.ToAgency, 0, GrantTransfer, s.Transfer.ID)
 		}
 		s.Transfer = nil
 	case TransferRejected:
@@ -559,10 +604,24 @@ func Evolve(s State, e Event) State {
 
 	case ConsentRecorded:
 		s.Consents[d.ConsentID] = Consent{ID: d.ConsentID, EventID: e.ID, PartyID: d.PartyID, Scope: d.Scope, Destination: d.Destination, Agency: d.Agency, ExpiresAt: d.ExpiresAt, Active: true}
+		if d.Scope == ConsentSharing && d.Agency != "" {
+			s.grant(d.Agency, s.Version-1, GrantConsent, d.ConsentID)
+		}
 	case ConsentWithdrawn:
 		c := s.Consents[d.ConsentID]
 		c.Active = false
 		s.Consents[d.ConsentID] = c
+		// What was shared stays shared; nothing recorded from now on is.
+		s.Grants = slices.Clone(s.Grants)
+		for i, g := range s.Grants {
+			if g.Source == d.ConsentID && g.Until < 0 {
+				s.Grants[i].Until = s.Version - 1
+			}
+		}
+	case InformationSharedWithoutConsent:
+		for _, agency := range d.Recipients {
+			s.grant(agency, s.Version-1, GrantWithoutConsent, e.ID)
+		}
 	case LegalHoldPlaced:
 		s.Holds[d.HoldID] = Hold{ID: d.HoldID, EventID: e.ID, Matter: d.Matter, Scope: d.Scope, Active: true}
 	case LegalHoldReleased:
@@ -573,6 +632,7 @@ func Evolve(s State, e Event) State {
 		s.ids[d.DisclosureID] = struct{}{}
 	case ProductionOrderReceived:
 		s.Orders[d.OrderID] = d
+		s.OrderEntries[d.OrderID] = OrderEntry{EventID: e.ID, RecordedBy: e.Meta.Actor.UserID}
 
 	case NoteAdded:
 		s.ids[d.NoteID] = struct{}{}
@@ -593,6 +653,19 @@ func Evolve(s State, e Event) State {
 		s.Entries[d.TargetEventID] = t
 	}
 	return s
+}
+
+// grant opens the case to agency from version from on, unless an open
+// grant already covers it.
+func (s *State) grant(agency string, from int64, basis GrantBasis, source uuid.UUID) {
+	for _, g := range s.Grants {
+		if g.Agency == agency && g.Until < 0 && g.From <= from {
+			return
+		}
+	}
+	// Grants is shared with the State Evolve was given (see State): a new
+	// slice keeps an earlier snapshot's list as it was.
+	s.Grants = append(slices.Clip(s.Grants), Grant{Agency: agency, From: from, Until: -1, Basis: basis, Source: source})
 }
 
 func (s *State) setReferral(id uuid.UUID, st ReferralStatus, at time.Time) {

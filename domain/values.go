@@ -68,23 +68,36 @@ func (r Role) allowed() []string { return roles }
 // IsPolice reports whether the role belongs to the police side.
 func (r Role) IsPolice() bool { return r == RoleOfficer || r == RoleInvestigator }
 
-// Sees reports whether the role may see entries of a compartment, and so
-// correct, redact or mark them in error: police roles never see social
-// work, social workers never see police entries; supervisors and auditors
-// see both; sealed entries are for investigators and supervisors (a read
-// of them through the API also needs a recorded order).
+// Reads returns the compartments a role reads on a case of its agency:
+// police roles never social work, social workers never police entries,
+// supervisors and auditors both; partners, admins and systems no case file.
+// Sealed entries are in no role's list: they open only under a production
+// order, which the access package judges. This is the one table of
+// compartments by role.
+func (r Role) Reads() []Compartment {
+	switch r {
+	case RoleOfficer, RoleInvestigator:
+		return []Compartment{CompartmentPolice, CompartmentShared}
+	case RoleSocialWorker:
+		return []Compartment{CompartmentSocialWork, CompartmentShared}
+	case RoleSupervisor, RoleAuditor:
+		return []Compartment{CompartmentPolice, CompartmentSocialWork, CompartmentShared}
+	}
+	return nil
+}
+
+// Sees reports whether the role may see entries of a compartment when it
+// writes, and so correct, redact or mark them in error: the compartments it
+// reads, and sealed entries for investigators and supervisors (reading them
+// through the API or an export also needs a recorded order).
 func (r Role) Sees(c Compartment) bool {
 	switch c {
 	case CompartmentShared:
-		return true
-	case CompartmentPolice:
-		return r.IsPolice() || r == RoleSupervisor || r == RoleAuditor
-	case CompartmentSocialWork:
-		return r == RoleSocialWorker || r == RoleSupervisor || r == RoleAuditor
+		return true // everyone on the case, emitting systems included
 	case CompartmentSealed:
 		return r == RoleInvestigator || r == RoleSupervisor
 	}
-	return false
+	return slices.Contains(r.Reads(), c)
 }
 
 // Channel is how a call reached the police.

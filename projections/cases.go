@@ -27,12 +27,13 @@ func (CaseFiles) Name() string { return "case_files" }
 // another version is dropped and rebuilt from zero (version 2: contact
 // obligations keep their earliest answer, judged by the rule when read;
 // version 3: case_items, and the compartment of parties, referrals and
-// worklist rows).
-func (CaseFiles) SchemaVersion() int { return 3 }
+// worklist rows; version 4: case_access, the agencies a case is open to,
+// and the entry behind each party, referral and worklist row).
+func (CaseFiles) SchemaVersion() int { return 4 }
 
 // Tables lists the tables the projection owns, for dropping on an upgrade.
 func (CaseFiles) Tables() []string {
-	return []string{"cases", "timeline", "worklist", "referrals", "contacts_due", "parties", "risk_changes", "case_items"}
+	return []string{"cases", "timeline", "worklist", "referrals", "contacts_due", "parties", "risk_changes", "case_items", "case_access"}
 }
 
 // Schema creates the tables in SQL that SQLite and PostgreSQL both read.
@@ -55,18 +56,19 @@ func (CaseFiles) Schema() []string {
 		`CREATE TABLE IF NOT EXISTS worklist (
 			follow_up_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, party_id TEXT NOT NULL, party_role TEXT NOT NULL,
 			kind TEXT NOT NULL, due_by TEXT NOT NULL, assignee TEXT NOT NULL, attempts INTEGER NOT NULL,
-			compartment TEXT NOT NULL)`,
+			compartment TEXT NOT NULL, event_id TEXT NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS worklist_by_assignee ON worklist (assignee, due_by)`,
 		`CREATE TABLE IF NOT EXISTS referrals (
 			referral_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, destination TEXT NOT NULL, agency TEXT NOT NULL,
 			party_role TEXT NOT NULL, status TEXT NOT NULL, with_consent INTEGER NOT NULL,
-			offered_at TEXT NOT NULL, sent_at TEXT NOT NULL, answered_at TEXT NOT NULL, compartment TEXT NOT NULL)`,
+			offered_at TEXT NOT NULL, sent_at TEXT NOT NULL, answered_at TEXT NOT NULL, compartment TEXT NOT NULL,
+			event_id TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS contacts_due (
 			case_id TEXT NOT NULL, event_id TEXT NOT NULL, reason TEXT NOT NULL, since TEXT NOT NULL,
 			earliest_due TEXT NOT NULL, earliest_follow_up TEXT NOT NULL, PRIMARY KEY (case_id, event_id))`,
 		`CREATE TABLE IF NOT EXISTS parties (
 			case_id TEXT NOT NULL, party_id TEXT NOT NULL, person_id TEXT NOT NULL, role TEXT NOT NULL,
-			compartment TEXT NOT NULL, PRIMARY KEY (case_id, party_id))`,
+			compartment TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (case_id, party_id))`,
 		`CREATE INDEX IF NOT EXISTS parties_by_person ON parties (person_id)`,
 		`CREATE TABLE IF NOT EXISTS case_items (
 			case_id TEXT NOT NULL, item_id TEXT NOT NULL, kind TEXT NOT NULL, event_id TEXT NOT NULL,
@@ -75,6 +77,11 @@ func (CaseFiles) Schema() []string {
 		`CREATE TABLE IF NOT EXISTS risk_changes (
 			case_id TEXT NOT NULL, event_id TEXT PRIMARY KEY, at TEXT NOT NULL,
 			from_band TEXT NOT NULL, to_band TEXT NOT NULL, trigger TEXT NOT NULL)`,
+		// The agencies a case is open to, from which version to which
+		// (until_version -1 while open): access.Policy's windows.
+		`CREATE TABLE IF NOT EXISTS case_access (
+			case_id TEXT NOT NULL, agency TEXT NOT NULL, from_version INTEGER NOT NULL, until_version INTEGER NOT NULL,
+			basis TEXT NOT NULL, PRIMARY KEY (case_id, agency, from_version))`,
 		// Rows are rewritten and read per case: without these, each was a
 		// scan of the whole table.
 		`CREATE INDEX IF NOT EXISTS referrals_by_case ON referrals (case_id)`,
@@ -85,7 +92,7 @@ func (CaseFiles) Schema() []string {
 
 // Reset empties the tables.
 func (CaseFiles) Reset(ctx context.Context, tx *sql.Tx) error {
-	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`, `DELETE FROM referrals`, `DELETE FROM contacts_due`, `DELETE FROM risk_changes`, `DELETE FROM parties`, `DELETE FROM case_items`} {
+	for _, q := range []string{`DELETE FROM cases`, `DELETE FROM timeline`, `DELETE FROM worklist`, `DELETE FROM referrals`, `DELETE FROM contacts_due`, `DELETE FROM risk_changes`, `DELETE FROM parties`, `DELETE FROM case_items`, `DELETE FROM case_access`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
@@ -256,7 +263,7 @@ func writeCase(ctx context.Context, x *execer, id uuid.UUID, s domain.State, upd
 	if err := x.exec(ctx, `DELETE FROM worklist WHERE case_id = $1`, id.String()); err != nil {
 		return err
 	}
-	for _, q := range []string{`DELETE FROM referrals WHERE case_id = $1`, `DELETE FROM contacts_due WHERE case_id = $1`, `DELETE FROM parties WHERE case_id = $1`, `DELETE FROM case_items WHERE case_id = $1`} {
+	for _, q := range []string{`DELETE FROM referrals WHERE case_id = $1`, `DELETE FROM contacts_due WHERE case_id = $1`, `DELETE FROM parties WHERE case_id = $1`, `DELETE FROM case_items WHERE case_id = $1`, `DELETE FROM case_access WHERE case_id = $1`} {
 		if err := x.exec(ctx, q, id.String()); err != nil {
 			return err
 		}
@@ -266,15 +273,22 @@ func writeCase(ctx context.Context, x *execer, id uuid.UUID, s domain.State, upd
 		if r.WithConsent {
 			consent = 1
 		}
-		if err := x.exec(ctx, `INSERT INTO referrals (referral_id, case_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at, compartment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		if err := x.exec(ctx, `INSERT INTO referrals (referral_id, case_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at, compartment, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			r.ID.String(), id.String(), string(r.Destination), r.Agency, string(s.Parties[r.PartyID].Role), string(r.Status), consent, ts(r.OfferedAt), ts(r.SentAt), ts(r.AnsweredAt),
-			string(s.Entries[r.EventID].Compartment)); err != nil {
+			string(s.Entries[r.EventID].Compartment), r.EventID.String()); err != nil {
 			return err
 		}
 	}
 	for _, p := range s.Parties {
-		if err := x.exec(ctx, `INSERT INTO parties (case_id, party_id, person_id, role, compartment) VALUES ($1, $2, $3, $4, $5)`,
-			id.String(), p.ID.String(), p.PersonID, string(p.Role), string(s.Entries[p.EventID].Compartment)); err != nil {
+		if err := x.exec(ctx, `INSERT INTO parties (case_id, party_id, person_id, role, compartment, event_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id.String(), p.ID.String(), p.PersonID, string(p.Role), string(s.Entries[p.EventID].Compartment), p.EventID.String()); err != nil {
+			return err
+		}
+	}
+	for _, g := range s.Grants {
+		if err := x.exec(ctx, `INSERT INTO case_access (case_id, agency, from_version, until_version, basis) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (case_id, agency, from_version) DO NOTHING`,
+			id.String(), g.Agency, g.From, g.Until, string(g.Basis)); err != nil {
 			return err
 		}
 	}
@@ -305,9 +319,9 @@ func writeCase(ctx context.Context, x *execer, id uuid.UUID, s domain.State, upd
 	}
 	sort.Slice(open, func(i, j int) bool { return open[i].ID.String() < open[j].ID.String() })
 	for _, f := range open {
-		if err := x.exec(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts, compartment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		if err := x.exec(ctx, `INSERT INTO worklist (follow_up_id, case_id, party_id, party_role, kind, due_by, assignee, attempts, compartment, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			f.ID.String(), id.String(), f.PartyID.String(), string(s.Parties[f.PartyID].Role), string(f.Kind), ts(f.DueBy), f.Assignee, f.Attempts,
-			string(s.Entries[f.EventID].Compartment)); err != nil {
+			string(s.Entries[f.EventID].Compartment), f.EventID.String()); err != nil {
 			return err
 		}
 	}

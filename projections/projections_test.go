@@ -121,6 +121,7 @@ func dump(t *testing.T, db *sql.DB) string {
 		`SELECT * FROM risk_changes`,
 		`SELECT * FROM parties`,
 		`SELECT * FROM case_items ORDER BY case_id, item_id`,
+		`SELECT * FROM case_access ORDER BY case_id, agency, from_version`,
 	} {
 		rows, err := db.Query(q)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/disclosure"
 	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/google/uuid"
@@ -18,11 +20,12 @@ import (
 // against the public key before anything is written.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("export", getenv, stderr)
-	var out, order, pubkey, exporter string
+	var out, order, pubkey, exporter, agency string
 	f.StringVar(&out, "out", "", "directory to write the bundle to (created; must be empty)")
 	f.StringVar(&order, "order", "", "a production order recorded on the case: social-work and sealed entries are disclosed under it")
 	f.StringVar(&pubkey, "pubkey", getenv("CASELEDGER_LEDGER_PUBKEY"), "the ledger's public key file (default DATA_DIR/ledger/ledger.pub)")
-	f.StringVar(&exporter, "exporter", getenv("USER"), "who exports, named in the bundle")
+	f.StringVar(&exporter, "exporter", getenv("USER"), "who exports, named in the bundle; the access policy judges the bundle for this auditor")
+	f.StringVar(&agency, "agency", "", "the exporter's agency (default: the agency that holds the case)")
 	var caseID, orderID uuid.UUID
 	if err := f.parse(args, 1, func() error {
 		var errs []error
@@ -54,8 +57,16 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	if exporter == "" {
 		exporter = "unknown"
 	}
+	if agency == "" {
+		st, _, err := casefile.Load(ctx, store, caseID)
+		if err != nil {
+			return err
+		}
+		agency = st.Agency
+	}
+	reader := domain.Actor{UserID: exporter, Role: domain.RoleAuditor, Agency: agency}
 	res, err := disclosure.Export(ctx, disclosure.Source{Store: store, Tree: tree, Keys: keys},
-		disclosure.Options{CaseID: caseID, OrderID: orderID, Exporter: exporter, Out: out, Now: time.Now()})
+		disclosure.Options{CaseID: caseID, OrderID: orderID, Reader: reader, Out: out, Now: time.Now()})
 	if errors.Is(err, disclosure.ErrUnknownCase) {
 		return fmt.Errorf("case %s: %w in %s", caseID, errNotFound, f.store.where())
 	}
@@ -64,6 +75,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintf(stdout, "bundle of case %s written to %s: %d events disclosed, %d withheld, proven in the signed checkpoint of %d leaves\n",
 		caseID, res.Dir, res.Events, res.Withheld, res.Checkpoint.Size)
+	fmt.Fprintf(stdout, "scope: %s\n", res.Scope)
 	fmt.Fprintf(stdout, "bundle SHA-256 (manifest.json): %s\n", res.ManifestSHA256)
 	fmt.Fprintf(stdout, "check it offline: caseverify %s --pubkey %s\n", res.Dir, pubkey)
 	return nil

@@ -48,7 +48,7 @@ func BenchmarkVerifyBundle(b *testing.B) {
 		b.Fatal(err)
 	}
 	bundle := filepath.Join(b.TempDir(), "bundle")
-	res, err := disclosure.Export(ctx, disclosure.Source{Store: st, Tree: tree, Keys: keys}, disclosure.Options{CaseID: c.ID, OrderID: [16]byte{}, Exporter: "bench", Out: bundle, Now: time.Now()})
+	res, err := disclosure.Export(ctx, disclosure.Source{Store: st, Tree: tree, Keys: keys}, disclosure.Options{CaseID: c.ID, OrderID: [16]byte{}, Reader: domain.Actor{UserID: "bench", Role: domain.RoleAuditor, Agency: "police-lavallee"}, Out: bundle, Now: time.Now()})
 	if err != nil {
 		b.Fatal(err)
 	}

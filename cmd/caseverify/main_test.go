@@ -92,7 +92,7 @@ func setup(t *testing.T) fixture {
 	}
 	out := filepath.Join(t.TempDir(), "bundle")
 	res, err := disclosure.Export(ctx, disclosure.Source{Store: st, Tree: tree, Keys: keys},
-		disclosure.Options{CaseID: caseID, Exporter: "aud-1", Out: out, Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)})
+		disclosure.Options{CaseID: caseID, Reader: domain.Actor{UserID: "aud-1", Role: domain.RoleAuditor, Agency: "police-lavallee"}, Out: out, Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}

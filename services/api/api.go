@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/domain/access"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/casefile"
@@ -103,22 +105,6 @@ func (t *Tokens) authenticate(r *http.Request) (Principal, bool) {
 		}
 	}
 	return Principal{}, false
-}
-
-// Visible returns the compartments a role may read on a case. Police roles
-// never see social-work entries, social workers never see police ones;
-// sealed entries are added only under a production order recorded on the
-// case (see caseRead).
-func Visible(role domain.Role) []domain.Compartment {
-	switch role {
-	case domain.RoleOfficer, domain.RoleInvestigator:
-		return []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared}
-	case domain.RoleSocialWorker:
-		return []domain.Compartment{domain.CompartmentSocialWork, domain.CompartmentShared}
-	case domain.RoleSupervisor, domain.RoleAuditor:
-		return []domain.Compartment{domain.CompartmentPolice, domain.CompartmentSocialWork, domain.CompartmentShared}
-	}
-	return nil // partners and admins read no case file here
 }
 
 // Server serves the API.
@@ -342,63 +328,38 @@ func (s *Server) recordAccess(ctx context.Context, p Principal, caseID uuid.UUID
 	return nil
 }
 
-// caseAccess is what a read of one case was allowed: the case, the
-// compartments it may show, and the production order invoked, if any.
+// caseAccess is what a read of one case was allowed: the case, the access
+// policy that judged it, and, for the reads that load the case from the
+// record, its state and records.
 type caseAccess struct {
 	id    uuid.UUID
-	vis   []domain.Compartment
-	order uuid.UUID
-	// The case as loaded from the record to check the order, if it was:
-	// a read that needs the record too uses it rather than loading again.
+	pol   access.Policy
 	state domain.State
 	recs  []eventstore.Record
 }
 
-// gate is a check a read makes on the record before its access record is
-// written: a non-empty reason denies the read.
-type gate func(ctx context.Context, a caseAccess) (reason string, err error)
-
-// orderStanding says why a production order does not open the case's
-// sealed entries to p, or "" when it does: it must be recorded on this very
-// case, not be marked in error, and have been recorded by someone else than
-// the reader, so that no one opens sealed entries on their own word.
-func orderStanding(st domain.State, recs []eventstore.Record, order uuid.UUID, p Principal) string {
-	if st.Orders[order].OrderID == uuid.Nil {
-		return "no production order with this id is recorded on the case"
-	}
-	for _, r := range recs {
-		if r.Type != "case.production_order_received" {
-			continue
-		}
-		e, err := casefile.Decode(r)
-		if err != nil {
-			return "the order's entry cannot be read"
-		}
-		if d, ok := e.Data.(domain.ProductionOrderReceived); ok && d.OrderID == order {
-			switch {
-			case st.Entries[e.ID].InError:
-				return "the production order is marked in error"
-			case e.Meta.Actor.UserID == p.UserID:
-				return "a production order opens sealed entries only to others than the one who recorded it"
-			}
-			return ""
-		}
-	}
-	return "no production order with this id is recorded on the case"
-}
-
-// orderRoles may invoke a recorded production order to open sealed entries.
-func orderRole(r domain.Role) bool {
-	return r == domain.RoleInvestigator || r == domain.RoleSupervisor || r == domain.RoleAuditor
+// readSpec says how a read of one case is judged: on which surface, under
+// which section name in the access record, whether it reads the record
+// itself (and so judges by the case as recorded rather than as the read
+// model last folded it), its own check after the policy's, and the query
+// parameters it takes besides purpose and order.
+type readSpec struct {
+	surface    access.Surface
+	section    string
+	fromRecord bool
+	check      func(a *caseAccess) (status int, code, reason string)
+	params     []string
 }
 
 // caseRead does what every read of one case does first: parse the id,
-// require a purpose, check the role and any production order, run the
-// read's own gate, and record the access (also when denied); it reports
-// false when it has answered. params are the query parameters the read
-// takes besides purpose and order.
-func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, section string, g gate, params ...string) (caseAccess, bool) {
-	var a caseAccess
+// require a purpose, judge the read with the access policy (the reader, the
+// case's grants and any production order) and the read's own check, and
+// record the access, also when denied; it reports false when it has
+// answered. An unknown case and a case not open to the reader's agency are
+// answered alike (404), so that a probe learns nothing; the access record
+// keeps the true reason.
+func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, spec readSpec) (*caseAccess, bool) {
+	a := &caseAccess{}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		problem(w, http.StatusBadRequest, "invalid_case_id", "the case id is not a uuid")
@@ -406,7 +367,7 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 	}
 	a.id = id
 	for k := range r.URL.Query() {
-		if k != "purpose" && k != "order" && !slices.Contains(params, k) {
+		if k != "purpose" && k != "order" && !slices.Contains(spec.params, k) {
 			problem(w, http.StatusBadRequest, "unknown_parameter", "unknown query parameter: "+k)
 			return a, false
 		}
@@ -416,43 +377,55 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 		problem(w, http.StatusBadRequest, "purpose_required", "say why you read this case: ?purpose=… (at most 256 characters)")
 		return a, false
 	}
+	var order uuid.UUID
 	if o := r.URL.Query().Get("order"); o != "" {
-		if a.order, err = uuid.Parse(o); err != nil {
+		if order, err = uuid.Parse(o); err != nil {
 			problem(w, http.StatusBadRequest, "invalid_order_id", "the order id is not a uuid")
 			return a, false
 		}
 	}
-	a.vis = Visible(p.Role)
-	reason := ""
-	switch {
-	case len(a.vis) == 0:
-		reason = "role may not read case files"
-	case a.order != uuid.Nil && !orderRole(p.Role):
-		reason = "role may not invoke a production order"
-	case a.order != uuid.Nil:
-		// The order must be recorded on this very case; the record, not
-		// the read model, says so.
+	// An order is judged against the record, not the read model.
+	known := true
+	if spec.fromRecord || order != uuid.Nil {
 		if a.state, a.recs, err = casefile.Load(r.Context(), s.store, id); err != nil {
 			problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read; nothing was read")
 			return a, false
 		}
-		if reason = orderStanding(a.state, a.recs, a.order, p); reason == "" {
-			a.vis = append(a.vis, domain.CompartmentSealed)
-		}
+		known = len(a.recs) > 0
+	} else if a.state, err = projections.CaseGrants(r.Context(), s.db, id.String()); errors.Is(err, projections.ErrNoCase) {
+		known = false
+	} else if err != nil {
+		problem(w, http.StatusServiceUnavailable, "readmodels_unavailable", "the read models could not be read; nothing was read")
+		return a, false
 	}
-	if reason == "" && g != nil {
-		if reason, err = g(r.Context(), a); err != nil {
-			problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read; nothing was read")
-			return a, false
-		}
+	a.pol = access.For(p, spec.surface, a.state, order)
+	// A read that finds nothing is recorded, not as a denial; a case not
+	// open to the reader's agency is answered as unknown, and recorded as
+	// the denial it is.
+	status, code, reason := http.StatusForbidden, "forbidden", a.pol.Denied()
+	switch {
+	case !known && reason != access.NoCaseFile && reason != access.AuditorsOnly:
+		status, code, reason = http.StatusNotFound, "case_not_found", ""
+	case reason == access.OtherAgency:
+		status, code = http.StatusNotFound, "case_not_found"
+	case reason == "" && spec.check != nil:
+		status, code, reason = spec.check(a)
 	}
-	if err := s.recordAccess(r.Context(), p, id, why, []string{section}, a.order, reason); err != nil {
+	denial := reason
+	if status == http.StatusNotFound && code != "case_not_found" {
+		denial = ""
+	}
+	if err := s.recordAccess(r.Context(), p, id, why, []string{spec.section}, order, denial); err != nil {
 		// Fail closed: no read without its access record.
 		problem(w, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read")
 		return a, false
 	}
-	if reason != "" {
-		problem(w, http.StatusForbidden, "forbidden", reason)
+	switch {
+	case code == "case_not_found":
+		problem(w, status, code, "no case with this id")
+		return a, false
+	case reason != "":
+		problem(w, status, code, reason)
 		return a, false
 	}
 	return a, true
@@ -460,207 +433,70 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 
 // getCase returns the case's current state: status, assignment, risk,
 // counts, and its parties, risk history, referrals, open follow-ups and
-// conditions, consents, flags and legal holds, each list limited in the
-// query itself to the compartments the role may see.
+// conditions, consents, flags and legal holds, each list and count limited
+// in the query itself to what the access policy shows.
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
-	a, ok := s.caseRead(w, r, p, "case", nil)
+	a, ok := s.caseRead(w, r, p, readSpec{surface: access.Case, section: "case"})
 	if !ok {
 		return
 	}
-	id := a.id
-	var c struct {
-		CaseID           string           `json:"case_id"`
-		Status           string           `json:"status"`
-		Module           string           `json:"module"`
-		Agency           string           `json:"agency"`
-		Assignee         string           `json:"assignee"`
-		Risk             string           `json:"risk"`
-		OpenedAt         string           `json:"opened_at"`
-		ClosedAt         string           `json:"closed_at,omitempty"`
-		Version          int64            `json:"version"`
-		Parties          int              `json:"parties"`
-		OpenReferrals    int              `json:"open_referrals"`
-		OpenFollowUps    int              `json:"open_follow_ups"`
-		ActiveConditions int              `json:"active_conditions"`
-		UnmetContacts    int              `json:"unmet_contacts"`  // victim contacts owed and not planned in time
-		MissedContacts   int              `json:"missed_contacts"` // of those, past due
-		PartyList        []map[string]any `json:"party_list"`
-		RiskHistory      []map[string]any `json:"risk_history"`
-		Referrals        []map[string]any `json:"referrals"`
-		FollowUps        []map[string]any `json:"follow_ups"` // open, by due date, overdue first
-		Items            []map[string]any `json:"items"`      // conditions, consents, flags, legal holds
-	}
-	err := s.db.QueryRowContext(r.Context(), `SELECT case_id, status, module, agency, assignee, risk, opened_at, closed_at, version, parties, open_referrals, open_follow_ups, active_conditions FROM cases WHERE case_id = $1`, id.String()).
-		Scan(&c.CaseID, &c.Status, &c.Module, &c.Agency, &c.Assignee, &c.Risk, &c.OpenedAt, &c.ClosedAt, &c.Version, &c.Parties, &c.OpenReferrals, &c.OpenFollowUps, &c.ActiveConditions)
-	if errors.Is(err, sql.ErrNoRows) {
-		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
-		return
-	}
-	if err == nil {
-		c.UnmetContacts, c.MissedContacts, err = projections.CaseContacts(r.Context(), s.db, c.CaseID, s.rule, s.now())
-	}
-	in, args := compartmentsIn(a.vis, id.String())
-	for _, l := range []struct {
-		into *[]map[string]any
-		q    string
-	}{
-		{&c.PartyList, `SELECT party_id, person_id, role, compartment FROM parties WHERE case_id = $1 AND compartment IN ` + in + ` ORDER BY party_id`},
-		{&c.RiskHistory, `SELECT r.event_id, r.at, r.from_band, r.to_band, r.trigger FROM risk_changes r JOIN timeline t ON t.case_id = r.case_id AND t.event_id = r.event_id
-			WHERE r.case_id = $1 AND t.compartment IN ` + in + ` ORDER BY r.at, r.event_id`},
-		{&c.Referrals, `SELECT referral_id, destination, agency, party_role, status, with_consent, offered_at, sent_at, answered_at, compartment FROM referrals
-			WHERE case_id = $1 AND compartment IN ` + in + ` ORDER BY referral_id`},
-		{&c.FollowUps, `SELECT follow_up_id, party_id, party_role, kind, due_by, assignee, attempts, compartment FROM worklist
-			WHERE case_id = $1 AND compartment IN ` + in + ` ORDER BY due_by, follow_up_id`},
-		{&c.Items, `SELECT item_id, kind, active, detail, ends_at, compartment FROM case_items WHERE case_id = $1 AND compartment IN ` + in + ` ORDER BY kind, item_id`},
-	} {
-		if err != nil {
-			break
-		}
-		*l.into, err = rowMaps(r.Context(), s.db, l.q, args...)
-	}
+	c, err := projections.ReadCase(r.Context(), s.db, a.id.String(), a.pol, s.rule, s.now())
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+		s.readModelError(w, err)
 		return
-	}
-	now := projections.TS(s.now())
-	for _, f := range c.FollowUps {
-		f["overdue"] = f["due_by"].(string) < now
-	}
-	// The counts are the role's: what a hidden compartment holds is not
-	// hinted at by a number.
-	c.Parties, c.OpenFollowUps, c.OpenReferrals, c.ActiveConditions = len(c.PartyList), len(c.FollowUps), 0, 0
-	for _, r := range c.Referrals {
-		switch r["status"] {
-		case string(domain.ReferralOfferedStatus), string(domain.ReferralSentStatus), string(domain.ReferralAcceptedStatus), string(domain.ReferralStartedStatus):
-			c.OpenReferrals++
-		}
-	}
-	for _, it := range c.Items {
-		if it["kind"] == "condition" && fmt.Sprint(it["active"]) == "1" {
-			c.ActiveConditions++
-		}
 	}
 	writeJSON(w, c)
 }
 
-// compartmentsIn returns "($2, $3, …)" for the compartments, and the
-// arguments with first before them.
-func compartmentsIn(vis []domain.Compartment, first any) (string, []any) {
-	args := []any{first}
-	marks := make([]string, len(vis))
-	for i, c := range vis {
-		args = append(args, string(c))
-		marks[i] = fmt.Sprintf("$%d", i+2)
+// readModelError answers a read-model query that failed.
+func (s *Server) readModelError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, projections.ErrNoCase):
+		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
+	case errors.Is(err, projections.ErrBadCursor):
+		problem(w, http.StatusBadRequest, "invalid_page", "after must be the cursor a previous page gave, with the same filters")
+	default:
+		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
 	}
-	return "(" + strings.Join(marks, ", ") + ")", args
 }
 
-// rowMaps reads rows as column → value maps (never nil, so an empty list
-// is [] in JSON).
-func rowMaps(ctx context.Context, db *sql.DB, q string, args ...any) ([]map[string]any, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	out := []map[string]any{}
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		m := make(map[string]any, len(cols))
-		for i, col := range cols {
-			if b, ok := vals[i].([]byte); ok {
-				vals[i] = string(b)
-			}
-			m[col] = vals[i]
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
-// getTimeline returns the case's timeline in the compartments the role may
-// see; the filter is in the query, so hidden entries never leave the
-// database.
+// getTimeline returns the case's timeline as the access policy shows it;
+// the filter is in the query, so hidden entries never leave the database.
 func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal) {
-	a, ok := s.caseRead(w, r, p, "timeline", nil, "limit", "after")
-	if !ok {
-		return
-	}
-	id, vis := a.id, a.vis
 	limit, after, perr := pageParams(r)
 	if perr != "" {
 		problem(w, http.StatusBadRequest, "invalid_page", perr)
 		return
 	}
-	args := []any{id.String(), after}
-	var marks []string
-	for i, c := range vis {
-		args = append(args, string(c))
-		marks = append(marks, fmt.Sprintf("$%d", i+3))
-	}
-	args = append(args, limit+1)
-	rows, err := s.db.QueryContext(r.Context(), `SELECT version, event_id, type, title, summary, occurred_at, recorded_at, actor_user, actor_role, actor_agency, compartment, target_event_id
-		FROM timeline WHERE case_id = $1 AND version > $2 AND compartment IN (`+strings.Join(marks, ", ")+`) ORDER BY version LIMIT $`+fmt.Sprint(len(args)), args...)
-	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+	a, ok := s.caseRead(w, r, p, readSpec{surface: access.Timeline, section: "timeline", params: []string{"limit", "after"}})
+	if !ok {
 		return
 	}
-	defer rows.Close()
-	out := []timelineEntry{}
-	for rows.Next() {
-		var e timelineEntry
-		if err := rows.Scan(&e.Version, &e.EventID, &e.Type, &e.Title, &e.Summary, &e.OccurredAt, &e.RecordedAt, &e.Actor, &e.Role, &e.Agency, &e.Compartment, &e.Targets); err != nil {
-			problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
-			return
-		}
-		out = append(out, e)
+	out, more, err := projections.ReadTimeline(r.Context(), s.db, a.id.String(), a.pol, after, limit)
+	if err != nil {
+		s.readModelError(w, err)
+		return
 	}
-	resp := map[string]any{"case_id": id.String(), "entries": out}
-	if len(out) > limit {
-		// One more than asked exists: give the cursor to the next page.
-		out = out[:limit]
-		resp["entries"] = out
-		resp["next"] = fmt.Sprintf("after=%d&limit=%d", out[len(out)-1].Version, limit)
+	resp := map[string]any{"case_id": a.id.String(), "entries": out}
+	if more {
+		// Give the cursor to the next page, with every parameter it was read with.
+		q := url.Values{"after": {strconv.FormatInt(out[len(out)-1].Version, 10)}, "limit": {strconv.Itoa(limit)}}
+		if o := r.URL.Query().Get("order"); o != "" {
+			q.Set("order", o)
+		}
+		resp["next"] = q.Encode()
 	}
 	writeJSON(w, resp)
 }
 
-// timelineEntry is one entry of a timeline or a past view: who, what,
-// when and in which compartment, and the entry it annotates, if any; never
-// a personal field.
-type timelineEntry struct {
-	Version     int64  `json:"version"`
-	EventID     string `json:"event_id"`
-	Type        string `json:"type"`
-	Title       string `json:"title"`
-	Summary     string `json:"summary"`
-	OccurredAt  string `json:"occurred_at"`
-	RecordedAt  string `json:"recorded_at"`
-	Actor       string `json:"actor"`
-	Role        string `json:"role"`
-	Agency      string `json:"agency"`
-	Compartment string `json:"compartment"`
-	Targets     string `json:"targets,omitempty"`
-}
+// timelineEntry is one entry of a timeline or a past view.
+type timelineEntry = projections.TimelineEntry
 
 // getDashboard returns aggregate figures (no case data): supervisors,
 // auditors and admins only.
 func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request, p Principal) {
-	switch p.Role {
-	case domain.RoleSupervisor, domain.RoleAuditor, domain.RoleAdmin:
-	default:
-		problem(w, http.StatusForbidden, "forbidden", "the dashboard is for supervisors, auditors and administrators")
+	if why := access.ForList(p, access.Dashboard, "").Denied(); why != "" {
+		problem(w, http.StatusForbidden, "forbidden", why)
 		return
 	}
 	d, err := projections.ReadDashboard(r.Context(), s.db, s.now(), s.rule)
@@ -714,25 +550,32 @@ func listRead(w http.ResponseWriter, r *http.Request, params ...string) (string,
 	return why, true
 }
 
-// sendPage answers a list read with one page of rows under listKey (the
-// query asked for one more than limit, to know whether another page
-// follows), after recording, under section, every case the page reveals.
-func (s *Server) sendPage(w http.ResponseWriter, r *http.Request, p Principal, why, section, listKey string, rows []map[string]any, limit int, sortKey, idKey string, resp map[string]any) {
+// sendPage answers a list read with one page, after recording, under
+// section, every case the page reveals.
+func sendPage[T any](s *Server, w http.ResponseWriter, r *http.Request, p Principal, why, section, listKey string, page projections.Listed[T], err error, resp map[string]any) {
+	if err != nil {
+		s.readModelError(w, err)
+		return
+	}
 	if resp == nil {
 		resp = map[string]any{}
 	}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		resp["next"] = nextPage(rows[limit-1][sortKey], rows[limit-1][idKey], limit)
+	if page.Next != "" {
+		q := url.Values{"after": {page.Next}, "limit": {r.URL.Query().Get("limit")}}
+		if q.Get("limit") == "" {
+			q.Del("limit")
+		}
+		for _, k := range []string{"assignee"} {
+			if v := r.URL.Query().Get(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		resp["next"] = q.Encode()
 	}
-	cases := make([]string, len(rows))
-	for i, row := range rows {
-		cases[i] = row["case_id"].(string)
-	}
-	if !s.recordEach(w, r, p, why, section, cases) {
+	if !s.recordEach(w, r, p, why, section, page.Cases) {
 		return
 	}
-	resp[listKey] = rows
+	resp[listKey] = page.Rows
 	writeJSON(w, resp)
 }
 
@@ -759,48 +602,36 @@ func (s *Server) recordEach(w http.ResponseWriter, r *http.Request, p Principal,
 }
 
 // getReferrals lists referrals: a partner agency sees only those addressed
-// to it; supervisors and auditors see all.
+// to it; supervisors and auditors those of the cases open to their agency.
 func (s *Server) getReferrals(w http.ResponseWriter, r *http.Request, p Principal) {
 	why, ok := listRead(w, r, "limit", "after")
 	if !ok {
 		return
 	}
-	limit, after, ok := listPage(w, r)
+	pg, ok := listPage(w, r)
 	if !ok {
 		return
 	}
-	q := `SELECT referral_id, case_id, destination, agency, status, sent_at, answered_at FROM referrals
-		WHERE sent_at <> '' AND (sent_at > $1 OR (sent_at = $1 AND referral_id > $2))`
-	args := []any{after.key, after.id}
-	switch p.Role {
-	case domain.RolePartner:
-		q += ` AND agency = $4`
-		args = append(args, limit+1, p.Agency)
-	case domain.RoleSupervisor, domain.RoleAuditor:
-		q += ` AND compartment <> 'sealed'`
-		args = append(args, limit+1)
-	default:
-		problem(w, http.StatusForbidden, "forbidden", "referral lists are for partner agencies, supervisors and auditors")
+	l := access.ForList(p, access.Referrals, "")
+	if why := l.Denied(); why != "" {
+		problem(w, http.StatusForbidden, "forbidden", why)
 		return
 	}
-	rows, err := rowMaps(r.Context(), s.db, q+` ORDER BY sent_at, referral_id LIMIT $3`, args...)
-	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
-		return
-	}
-	s.sendPage(w, r, p, why, "referrals", "referrals", rows, limit, "sent_at", "referral_id", nil)
+	page, err := projections.ReadReferrals(r.Context(), s.db, l, pg)
+	sendPage(s, w, r, p, why, "referrals", "referrals", page, err, nil)
 }
 
 // getPersonCases finds the cases a person (by master-name-index id) is a
-// party to, for the roles that read case files.
+// party to, for the roles that read case files, among the cases open to
+// their agency.
 func (s *Server) getPersonCases(w http.ResponseWriter, r *http.Request, p Principal) {
 	why, ok := listRead(w, r, "limit", "after")
 	if !ok {
 		return
 	}
-	vis := Visible(p.Role)
-	if len(vis) == 0 {
-		problem(w, http.StatusForbidden, "forbidden", "role may not search case files")
+	l := access.ForList(p, access.PersonSearch, "")
+	if why := l.Denied(); why != "" {
+		problem(w, http.StatusForbidden, "forbidden", why)
 		return
 	}
 	person := r.PathValue("person")
@@ -808,21 +639,10 @@ func (s *Server) getPersonCases(w http.ResponseWriter, r *http.Request, p Princi
 		problem(w, http.StatusBadRequest, "invalid_person_id", "a person id is 1 to 64 characters")
 		return
 	}
-	limit, after, ok := listPage(w, r)
+	pg, ok := listPage(w, r)
 	if !ok {
 		return
 	}
-	// A party identified in a compartment the role may not see does not
-	// reveal the case either.
-	in, args := compartmentsIn(vis, person)
-	args = append(args, after.key, after.id, limit+1)
-	n := len(args)
-	rows, err := rowMaps(r.Context(), s.db, `SELECT p.case_id, p.role AS party_role, c.status, c.risk, c.opened_at FROM parties p JOIN cases c ON c.case_id = p.case_id
-		WHERE p.person_id = $1 AND p.compartment IN `+in+fmt.Sprintf(` AND (c.opened_at > $%d OR (c.opened_at = $%d AND p.case_id > $%d))
-		ORDER BY c.opened_at, p.case_id LIMIT $%d`, n-2, n-2, n-1, n), args...)
-	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
-		return
-	}
-	s.sendPage(w, r, p, why, "person_search", "cases", rows, limit, "opened_at", "case_id", nil)
+	page, err := projections.PersonCases(r.Context(), s.db, l, person, pg)
+	sendPage(s, w, r, p, why, "person_search", "cases", page, err, nil)
 }

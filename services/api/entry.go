@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/domain/access"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/casefile"
@@ -70,36 +70,20 @@ func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, p Principal) {
 		problem(w, http.StatusBadRequest, "invalid_event_id", "the event id is not a uuid")
 		return
 	}
-	var (
-		state domain.State
-		recs  []eventstore.Record
-		found bool
-	)
-	check := func(ctx context.Context, a caseAccess) (string, error) {
-		state, recs = a.state, a.recs
-		if recs == nil {
-			var err error
-			if state, recs, err = casefile.Load(ctx, s.store, a.id); err != nil {
-				return "", err
-			}
+	check := func(a *caseAccess) (int, string, string) {
+		if _, ok := a.state.Entries[eventID]; !ok {
+			return http.StatusNotFound, "entry_not_found", "no entry with this id on the case"
 		}
-		e, ok := state.Entries[eventID]
-		found = ok
-		if ok && !slices.Contains(a.vis, e.Compartment) {
-			found = false
-			return "entry is in a compartment the role may not read", nil
+		if why := a.pol.ShowsEntry(eventID); why != "" {
+			return http.StatusForbidden, "forbidden", why
 		}
-		return "", nil
+		return 0, "", ""
 	}
-	a, ok := s.caseRead(w, r, p, "entry:"+eventID.String(), check)
+	a, ok := s.caseRead(w, r, p, readSpec{surface: access.Entry, section: "entry:" + eventID.String(), fromRecord: true, check: check})
 	if !ok {
 		return
 	}
-	if !found {
-		problem(w, http.StatusNotFound, "entry_not_found", "no entry with this id on the case")
-		return
-	}
-	v, err := buildEntry(state, recs, eventID, a.vis)
+	v, err := buildEntry(a.state, a.recs, eventID, a.pol)
 	if err != nil {
 		problem(w, http.StatusInternalServerError, "internal", "the entry could not be decoded")
 		return
@@ -107,7 +91,7 @@ func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, p Principal) {
 	writeJSON(w, v)
 }
 
-func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID, vis []domain.Compartment) (entryView, error) {
+func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID, pol access.Policy) (entryView, error) {
 	ent := state.Entries[eventID]
 	rec := recs[ent.Version]
 	e, err := casefile.Decode(rec)
@@ -149,7 +133,7 @@ func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID,
 				for _, f := range d.Fields {
 					redacted[f] = true
 				}
-				if !slices.Contains(vis, state.Entries[le.ID].Compartment) {
+				if pol.ShowsEntry(le.ID) != "" {
 					v.HiddenAnnotations++
 					continue
 				}
@@ -158,7 +142,7 @@ func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID,
 			}
 		case domain.EntryCorrected:
 			if d.TargetEventID == eventID {
-				if !slices.Contains(vis, state.Entries[le.ID].Compartment) {
+				if pol.ShowsEntry(le.ID) != "" {
 					v.HiddenCorrections++
 					v.HiddenAnnotations++
 					continue
@@ -168,7 +152,7 @@ func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID,
 			}
 		case domain.EntryMarkedInError:
 			if d.TargetEventID == eventID {
-				if !slices.Contains(vis, state.Entries[le.ID].Compartment) {
+				if pol.ShowsEntry(le.ID) != "" {
 					// It is in error all the same; why is for others.
 					an.Reason, an.Actor = "", domain.Actor{}
 				} else {

@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/uuid"
+
+	"github.com/caseledger/caseledger/domain/access"
 	"github.com/caseledger/caseledger/services/disclosure"
 	"github.com/caseledger/caseledger/services/ledger"
 )
@@ -35,7 +38,7 @@ func (s *Server) getExport(w http.ResponseWriter, r *http.Request, p Principal) 
 		problem(w, http.StatusServiceUnavailable, "ledger_unavailable", "this server has no ledger to prove the bundle with")
 		return
 	}
-	a, ok := s.caseRead(w, r, p, "export", auditorsOnly(p, "disclosure bundles are exported by auditors"))
+	a, ok := s.caseRead(w, r, p, readSpec{surface: access.Export, section: "export", fromRecord: true})
 	if !ok {
 		return
 	}
@@ -52,7 +55,7 @@ func (s *Server) getExport(w http.ResponseWriter, r *http.Request, p Principal) 
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "bundle")
 	res, err := disclosure.Export(r.Context(), disclosure.Source{Store: s.store, Tree: tree, Keys: s.ledger.Keys},
-		disclosure.Options{CaseID: a.id, OrderID: a.order, Exporter: p.UserID, Out: out, Now: s.now()})
+		disclosure.Options{CaseID: a.id, Reader: p, OrderID: orderOf(a.pol), Out: out, Now: s.now()})
 	switch {
 	case errors.Is(err, disclosure.ErrUnknownCase):
 		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
@@ -86,4 +89,9 @@ func (s *Server) getExport(w http.ResponseWriter, r *http.Request, p Principal) 
 		return err
 	})
 	_ = zw.Close()
+}
+
+func orderOf(p access.Policy) uuid.UUID {
+	id, _ := p.Order()
+	return id
 }

@@ -1,13 +1,12 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/domain/access"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/casefile"
@@ -58,19 +57,11 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 		problem(w, http.StatusBadRequest, "future_time", "the time is in the future")
 		return
 	}
-	a, ok := s.caseRead(w, r, p, "replay:"+cut.Kind(), auditorsOnly(p, "past views of a case are for auditors"), "recorded_at", "occurred_at", "position")
+	a, ok := s.caseRead(w, r, p, readSpec{surface: access.Replay, section: "replay:" + cut.Kind(), fromRecord: true, params: []string{"recorded_at", "occurred_at", "position"}})
 	if !ok {
 		return
 	}
-	now, recs, err := casefile.Load(r.Context(), s.store, a.id)
-	if err != nil {
-		problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read")
-		return
-	}
-	if len(recs) == 0 {
-		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
-		return
-	}
+	now, recs := a.state, a.recs
 	st, events, kept, err := casefile.Replay(recs, cut, s.now())
 	if errors.Is(err, casefile.ErrBeforeCase) {
 		problem(w, http.StatusUnprocessableEntity, "before_case", "the case had no entry yet at that point")
@@ -95,7 +86,7 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 		if current := now.Entries[e.ID].Compartment; current != "" && current.NarrowerOrEqual(en.Compartment) {
 			en.Compartment = current
 		}
-		if !slices.Contains(a.vis, en.Compartment) {
+		if a.pol.Shows(en.Compartment, kept[i].Version) != "" {
 			hidden++
 			continue
 		}
@@ -114,15 +105,4 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 			"open_follow_ups": st.OpenFollowUps(), "active_conditions": st.ActiveConditions(), "referrals": len(st.Referrals)},
 		"entries": out,
 	})
-}
-
-// auditorsOnly is a read's gate for roles other than the auditor: the
-// denial goes into the access record like any other.
-func auditorsOnly(p Principal, reason string) gate {
-	return func(context.Context, caseAccess) (string, error) {
-		if p.Role != domain.RoleAuditor {
-			return reason, nil
-		}
-		return "", nil
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/disclosure"
 	"github.com/caseledger/caseledger/services/ledger"
@@ -29,7 +30,7 @@ func BenchmarkExport(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if _, err := disclosure.Export(ctx, src, disclosure.Options{CaseID: f.c.ID, OrderID: uuid.Nil, Exporter: "bench", Out: filepath.Join(dir, strconv.Itoa(i)), Now: now}); err != nil {
+			if _, err := disclosure.Export(ctx, src, disclosure.Options{CaseID: f.c.ID, OrderID: uuid.Nil, Reader: domain.Actor{UserID: "bench", Role: domain.RoleAuditor, Agency: "police-lavallee"}, Out: filepath.Join(dir, strconv.Itoa(i)), Now: now}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -2,6 +2,7 @@ package disclosure_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"github.com/caseledger/caseledger/internal/testfixture"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +34,11 @@ type fixture struct {
 	c     gen.Case
 	order uuid.UUID
 	sign  func()
+}
+
+// auditor exports: of the agency that opened the case.
+func (f fixture) auditor() domain.Actor {
+	return domain.Actor{UserID: "aud-1", Role: domain.RoleAuditor, Agency: f.c.Events()[0].Data.(domain.CaseOpened).Agency}
 }
 
 var now = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
@@ -119,7 +126,7 @@ func (f fixture) export(t testing.TB, order uuid.UUID) (disclosure.Result, strin
 	src := f.src
 	src.Tree = tree
 	out := filepath.Join(t.TempDir(), "bundle")
-	res, err := disclosure.Export(context.Background(), src, disclosure.Options{CaseID: f.c.ID, OrderID: order, Exporter: "aud-1", Out: out, Now: now})
+	res, err := disclosure.Export(context.Background(), src, disclosure.Options{CaseID: f.c.ID, OrderID: order, Reader: f.auditor(), Out: out, Now: now})
 	return res, out, err
 }
 
@@ -150,8 +157,60 @@ func TestExportScopes(t *testing.T) {
 	if err != nil || res.Withheld != 0 {
 		t.Fatalf("under the order: %d withheld, %v", res.Withheld, err)
 	}
-	if _, _, err := f.export(t, domain.EventID(f.c.ID, 6000)); !errors.Is(err, disclosure.ErrNoOrder) {
-		t.Errorf("an unrecorded order: %v", err)
+	// An order that does not stand (unrecorded, recorded by the exporter,
+	// or marked in error) opens nothing: the bundle withholds exactly what
+	// it withholds without an order, and its scope says why.
+	withheldIDs := func(dir string) []string {
+		raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m disclosure.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range m.Events {
+			if e.Withheld != "" {
+				ids = append(ids, e.EventID+" "+e.Withheld)
+			}
+		}
+		return ids
+	}
+	_, noneDir, err := f.export(t, uuid.Nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, unknownDir, err := f.export(t, domain.EventID(f.c.ID, 6000))
+	if err != nil {
+		t.Fatalf("an unrecorded order: %v", err)
+	}
+	if a, b := withheldIDs(unknownDir), withheldIDs(noneDir); !slices.Equal(a, b) || len(a) == 0 {
+		t.Errorf("under an unrecorded order %d withheld, without an order %d", len(a), len(b))
+	}
+	if m, _ := os.ReadFile(filepath.Join(unknownDir, "manifest.json")); !strings.Contains(string(m), "not applied: no production order with this id") {
+		t.Error("the scope does not say the order was not applied")
+	}
+	inv := domain.Actor{UserID: "inv-1", Role: domain.RoleInvestigator, Agency: f.auditor().Agency}
+	mark := domain.MarkEntryInError{CommandHeader: domain.CommandHeader{CaseID: f.c.ID, CommandID: domain.EventID(f.c.ID, 6001), Actor: inv, OccurredAt: now.Add(-time.Minute), SourceSystem: "records"},
+		EntryMarkedInError: domain.EntryMarkedInError{TargetEventID: domain.EventID(domain.EventID(f.c.ID, 5001), 0), Reason: "order entered on the wrong file"}}
+	if _, _, err := casefile.Execute(context.Background(), f.store, mark, func() time.Time { return now.Add(-time.Minute) }, 3); err != nil {
+		t.Fatal(err)
+	}
+	f.sign()
+	_, noneDir, err = f.export(t, uuid.Nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, inErrorDir, err := f.export(t, f.order)
+	if err != nil {
+		t.Fatalf("under an order marked in error: %v", err)
+	}
+	if a, b := withheldIDs(inErrorDir), withheldIDs(noneDir); !slices.Equal(a, b) || len(a) == 0 {
+		t.Errorf("under an order marked in error %d withheld, without an order %d", len(a), len(b))
+	}
+	if m, _ := os.ReadFile(filepath.Join(inErrorDir, "manifest.json")); !strings.Contains(string(m), "not applied: the production order is marked in error") {
+		t.Error("the scope does not say the order is marked in error")
 	}
 	other := f
 	other.c.ID = uuid.MustParse("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b")

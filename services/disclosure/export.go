@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/domain/access"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/ledger"
@@ -23,9 +24,12 @@ import (
 // Errors of an export that cannot be made.
 var (
 	ErrUnknownCase = errors.New("disclosure: no case with this id in the record")
-	ErrNoOrder     = errors.New("disclosure: no production order with this id is recorded on the case")
 	ErrNotCovered  = errors.New("disclosure: the case's last events are not covered by a signed checkpoint yet; wait for the next one (serve signs every --ledger-interval and at shutdown)")
 	ErrOutExists   = errors.New("disclosure: the output directory exists and is not empty")
+	// ErrRefused is returned when the access policy refuses the exporter
+	// the case (not an auditor, or the case not open to their agency); the
+	// error says why.
+	ErrRefused = errors.New("disclosure: export refused")
 )
 
 // Source is what an export reads: the record, the Merkle log rebuilt from
@@ -38,11 +42,13 @@ type Source struct {
 
 // Options say what to export, for whom, and where.
 type Options struct {
-	CaseID   uuid.UUID
-	OrderID  uuid.UUID // opens social-work and sealed entries when recorded on the case
-	Exporter string    // who exports (user id)
-	Out      string    // the bundle's directory: created, or empty
-	Now      time.Time
+	CaseID uuid.UUID
+	// Reader is who exports: the access policy judges the bundle for them
+	// (access.Export), and the manifest names them.
+	Reader  domain.Actor
+	OrderID uuid.UUID // opens social-work, sealed and redacted entries when it stands (access.Policy)
+	Out     string    // the bundle's directory: created, or empty
+	Now     time.Time
 }
 
 // Result sums up an export.
@@ -51,6 +57,7 @@ type Result struct {
 	ManifestSHA256 string // the bundle's SHA-256
 	Events         int
 	Withheld       int
+	Scope          string // what the bundle discloses and withholds, as its manifest says
 	Checkpoint     ledger.Checkpoint
 }
 
@@ -63,14 +70,17 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 	if len(recs) == 0 {
 		return Result{}, ErrUnknownCase
 	}
-	vis := []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared}
+	pol := access.For(opt.Reader, access.Export, state, opt.OrderID)
+	if why := pol.Denied(); why != "" {
+		return Result{}, fmt.Errorf("%w: %s", ErrRefused, why)
+	}
 	scope := "police and shared entries; social-work and sealed entries withheld (no production order named)"
-	if opt.OrderID != uuid.Nil {
-		o, ok := state.Orders[opt.OrderID]
-		if !ok {
-			return Result{}, ErrNoOrder
-		}
-		vis = append(vis, domain.CompartmentSocialWork, domain.CompartmentSealed)
+	if order, why := pol.Order(); order != uuid.Nil && why != "" {
+		// An order that does not stand opens nothing: the bundle withholds
+		// what it withholds without one, and says why.
+		scope = fmt.Sprintf("police and shared entries; social-work and sealed entries withheld (production order %s not applied: %s)", order, why)
+	} else if order != uuid.Nil {
+		o := state.Orders[order]
 		scope = fmt.Sprintf("every entry, under production order %s (%s, file %s, issued %s)", o.OrderID, o.Court, o.FileRef, o.IssuedAt.UTC().Format(time.DateOnly))
 	}
 	cps, err := ledger.ReadCheckpoints(ctx, src.Store, src.Keys)
@@ -102,10 +112,10 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 	if err := prepareOut(opt.Out); err != nil {
 		return Result{}, err
 	}
-	m := Manifest{Format: Format, CaseID: opt.CaseID.String(), Stream: domain.StreamName(opt.CaseID), ExportedAt: opt.Now.UTC(), ExportedBy: opt.Exporter,
+	m := Manifest{Format: Format, CaseID: opt.CaseID.String(), Stream: domain.StreamName(opt.CaseID), ExportedAt: opt.Now.UTC(), ExportedBy: opt.Reader.UserID,
 		Scope: scope, Origin: cp.Origin, PublicKey: src.Keys.VerifierKey, CheckpointFile: "checkpoint.note", AccessLogFile: "access.json",
 		VersionsAtExport: int64(len(recs)), CheckpointCovered: cp.Size}
-	if opt.OrderID != uuid.Nil {
+	if pol.OrderStands() {
 		m.OrderID = opt.OrderID.String()
 	}
 	w := &writer{dir: opt.Out}
@@ -118,10 +128,7 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 		m.NewerFile, m.Consistency = "newer.note", hexes(proof)
 		w.file("newer.note", latest.Note)
 	}
-	withheld, err := withholding(recs, state, vis, opt.OrderID != uuid.Nil)
-	if err != nil {
-		return Result{}, err
-	}
+	withheld := withholding(recs, state, pol)
 	rep := report{Manifest: &m, State: state}
 	for i, r := range recs {
 		ent := state.Entries[r.ID]
@@ -177,7 +184,7 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 	if w.err != nil {
 		return Result{}, w.err
 	}
-	return Result{Dir: opt.Out, ManifestSHA256: rep.ManifestSHA256, Events: len(recs) - m.WithheldCount, Withheld: m.WithheldCount, Checkpoint: cp.Checkpoint}, nil
+	return Result{Dir: opt.Out, ManifestSHA256: rep.ManifestSHA256, Events: len(recs) - m.WithheldCount, Withheld: m.WithheldCount, Scope: m.Scope, Checkpoint: cp.Checkpoint}, nil
 }
 
 func prepareOut(dir string) error {
@@ -218,35 +225,26 @@ func hexes(hs []tlog.Hash) []string {
 	return out
 }
 
-// withholding decides, in version order, which entries a bundle withholds
-// and why: those in a compartment the export may not open; those with
-// redacted fields, unless a production order is named; and every
-// correction, redaction or marking in error of a withheld entry, whose
-// bytes would otherwise carry what is withheld (a correction's new value
-// of a field, say).
-func withholding(recs []eventstore.Record, state domain.State, vis []domain.Compartment, order bool) (map[uuid.UUID]string, error) {
+// withholding says which entries a bundle withholds and why, as the
+// access policy judges them for an export: those in a compartment it does
+// not open, those with redacted fields without an order that stands, and
+// every correction, redaction or marking in error of a withheld entry. A
+// redacted entry's reason carries the legal bases of its redactions.
+func withholding(recs []eventstore.Record, state domain.State, pol access.Policy) map[uuid.UUID]string {
 	bases := redactionsOf(recs)
 	out := map[uuid.UUID]string{}
 	for _, r := range recs {
-		ent := state.Entries[r.ID]
-		switch {
-		case !slices.Contains(vis, ent.Compartment):
-			out[r.ID] = "compartment " + string(ent.Compartment) + ": needs a production order"
-		case ent.Redacted && !order:
+		switch why := pol.ShowsEntry(r.ID); why {
+		case "":
+		case access.HiddenCompart:
+			out[r.ID] = "compartment " + string(state.Entries[r.ID].Compartment) + ": needs a production order"
+		case access.RedactedNoOrder:
 			out[r.ID] = "redacted: " + cmp.Or(bases[r.ID], "no legal basis recorded")
-		}
-		if out[r.ID] != "" {
-			continue
-		}
-		e, err := casefile.Decode(r)
-		if err != nil {
-			return nil, err
-		}
-		if t := domain.Annotated(e.Data); t != uuid.Nil && out[t] != "" {
-			out[r.ID] = "affects a withheld entry"
+		default:
+			out[r.ID] = why
 		}
 	}
-	return out, nil
+	return out
 }
 
 // redactionsOf maps each redacted entry to the legal bases of its

@@ -1,0 +1,212 @@
+package api_test
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/domain/access"
+	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/google/uuid"
+)
+
+// Readers of other agencies: an officer of another police service, and a
+// social worker and an auditor of the health and social services centre,
+// to which some generated cases were shared without consent (art. 59.1)
+// from a given entry on.
+var outsiders = map[string]domain.Actor{
+	"mtl-officer-token-0123456789ab": {UserID: "off-mtl", Role: domain.RoleOfficer, Agency: "police-montreal"},
+	"cisss-sw-token-0123456789abcde": {UserID: "sw-cisss", Role: domain.RoleSocialWorker, Agency: "cisss-lavallee"},
+	"cisss-aud-token-0123456789abcd": {UserID: "aud-cisss", Role: domain.RoleAuditor, Agency: "cisss-lavallee"},
+}
+
+// TestSurfacesFollowThePolicy reads every case on the timeline, entry and
+// replay surfaces as every reader (each role of the owning agency, and the
+// outsiders) and checks that what the API shows is exactly what the access
+// policy, built independently here from the record, shows; a case not open
+// to the reader's agency is answered as unknown, and every read leaves an
+// access record with the policy's reason.
+func TestSurfacesFollowThePolicy(t *testing.T) {
+	f := setup(t)
+	for tok, p := range outsiders {
+		tokens[tok] = p
+	}
+	t.Cleanup(func() {
+		for tok := range outsiders {
+			delete(tokens, tok)
+		}
+	})
+	ctx := context.Background()
+	shared := 0
+	for _, c := range f.cases {
+		st, recs, err := casefile.Load(ctx, f.store, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range st.Grants {
+			if g.Agency == "cisss-lavallee" {
+				shared++
+			}
+		}
+		for tok, reader := range tokens {
+			for _, surface := range []access.Surface{access.Timeline, access.Entry, access.Replay} {
+				pol := access.For(reader, surface, st, uuid.Nil)
+				before := len(f.accessRecords(t))
+				switch surface {
+				case access.Timeline:
+					status, body := f.get(t, tok, "/v1/cases/"+c.ID.String()+"/timeline?purpose=review&limit=1000")
+					if !statusFollows(t, reader, surface, pol, status, body) {
+						continue
+					}
+					var got []string
+					for _, e := range body["entries"].([]any) {
+						got = append(got, e.(map[string]any)["event_id"].(string))
+					}
+					var want []string
+					for _, r := range recs {
+						if pol.ShowsEntry(r.ID) == "" {
+							want = append(want, r.ID.String())
+						}
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("%s (%s, %s) timeline of %s: %d entries, the policy shows %d", reader.UserID, reader.Role, reader.Agency, c.ID, len(got), len(want))
+					}
+				case access.Entry:
+					// A sample of entries: the first, a middle one, the last.
+					for _, r := range []int{0, len(recs) / 2, len(recs) - 1} {
+						id := recs[r].ID
+						status, body := f.get(t, tok, "/v1/cases/"+c.ID.String()+"/entries/"+id.String()+"?purpose=review")
+						why := pol.Denied()
+						if why == "" {
+							why = pol.ShowsEntry(id)
+						}
+						switch {
+						case why == "" && status != 200:
+							t.Errorf("%s entry %d of %s: %d %v, the policy shows it", reader.UserID, r, c.ID, status, body)
+						case why != "" && status == 200:
+							t.Errorf("%s entry %d of %s: shown, the policy says %q", reader.UserID, r, c.ID, why)
+						case why == access.OtherAgency && status != 404:
+							t.Errorf("%s entry %d of %s: %d for a case of another agency", reader.UserID, r, c.ID, status)
+						}
+					}
+				case access.Replay:
+					status, body := f.get(t, tok, "/v1/cases/"+c.ID.String()+"/replay?purpose=review&recorded_at="+url.QueryEscape("2030-01-01T00:00:00Z"))
+					if status == 400 {
+						// The server's clock (2024) makes 2030 the future: use the server's now.
+						status, body = f.get(t, tok, "/v1/cases/"+c.ID.String()+"/replay?purpose=review&recorded_at="+url.QueryEscape("2024-01-02T03:04:05Z"))
+					}
+					if !statusFollows(t, reader, surface, pol, status, body) {
+						continue
+					}
+					n := 0
+					for _, r := range recs {
+						if pol.ShowsEntry(r.ID) == "" {
+							n++
+						}
+					}
+					if got := len(body["entries"].([]any)); got != n {
+						t.Errorf("%s replay of %s: %d entries, the policy shows %d", reader.UserID, c.ID, got, n)
+					}
+				}
+				recsAfter := f.accessRecords(t)
+				if len(recsAfter) == before {
+					t.Errorf("%s %s of %s left no access record", reader.UserID, surface, c.ID)
+					continue
+				}
+				if last := recsAfter[len(recsAfter)-1]; surface != access.Entry && last.Reason != pol.Denied() {
+					t.Errorf("%s %s of %s: access record says %q, the policy %q", reader.UserID, surface, c.ID, last.Reason, pol.Denied())
+				}
+			}
+		}
+	}
+	if shared == 0 {
+		t.Fatal("fixture too thin: no case shared with cisss-lavallee")
+	}
+	// An unknown case is unknown on every surface.
+	unknown := uuid.New().String()
+	for _, path := range []string{"", "/timeline", "/entries/" + uuid.New().String(), "/replay"} {
+		q := "?purpose=x"
+		if path == "/replay" {
+			q += "&recorded_at=2024-01-01T00:00:00Z"
+		}
+		if status, body := f.get(t, "aud-token-0123456789abcdefghi", "/v1/cases/"+unknown+path+q); status != 404 || body["code"] != "case_not_found" {
+			t.Errorf("unknown case %q: %d %v", path, status, body)
+		}
+	}
+}
+
+// statusFollows checks a whole read's status against the policy and
+// reports whether the read was allowed.
+func statusFollows(t *testing.T, reader domain.Actor, surface access.Surface, pol access.Policy, status int, body map[string]any) bool {
+	t.Helper()
+	switch why := pol.Denied(); {
+	case why == "" && status == 200:
+		return true
+	case why == access.OtherAgency && status == 404 && body["code"] == "case_not_found":
+	case why != "" && why != access.OtherAgency && status == 403 && body["detail"] == why:
+	default:
+		t.Errorf("%s (%s, %s) %s: %d %v, the policy says %q", reader.UserID, reader.Role, reader.Agency, surface, status, body, why)
+	}
+	return false
+}
+
+// TestListsFollowThePolicy: a person search and a worklist show only rows of
+// the cases open to the reader's agency; a list cursor carries its filters,
+// so that following it keeps the list, and reusing it for another list is
+// refused.
+func TestListsFollowThePolicy(t *testing.T) {
+	f := setup(t)
+	const mtl = "mtl-officer-token-0123456789ab"
+	tokens[mtl] = outsiders[mtl]
+	t.Cleanup(func() { delete(tokens, mtl) })
+	var person string
+	for _, p := range f.cases[0].State.Parties {
+		person = p.PersonID
+	}
+	if status, body := f.get(t, "officer-token-0123456789abcd", "/v1/people/"+person+"/cases?purpose=x"); status != 200 || len(body["cases"].([]any)) == 0 {
+		t.Fatalf("search by the owning agency: %d %v", status, body)
+	}
+	if status, body := f.get(t, mtl, "/v1/people/"+person+"/cases?purpose=x"); status != 200 || len(body["cases"].([]any)) != 0 {
+		t.Errorf("search by another agency: %d %v", status, body)
+	}
+	// A worklist read page by page keeps its assignee in the cursor.
+	const worker, sw = "sw-9", "sw-token-0123456789abcdefghij"
+	n := 0
+	for _, k := range f.cases {
+		for _, p := range k.State.Parties {
+			if k.State.Status != domain.StatusOpen || n == 2 {
+				break
+			}
+			n++
+			f.do(t, sw, domain.ScheduleFollowUp{CommandHeader: domain.CommandHeader{CaseID: k.ID, CommandID: domain.EventID(k.ID, 7000+n), Actor: tokens[sw],
+				OccurredAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), SourceSystem: "sw-app"},
+				FollowUpScheduled: domain.FollowUpScheduled{FollowUpID: domain.EventID(k.ID, 8000+n), PartyID: p.ID, Kind: "call",
+					DueBy: time.Date(2024, 1, 3, n, 0, 0, 0, time.UTC), Assignee: worker}})
+		}
+	}
+	if _, err := f.runner.CatchUp(context.Background(), nil); err != nil || n < 2 {
+		t.Fatalf("fixture: %d follow-ups scheduled, %v", n, err)
+	}
+	const sup = "sup-token-0123456789abcdefghi"
+	status, body := f.get(t, sup, "/v1/worklist?purpose=x&limit=1&assignee="+worker)
+	next, _ := body["next"].(string)
+	if status != 200 || next == "" {
+		t.Fatalf("first page: %d %v", status, body)
+	}
+	q, _ := url.ParseQuery(next)
+	if q.Get("assignee") != worker {
+		t.Errorf("next %q drops the assignee", next)
+	}
+	if status, body := f.get(t, sup, "/v1/worklist?purpose=x&"+next); status != 200 || body["assignee"] != worker {
+		t.Errorf("following next: %d %v", status, body)
+	}
+	if status, body := f.get(t, sup, "/v1/worklist?purpose=x&limit=1&after="+url.QueryEscape(q.Get("after"))); status != 400 || body["code"] != "invalid_page" {
+		t.Errorf("a cursor of %s's list reused for the reader's own: %d %v", worker, status, body)
+	}
+	if status, body := f.get(t, mtl, "/v1/worklist?purpose=x"); status != 200 || len(body["follow_ups"].([]any)) != 0 {
+		t.Errorf("another agency's officer has a worklist on these cases: %d %v", status, body)
+	}
+}
