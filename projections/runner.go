@@ -47,6 +47,14 @@ type Runner struct {
 	Applied  atomic.Int64
 	Position atomic.Value
 	states   map[string]domain.State
+	// Holder names this runner's process when it claims the read model
+	// (see Claim); a runner without one never claims (tests, tools that
+	// own the database). Stale may declare a holder gone early.
+	Holder  string
+	Stale   func(holder string) bool
+	renewed time.Time
+	// Standby is true while Run waits for another holder's claim to end.
+	Standby atomic.Bool
 	// AfterCommit, when set, is told of each batch once its transaction
 	// committed, with when it began and ended (tracing uses it).
 	AfterCommit func(ctx context.Context, projection string, changes []Change, began, done time.Time)
@@ -69,6 +77,9 @@ func NewRunner(ctx context.Context, db *sql.DB, store eventstore.Store, p Projec
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("projections: %s schema: %w", p.Name(), err)
 		}
+	}
+	if err := holderSchema(ctx, db); err != nil {
+		return nil, fmt.Errorf("projections: %s schema: %w", p.Name(), err)
 	}
 	if err := upgrade(ctx, db, p); err != nil {
 		return nil, fmt.Errorf("projections: %s schema: %w", p.Name(), err)
@@ -158,6 +169,9 @@ func (r *Runner) Reset(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
+	if err := r.fence(ctx, tx); err != nil {
+		return err
+	}
 	if err := r.p.Reset(ctx, tx); err != nil {
 		return fmt.Errorf("projections: reset %s: %w", r.p.Name(), err)
 	}
@@ -231,20 +245,54 @@ func (r *Runner) CatchUp(ctx context.Context, progress func(applied int64)) (int
 	return n, ctx.Err()
 }
 
-// Run catches up, then follows the log until ctx ends (returning nil).
+// Run claims the read model (waiting, on standby, while another live
+// process holds it), catches up, then follows the log until ctx ends
+// (returning nil), renewing its claim, and gives the claim up at the end.
 func (r *Runner) Run(ctx context.Context) error {
+	if r.Holder != "" {
+		for {
+			err := r.Claim(ctx, r.Stale)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrHeld) {
+				return err
+			}
+			r.Standby.Store(true)
+			if !sleepCtx(ctx, time.Second) {
+				return nil
+			}
+		}
+		r.Standby.Store(false)
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = r.Release(rctx)
+		}()
+	}
 	for ctx.Err() == nil {
 		if _, err := r.CatchUp(ctx, nil); err != nil && ctx.Err() == nil {
 			return err
 		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
+		if err := r.renew(ctx); err != nil && ctx.Err() == nil {
+			return err
 		}
-		t.Stop()
+		sleepCtx(ctx, 100*time.Millisecond)
 	}
 	return nil
+}
+
+// sleepCtx waits d, or less when ctx ends; it reports whether ctx is still
+// going.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // fold decodes a page of records and folds each case event into its
@@ -285,6 +333,9 @@ func (r *Runner) write(ctx context.Context, page []eventstore.Record, changes []
 		return err
 	}
 	defer tx.Rollback()
+	if err := r.fence(ctx, tx); err != nil {
+		return err
+	}
 	if len(changes) > 0 {
 		if err := r.p.Apply(context.WithValue(ctx, remoteKey{}, r.remote), tx, changes); err != nil {
 			return fmt.Errorf("projections: %s: %w", r.p.Name(), err)

@@ -6,8 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/caseledger/caseledger/projections"
 	_ "github.com/jackc/pgx/v5/stdlib" // read models in PostgreSQL
@@ -61,11 +67,26 @@ func runProject(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer db.Close()
+	holder := holderName("project")
 	for name, p := range readModels {
 		r, err := projections.NewRunner(ctx, db, store, p)
 		if err != nil {
 			return err
 		}
+		// One writer per read model: beside a serve that keeps it, a
+		// rebuild is refused and a catch-up has nothing to do.
+		r.Holder = holder
+		var held *projections.HeldError
+		if err := r.Claim(ctx, staleHolder); errors.As(err, &held) {
+			if rebuild == name {
+				return fmt.Errorf("%w: stop that process's project role first (or let it finish), then rebuild", err)
+			}
+			fmt.Fprintf(stdout, "%s: kept up to date by %s; nothing to do\n", name, held.Holder)
+			continue
+		} else if err != nil {
+			return err
+		}
+		defer r.Release(context.WithoutCancel(ctx))
 		if rebuild == name {
 			if err := r.Reset(ctx); err != nil {
 				return err
@@ -82,4 +103,28 @@ func runProject(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stdout, "%s: applied %d events in %s (%.0f events/s); %d in all\n", name, n, time.Since(start).Round(time.Millisecond), float64(n)/secs, r.Applied.Load())
 	}
 	return nil
+}
+
+// holderName names this process as a read model's holder: what it is, its
+// host and process id (so that a holder on this host that no longer runs is
+// known gone), and a random suffix.
+func holderName(what string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s@%s:%d#%s", what, host, os.Getpid(), uuid.NewString()[:8])
+}
+
+// staleHolder reports whether a holder is a process of this host that no
+// longer runs (killed before it could give its claim up).
+func staleHolder(holder string) bool {
+	_, rest, ok := strings.Cut(holder, "@")
+	if !ok {
+		return false
+	}
+	host, rest, ok := strings.Cut(rest, ":")
+	pidText, _, _ := strings.Cut(rest, "#")
+	pid, err := strconv.Atoi(pidText)
+	if me, _ := os.Hostname(); !ok || err != nil || host != me || pid <= 0 {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }

@@ -15,9 +15,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/caseledger/caseledger/internal/supervise"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/api"
 	"github.com/caseledger/caseledger/services/ingest"
@@ -64,6 +64,11 @@ type serveConfig struct {
 	// The ledger (CASELEDGER_LEDGER_ORIGIN, _KEY, _INTERVAL).
 	LedgerOrigin, LedgerKey string
 	LedgerInterval          time.Duration
+	// The supervisor: the first delay before a failed role restarts
+	// (doubling), and how many failures within five minutes stop the
+	// process (CASELEDGER_RESTART_BACKOFF, _RESTART_LIMIT).
+	RestartBackoff time.Duration
+	RestartLimit   int
 }
 
 var roles = []string{"all", "ingest", "relay", "project", "api", "ledger"}
@@ -117,6 +122,12 @@ func (c serveConfig) Validate() error {
 	}
 	if c.NATSURL == "" && (c.NATSNKey != "" || c.NATSCA != "") {
 		errs = append(errs, errors.New("--nats-nkey and --nats-ca are for an external NATS (--nats-url)"))
+	}
+	if c.RestartBackoff < 10*time.Millisecond || c.RestartBackoff > time.Minute {
+		errs = append(errs, errors.New("--restart-backoff must be a duration from 10ms to 1m"))
+	}
+	if c.RestartLimit < 1 {
+		errs = append(errs, errors.New("--restart-limit must be at least 1"))
 	}
 	if c.LedgerInterval < time.Second {
 		errs = append(errs, errors.New("--ledger-interval must be a duration of at least 1s (e.g. 1m)"))
@@ -211,26 +222,31 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.StringVar(&cfg.LedgerOrigin, "ledger-origin", cfg.LedgerOrigin, "the Merkle log's name, also its signing key's (env CASELEDGER_LEDGER_ORIGIN)")
 	f.StringVar(&cfg.LedgerKey, "ledger-key", cfg.LedgerKey, "the ledger's signing key file instead of DATA_DIR/ledger/signing.key, generated on first start (env CASELEDGER_LEDGER_KEY)")
 	f.DurationVar(&cfg.LedgerInterval, "ledger-interval", cfg.LedgerInterval, "how often the ledger signs a checkpoint, and once more at shutdown (env CASELEDGER_LEDGER_INTERVAL)")
+	cfg.RestartBackoff, cfg.RestartLimit = time.Second, 5
+	if v := getenv("CASELEDGER_RESTART_BACKOFF"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			cfg.RestartBackoff = d
+		} else {
+			cfg.RestartBackoff = -1 // reported by Validate
+		}
+	}
+	f.envInt(getenv, "CASELEDGER_RESTART_LIMIT", &cfg.RestartLimit)
+	f.DurationVar(&cfg.RestartBackoff, "restart-backoff", cfg.RestartBackoff, "first delay before a failed role is restarted, doubling up to 30s (env CASELEDGER_RESTART_BACKOFF)")
+	f.IntVar(&cfg.RestartLimit, "restart-limit", cfg.RestartLimit, "failures of one role within five minutes that stop the process, for its service manager to restart it (env CASELEDGER_RESTART_LIMIT)")
 	cfg.Emitters = getenv("CASELEDGER_EMITTERS")
 	f.StringVar(&cfg.Emitters, "emitters", cfg.Emitters, "JSON registry of emitters' public keys: when set, only commands they sign are recorded (env CASELEDGER_EMITTERS)")
 	if err := f.parse(args, 0, func() error { cfg.EventStoreURL = f.store.EventStoreURL; return cfg.Validate() }); err != nil {
 		return err
 	}
-	// Files named by flags are read before anything starts.
-	var natsUsers []natsbus.User
-	if cfg.NATSUsers != "" {
-		var err error
-		if natsUsers, err = natsbus.LoadUsers(cfg.NATSUsers); err != nil {
-			return err
-		}
+	// Everything that can be checked is checked before anything is made
+	// (a data directory, a key, the NATS server): the files flags name are
+	// read and the ports taken, and every problem is reported at once.
+	pre, err := prepareServe(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	rule := projections.ContactRule{WorkingDays: cfg.FirstContactDays}
-	if cfg.Holidays != "" {
-		var err error
-		if rule.Holidays, err = projections.LoadHolidays(cfg.Holidays); err != nil {
-			return err
-		}
-	}
+	defer pre.close()
+	natsUsers, registry, rule := pre.natsUsers, pre.registry, pre.rule
 	base := slog.New(slog.NewJSONHandler(stderr, nil))
 	log := base.With("component", "serve")
 	if cfg.OTelEndpoint != "" {
@@ -244,13 +260,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			_ = shutdown(sctx)
 		}()
 	}
-	var registry *intake.Registry
-	if cfg.Emitters != "" {
-		var err error
-		if registry, err = intake.LoadRegistry(cfg.Emitters); err != nil {
-			return err
-		}
-	} else if cfg.has("ingest") {
+	if cfg.Emitters == "" && cfg.has("ingest") {
 		log.Warn("no --emitters registry: commands are recorded with the source_system they claim, unauthenticated")
 	}
 
@@ -309,20 +319,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	var (
-		wg      sync.WaitGroup
 		runners []*projections.Runner
 		proofs  *api.Ledger // the Merkle log for the API's exports
 	)
-	errs := make(chan error, 5+len(readModels))
-	runRole := func(name string, run func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
+	// The roles run under one supervisor: a failure is logged at once,
+	// turns /readyz 503 naming the role, and the role is restarted; one
+	// that keeps failing stops the process (non-zero exit). At shutdown the
+	// stages stop in order: intake (ingest, the API) drains first, then
+	// the relay and the projections, then the ledger signs its last
+	// checkpoint, and the metrics page goes last.
+	const (
+		stageIntake = iota
+		stageFollowers
+		stageLedger
+		stageOps
+	)
+	group := &supervise.Group{Logger: base.With("component", "supervisor"), Backoff: cfg.RestartBackoff, Limit: cfg.RestartLimit}
+	holder := holderName("serve")
 	reg := metrics.NewRegistry()
 	var sources = metrics.Sources{Store: store}
 	var readModelDB *sql.DB
@@ -339,7 +352,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		sources.Ingest = in
-		runRole("ingest", in.Run)
+		group.Add("ingest", stageIntake, true, in.Run)
 	}
 	if cfg.has("relay") {
 		rl, err := relay.New(nc, store, base.With("component", "relay"))
@@ -347,7 +360,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		sources.Relay = rl
-		runRole("relay", rl.Run)
+		group.Add("relay", stageFollowers, true, rl.Run)
 	}
 	if cfg.has("project") {
 		db, err := openReadModels(f.store)
@@ -364,8 +377,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			if cfg.OTelEndpoint != "" {
 				pr.AfterCommit = tracing.Projected
 			}
+			pr.Holder, pr.Stale = holder, staleHolder
 			runners = append(runners, pr)
-			runRole("project "+p.Name(), pr.Run)
+			group.Add("project "+p.Name(), stageFollowers, true, pr.Run)
 		}
 	}
 	if cfg.has("ledger") {
@@ -385,26 +399,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := svc.Start(ctx); err != nil {
 			return err
 		}
-		runRole("ledger", svc.Run)
+		group.Add("ledger", stageLedger, true, svc.Run)
 		proofs = &api.Ledger{Tree: svc.Fresh, Keys: keys}
 		sources.Ledger = svc
 	}
-	if cfg.has("api") && (cfg.Tokens != "" || cfg.OIDCIssuer != "") {
-		var tokens *api.Tokens
-		if cfg.Tokens != "" {
-			if tokens, err = api.LoadTokens(cfg.Tokens); err != nil {
-				return err
-			}
-		}
+	if ln := pre.httpLn; ln != nil {
+		tokens := pre.tokens
 		db, err := openReadModels(f.store)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		ln, err := net.Listen("tcp", cfg.HTTPListen)
-		if err != nil {
-			return fmt.Errorf("api: listen on %s: %w", cfg.HTTPListen, err)
-		}
 		if proofs == nil {
 			// The API on its own follows the record in memory and checks
 			// checkpoints with the public key it is given.
@@ -420,7 +425,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if cfg.OIDCIssuer != "" {
 			handler = handler.WithOIDC(&api.OIDC{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience, JWKSURL: cfg.OIDCJWKS})
 		}
-		runRole("api", serveHTTP(&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln))
+		group.Add("api", stageIntake, false, serveHTTP(&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln))
 		fmt.Fprintf(stdout, "caseledger API on http://%s\n", ln.Addr())
 	} else if cfg.has("api") {
 		log.Warn("no --tokens file and no OIDC provider: the HTTP API is not started")
@@ -432,32 +437,100 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := metrics.RegisterRoles(reg, sources, nil); err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, err)
-		}
+		ln := pre.metricsLn
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Handler(reg))
-		metrics.Health(mux, readiness(nc, store, readModelDB))
-		runRole("metrics", serveHTTP(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln))
+		metrics.Health(mux, append(readiness(nc, store, readModelDB), metrics.Check{Name: "roles", Fn: group.Check}))
+		group.Add("metrics", stageOps, false, serveHTTP(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln))
 		fmt.Fprintf(stdout, "caseledger metrics and health on http://%s/metrics, /healthz, /readyz\n", ln.Addr())
 	}
 	fmt.Fprintf(stdout, "caseledger serving (role %s): NATS %s, record %s\n", cfg.Role, url, f.store.where())
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case err := <-errs:
-		<-done
+	if err := group.Run(ctx); err != nil {
 		return err
-	}
-	select {
-	case err := <-errs:
-		return err
-	default:
 	}
 	fmt.Fprintln(stdout, "caseledger stopped cleanly")
 	return nil
+}
+
+// served is what prepareServe read and opened before anything was made.
+type served struct {
+	natsUsers         []natsbus.User
+	registry          *intake.Registry
+	tokens            *api.Tokens
+	rule              projections.ContactRule
+	httpLn, metricsLn net.Listener
+}
+
+func (p served) close() {
+	for _, ln := range []net.Listener{p.httpLn, p.metricsLn} {
+		if ln != nil {
+			ln.Close() // after a clean stop, already closed
+		}
+	}
+}
+
+// prepareServe reads every file serve's flags name and takes its ports
+// (the API's and the metrics page's, kept open for the roles; the
+// embedded NATS server's, tried), joining every problem into one error.
+func prepareServe(cfg serveConfig) (served, error) {
+	var (
+		p    = served{rule: projections.ContactRule{WorkingDays: cfg.FirstContactDays}}
+		errs []error
+		err  error
+	)
+	if cfg.NATSUsers != "" {
+		if p.natsUsers, err = natsbus.LoadUsers(cfg.NATSUsers); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.Holidays != "" {
+		if p.rule.Holidays, err = projections.LoadHolidays(cfg.Holidays); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.Emitters != "" {
+		if p.registry, err = intake.LoadRegistry(cfg.Emitters); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	apiOn := cfg.has("api") && (cfg.Tokens != "" || cfg.OIDCIssuer != "")
+	if apiOn && cfg.Tokens != "" {
+		if p.tokens, err = api.LoadTokens(cfg.Tokens); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if apiOn {
+		if p.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			errs = append(errs, fmt.Errorf("--http-listen %s cannot be used: %w", cfg.HTTPListen, unwrapOp(err)))
+		}
+	}
+	if cfg.MetricsListen != "" {
+		if p.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen %s cannot be used: %w", cfg.MetricsListen, unwrapOp(err)))
+		}
+	}
+	if cfg.NATSURL == "" {
+		if ln, err := net.Listen("tcp", cfg.NATSListen); err != nil {
+			errs = append(errs, fmt.Errorf("--nats-listen %s cannot be used: %w", cfg.NATSListen, unwrapOp(err)))
+		} else {
+			ln.Close()
+		}
+	}
+	if len(errs) > 0 {
+		p.close()
+		return served{}, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// unwrapOp keeps a listen error's cause ("address already in use") without
+// repeating the operation and address.
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
 }
 
 func jetstreamOf(nc *nats.Conn) (jetstream.JetStream, error) {
