@@ -1,8 +1,10 @@
 // Package casefile connects the domain to the event store: it encodes
 // domain events as store records and back, loads a case by folding its
-// stream, and executes a command against a case with optimistic concurrency.
-// Ingest, the API and the command-line tools all go through it, so there is
-// one way a command becomes part of the record.
+// stream, and decides commands against a case and appends their events with
+// optimistic concurrency, absorbing a command that was already recorded.
+// Ingest (a run of a case's commands in one append, DecideRun), the API and
+// the command-line tools (one command, Execute) all go through it, so there
+// is one way a command becomes part of the record.
 //
 // It never logs and never puts event contents in errors: ids only.
 package casefile
@@ -115,10 +117,125 @@ func AppendAt(ctx context.Context, st eventstore.Store, version int64, events []
 	return st.Append(ctx, domain.StreamName(events[0].CaseID), Expected(domain.State{Version: version}), data)
 }
 
+// Outcome is what became of one command of a run.
+type Outcome struct {
+	// Err is why the command was refused (Decide's error): nothing of it
+	// is recorded.
+	Err error
+	// Duplicate is set when the command was recorded before (a redelivery):
+	// it was not decided again, and the versions and ids are the stored ones.
+	Duplicate bool
+	// FirstVersion and LastVersion are the case versions of the command's
+	// events, EventIDs their ids in order; for a command decided into the
+	// run, they hold once the run is appended.
+	FirstVersion, LastVersion int64
+	EventIDs                  []uuid.UUID
+}
+
+// Run is a case's commands decided in a row on one state, whose events
+// are appended together: one expected version, one durable commit.
+type Run struct {
+	// Base is the case's version the run was decided on (State.Version
+	// before it), which the append expects.
+	Base int64
+	// State is the case once the run's events are appended.
+	State domain.State
+	// Events are the events of the commands decided, in order; none when
+	// the first command was a duplicate or refused.
+	Events []domain.Event
+	// Outcomes has one entry per command the run consumed, in order.
+	// Commands after them were not looked at: the caller runs them next,
+	// on the state the append leaves.
+	Outcomes []Outcome
+}
+
+// DecideRun decides cmds, commands of the case in state s in the order they
+// were sent, one after the other, each on the state the ones before it
+// leave, so that their events can be appended in one append (Run.Append).
+// It calls now for each command it decides, and prepare, when not nil, with
+// the index in cmds and the events of each command decided, before they
+// are folded: the caller may set metadata on them (a trace parent).
+//
+// A command that was already recorded (its first event id is in the case)
+// is not decided again, and a refused one adds nothing. Either ends the
+// run: when it is the first command, the run is that command alone, a
+// Duplicate or an Err outcome; otherwise the run ends before it, so that
+// it is looked at again on the state the run's append leaves (a duplicate
+// absorbed against the stored result, a refusal decided anew).
+//
+// s's maps are updated in place as the events are folded (domain.Evolve
+// does): a caller that keeps s, in a cache, must drop it unless the run is
+// appended.
+func DecideRun(s domain.State, cmds []domain.Command, now func() time.Time, prepare func(i int, events []domain.Event)) Run {
+	run := Run{Base: s.Version}
+	decided := 0
+	for i, cmd := range cmds {
+		if _, ok := s.Entries[domain.EventID(cmd.Head().CommandID, 0)]; ok {
+			if i == 0 {
+				o := recorded(s, cmd.Head().CommandID)
+				o.Duplicate = true
+				run.Outcomes = []Outcome{o}
+			}
+			break
+		}
+		events, err := domain.Decide(s, cmd, now())
+		if err != nil {
+			if i == 0 {
+				run.Outcomes = []Outcome{{Err: err}}
+			}
+			break
+		}
+		if prepare != nil {
+			prepare(i, events)
+		}
+		decided++
+		for _, e := range events {
+			s = domain.Evolve(s, e)
+		}
+		run.Events = append(run.Events, events...)
+	}
+	for _, cmd := range cmds[:decided] {
+		run.Outcomes = append(run.Outcomes, recorded(s, cmd.Head().CommandID))
+	}
+	run.State = s
+	return run
+}
+
+// recorded returns where a command's events are in a case: their ids derive
+// from the command id, so they are found without the command's body.
+func recorded(s domain.State, commandID uuid.UUID) Outcome {
+	var o Outcome
+	for i := 0; ; i++ {
+		id := domain.EventID(commandID, i)
+		e, ok := s.Entries[id]
+		if !ok {
+			return o
+		}
+		if i == 0 {
+			o.FirstVersion = e.Version
+		}
+		o.EventIDs = append(o.EventIDs, id)
+		o.LastVersion = e.Version
+	}
+}
+
+// Append appends the run's events in one append at its base version. It
+// returns an error wrapping eventstore.ErrWrongVersion when another writer
+// appended to the case since the run's state: the caller loads the case
+// again and decides the commands anew. A result with Duplicate set means the
+// store already held the run's first event although the state did not: the
+// state was stale.
+func (r Run) Append(ctx context.Context, st eventstore.Store) (eventstore.AppendResult, error) {
+	return AppendAt(ctx, st, r.Base, r.Events)
+}
+
 // Execute loads the command's case, decides the command at now() and
-// appends the result, reloading and deciding again when another writer got
-// there first (up to attempts times). A retried command whose events are
-// already stored is absorbed: the stored result comes back.
+// appends the result (a run of one command, see DecideRun), reloading and
+// deciding again when another writer got there first (up to attempts
+// times). A retried command whose events are already stored is absorbed:
+// the stored result and events come back. It returns the command's refusal
+// as Decide returned it, the last eventstore.ErrWrongVersion when every
+// attempt lost the race, or the store's error.
 func Execute(ctx context.Context, st eventstore.Store, cmd domain.Command, now func() time.Time, attempts int) (eventstore.AppendResult, []domain.Event, error) {
 	var lastErr error
 	for range max(attempts, 1) {
@@ -126,44 +243,36 @@ func Execute(ctx context.Context, st eventstore.Store, cmd domain.Command, now f
 		if err != nil {
 			return eventstore.AppendResult{}, nil, err
 		}
-		if res, events, ok := applied(s, recs, cmd); ok {
+		run := DecideRun(s, []domain.Command{cmd}, now, nil)
+		switch o := run.Outcomes[0]; {
+		case o.Duplicate:
+			res, events := stored(s, recs, cmd, o)
 			return res, events, nil
+		case o.Err != nil:
+			return eventstore.AppendResult{}, nil, o.Err
 		}
-		events, err := domain.Decide(s, cmd, now())
-		if err != nil {
-			return eventstore.AppendResult{}, nil, err
-		}
-		res, err := Append(ctx, st, s, events)
+		res, err := run.Append(ctx, st)
 		if errors.Is(err, eventstore.ErrWrongVersion) {
 			lastErr = err
 			continue
 		}
-		return res, events, err
+		return res, run.Events, err
 	}
 	return eventstore.AppendResult{}, nil, lastErr
 }
 
-// applied finds a command's events in the case when an earlier delivery of
-// the same command was already recorded (its event ids derive from the
-// command id), and returns the stored result, so that a redelivery after the
-// case has moved on is absorbed rather than decided again.
-func applied(s domain.State, recs []eventstore.Record, cmd domain.Command) (eventstore.AppendResult, []domain.Event, bool) {
-	first, ok := s.Entries[domain.EventID(cmd.Head().CommandID, 0)]
-	if !ok {
-		return eventstore.AppendResult{}, nil, false
-	}
-	res := eventstore.AppendResult{Stream: domain.StreamName(cmd.Head().CaseID), FirstVersion: first.Version, Duplicate: true}
+// stored returns the result and events of a command recorded before, from
+// the case's records, so that a redelivery after the case has moved on gets
+// what the first delivery got.
+func stored(s domain.State, recs []eventstore.Record, cmd domain.Command, o Outcome) (eventstore.AppendResult, []domain.Event) {
+	res := eventstore.AppendResult{Stream: domain.StreamName(cmd.Head().CaseID), FirstVersion: o.FirstVersion, Duplicate: true}
 	var events []domain.Event
-	for i := 0; ; i++ {
-		e, ok := s.Entries[domain.EventID(cmd.Head().CommandID, i)]
-		if !ok {
-			break
-		}
-		r := recs[e.Version]
+	for _, id := range o.EventIDs {
+		r := recs[s.Entries[id].Version]
 		res.LastVersion, res.Position, res.Hash = r.Version, r.Position, r.Hash
 		if ev, err := Decode(r); err == nil {
 			events = append(events, ev)
 		}
 	}
-	return res, events, true
+	return res, events
 }

@@ -416,87 +416,66 @@ func (s *Service) decode(m jetstream.Msg) (item, error) {
 
 // handleRun decides as many of a case's commands as it can in a row on the
 // case's state and appends all their events in one append, so that a case
-// with several commands in a batch costs one durable commit. It stops early
-// at a command that is refused or already recorded (answering it), and
-// returns how many commands it consumed and false if they were left for
-// redelivery.
+// with several commands in a batch costs one durable commit
+// (casefile.DecideRun). It stops early at a command that is refused or
+// already recorded (answering it), and returns how many commands it
+// consumed and false if they were left for redelivery.
 func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 	caseID := items[0].cmd.Head().CaseID
+	cmds := make([]domain.Command, len(items))
+	for i, it := range items {
+		cmds[i] = it.cmd
+	}
 	for attempt := 0; attempt < s.cfg.Attempts; attempt++ {
 		state, err := s.state(ctx, caseID)
 		if err != nil {
 			return len(items), s.retryLater(items, err)
 		}
-		// Evolve below updates the cached state in place; on any failure
-		// the cache entry is dropped, so only the base version is kept.
-		base := state.Version
+		// DecideRun updates the cached state in place; on any failure the
+		// cache entry is dropped below.
 		var (
-			run       []item
-			events    []domain.Event
-			firsts    []int64
 			spans     []trace.Span
 			appendCtx = ctx
 		)
-		endSpans := func(err error) {
-			for _, sp := range spans {
-				if err != nil {
-					sp.SetStatus(codes.Error, "not recorded yet")
-				}
-				sp.End()
-			}
-		}
-		stop := 0 // commands consumed by an answer without an append
-		for _, it := range items {
-			h := it.cmd.Head()
-			if first, ok := state.Entries[domain.EventID(h.CommandID, 0)]; ok {
-				if len(run) > 0 {
-					break // answer after the run is durable
-				}
-				s.Stats.Duplicates.Add(1)
-				s.answer(it, accepted(it, state, first.Version, true))
-				stop = 1
-				break
-			}
-			evs, err := domain.Decide(state, it.cmd, s.cfg.Now())
-			if err != nil {
-				if len(run) > 0 {
-					break // decide it again once the run is durable
-				}
-				s.reject(ctx, it.msg, it.name, err)
-				stop = 1
-				break
-			}
+		run := casefile.DecideRun(state, cmds, s.cfg.Now, func(i int, evs []domain.Event) {
 			// The command's trace goes on with its events.
+			it := items[i]
 			sctx, span := tracing.Tracer().Start(tracing.Extract(ctx, it.msg.Headers()), "caseledger.ingest",
 				trace.WithAttributes(attribute.String("caseledger.command", it.name), attribute.String("caseledger.case_id", caseID.String()),
-					attribute.String("caseledger.command_id", h.CommandID.String())))
+					attribute.String("caseledger.command_id", it.cmd.Head().CommandID.String())))
 			spans = append(spans, span)
 			if tp := tracing.TraceParent(sctx); tp != "" {
-				for i := range evs {
-					evs[i].Meta.TraceParent = tp
+				for j := range evs {
+					evs[j].Meta.TraceParent = tp
 				}
 			}
-			if len(run) == 0 {
+			if i == 0 {
 				appendCtx = sctx
 			}
-			firsts = append(firsts, state.Version)
-			for _, e := range evs {
-				state = domain.Evolve(state, e)
+		})
+		if it, o := items[0], run.Outcomes[0]; o.Err != nil || o.Duplicate {
+			// The first command was recorded before or is refused: it is
+			// answered alone.
+			if o.Err != nil {
+				s.reject(ctx, it.msg, it.name, o.Err)
+			} else {
+				s.Stats.Duplicates.Add(1)
+				s.answer(it, accepted(it, o))
 			}
-			run = append(run, it)
-			events = append(events, evs...)
-		}
-		if len(run) == 0 {
-			endSpans(nil)
-			return stop, true
+			return 1, true
 		}
 		began := time.Now()
-		_, aspan := tracing.Tracer().Start(appendCtx, "caseledger.append", trace.WithAttributes(attribute.Int("caseledger.events", len(events))))
-		res, err := casefile.AppendAt(ctx, s.store, base, events)
+		_, aspan := tracing.Tracer().Start(appendCtx, "caseledger.append", trace.WithAttributes(attribute.Int("caseledger.events", len(run.Events))))
+		res, err := run.Append(ctx, s.store)
 		aspan.End()
-		endSpans(err)
+		for _, sp := range spans {
+			if err != nil {
+				sp.SetStatus(codes.Error, "not recorded yet")
+			}
+			sp.End()
+		}
 		if err == nil && s.cfg.ObserveAppend != nil {
-			s.cfg.ObserveAppend(time.Since(began), len(events))
+			s.cfg.ObserveAppend(time.Since(began), len(run.Events))
 		}
 		if err != nil || res.Duplicate {
 			// The cached state moved ahead of the store (or behind it):
@@ -507,12 +486,12 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 			}
 			return len(items), s.retryLater(items, err)
 		}
-		s.cache.put(caseID, state)
-		for i, it := range run {
+		s.cache.put(caseID, run.State)
+		for i, o := range run.Outcomes {
 			s.Stats.Accepted.Add(1)
-			s.answer(it, accepted(it, state, firsts[i], false))
+			s.answer(items[i], accepted(items[i], o))
 		}
-		return len(run), true
+		return len(run.Outcomes), true
 	}
 	return len(items), s.retryLater(items, errors.New("too many concurrent writers on the case"))
 }
@@ -554,20 +533,15 @@ func (s *Service) retryLater(items []item, err error) bool {
 	return false
 }
 
-func accepted(it item, s domain.State, first int64, dup bool) natsbus.Outcome {
+// accepted is the answer to a command whose events are in the case.
+func accepted(it item, o casefile.Outcome) natsbus.Outcome {
 	h := it.cmd.Head()
-	o := natsbus.Outcome{Accepted: true, Command: it.name, CommandID: h.CommandID.String(), CaseID: h.CaseID.String(),
-		Stream: domain.StreamName(h.CaseID), FirstVersion: first, Duplicate: dup}
-	for i := 0; ; i++ {
-		id := domain.EventID(h.CommandID, i)
-		e, ok := s.Entries[id]
-		if !ok {
-			break
-		}
-		o.EventIDs = append(o.EventIDs, id.String())
-		o.LastVersion = e.Version
+	out := natsbus.Outcome{Accepted: true, Command: it.name, CommandID: h.CommandID.String(), CaseID: h.CaseID.String(),
+		Stream: domain.StreamName(h.CaseID), FirstVersion: o.FirstVersion, LastVersion: o.LastVersion, Duplicate: o.Duplicate}
+	for _, id := range o.EventIDs {
+		out.EventIDs = append(out.EventIDs, id.String())
 	}
-	return o
+	return out
 }
 
 // answer replies to the sender, if it asked, then acknowledges the message.
