@@ -15,6 +15,10 @@
 // It depends on the standard library and golang.org/x/mod only, and
 // repeats caseledger's formats (the chain and leaf framing) here, so that it
 // can be read and built apart from caseledger.
+//
+// It never imports a caseledger package, never uses the network, never
+// writes into the bundle, and never takes the key from the bundle it
+// checks: a bundle could carry the key it was forged with.
 package main
 
 import (

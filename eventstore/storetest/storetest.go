@@ -2,6 +2,12 @@
 // Every backend runs it: a backend is done when Run passes against the real
 // thing. Tests use fresh case-<uuid> streams and only look at the streams
 // they wrote, so the suite can also run against a shared server.
+//
+// It imports the contract only, never a backend: each backend's own test
+// calls Run with its constructor, so the suite cannot come to rely on one
+// backend's behaviour. It never assumes the store is empty or its own, and
+// a guarantee only some backends give is an Option the suite checks when
+// set, never a test a backend skips. Only test code imports it.
 package storetest
 
 import (

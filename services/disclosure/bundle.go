@@ -10,6 +10,13 @@
 // stays, so the chain and the proofs still check) unless the export names a
 // production order recorded on the case; the bundle lists what was
 // withheld and why.
+//
+// It reads the record and never writes to it: recording who exported what
+// is the caller's part (the API records the access first). It never
+// re-encodes a stored event (the chain is over the exact stored bytes) and
+// never writes into a directory that is not empty. A format change here is
+// a change to cmd/caseverify too, which must still check every bundle ever
+// handed out.
 package disclosure
 
 import (

@@ -9,7 +9,14 @@
 //
 // Both go through the INTAKE stream, so a command survives a caseledger
 // restart. Send asks ingest for the outcome; Publish only waits for JetStream
-// to store the command, deduplicated by its command id.
+// to store the command, deduplicated by its command id. Sending a command
+// again, after a timeout or a crash, is how an emitter retries: ingest
+// recognises it by its command id and answers with the stored result.
+//
+// It is the emitter's side only: it never decides a command nor touches the
+// record, so an outcome is what ingest answered, never a guess. Subjects
+// and headers carry the command name, ids, the trace and the signature
+// only; personal data travels in the message body alone.
 package intake
 
 import (

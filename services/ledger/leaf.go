@@ -8,6 +8,13 @@
 // recorded_at, actor id and the event's chain hash. The leaf framing below
 // is frozen (golden values in the tests) and repeated, with the standard
 // library only, in cmd/caseverify.
+//
+// It never signs a checkpoint over a log that does not extend the last one
+// it signed (ErrInconsistent), and never trusts its own tree files past
+// that checkpoint: those leaves are read from the record again. It writes
+// to the record only its checkpoints, on their own stream, never to a case
+// stream, and never changes the leaf framing under an existing LeafTag: a
+// proof already handed out must keep checking.
 package ledger
 
 import (

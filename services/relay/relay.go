@@ -11,6 +11,15 @@
 // and our own bookkeeping. Nothing is lost and nothing is published twice.
 //
 // Subjects carry the case id and the event type only.
+//
+// It never writes to the record: it reads the global log and nothing else,
+// so a relay that is down or behind delays the feed, never the record. It
+// never re-encodes what it publishes (subscribers check the exact stored
+// bytes against the chain), never skips an event it could not publish (it
+// waits for NATS instead), and never logs event contents: ids only. Events
+// are not split by compartment yet (DESIGN's per-compartment streams):
+// CASE_EVENTS carries every case event's stored payload, so only identities
+// cleared for every compartment may read it.
 package relay
 
 import (
