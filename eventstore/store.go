@@ -15,6 +15,14 @@ import (
 
 // Store is the record. Implementations are safe for concurrent use.
 type Store interface {
+	Reader
+	Appender
+}
+
+// Appender writes to the record: ingest (commands), the API (access
+// records) and the ledger (checkpoints) hold one; every other role holds a
+// Reader only.
+type Appender interface {
 	// Append writes events at the end of stream if the stream's version is
 	// what expected says, all of them or none. Appending event ids that are
 	// already stored, in that stream and in that order, returns the stored
@@ -24,7 +32,12 @@ type Store interface {
 	// ErrInvalidStream, ErrInvalidEvent, ErrDuplicateEventID, ErrClosed,
 	// the context's error, and the backend's own I/O errors wrapped.
 	Append(ctx context.Context, stream string, expected ExpectedVersion, events []EventData) (AppendResult, error)
+}
 
+// Reader reads the record: what the roles that only follow it (relay,
+// projections, verify, replay, export) are given, so that they cannot
+// write by construction.
+type Reader interface {
 	// ReadStream returns up to max events of stream from version from
 	// (inclusive), oldest first; an unknown stream reads as empty.
 	ReadStream(ctx context.Context, stream string, from int64, max int) ([]Record, error)

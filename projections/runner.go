@@ -39,7 +39,7 @@ type Change struct {
 // never applies an event twice nor skips one.
 type Runner struct {
 	db     *sql.DB
-	store  eventstore.Store
+	store  eventstore.Reader
 	p      Projection
 	batch  int
 	remote bool
@@ -69,7 +69,7 @@ type Versioned interface {
 }
 
 // NewRunner prepares the projection's tables and the checkpoint table.
-func NewRunner(ctx context.Context, db *sql.DB, store eventstore.Store, p Projection) (*Runner, error) {
+func NewRunner(ctx context.Context, db *sql.DB, store eventstore.Reader, p Projection) (*Runner, error) {
 	for _, q := range []string{
 		`CREATE TABLE IF NOT EXISTS checkpoints (projection TEXT PRIMARY KEY, position TEXT NOT NULL, applied INTEGER NOT NULL, updated_at TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS projection_schemas (projection TEXT PRIMARY KEY, version INTEGER NOT NULL)`,

@@ -134,7 +134,7 @@ func openStore(ctx context.Context, c storeConfig) (eventstore.Store, error) {
 
 // openReader opens the record for reading only: the embedded store without
 // its lock, so an auditor can verify or replay while caseledger runs.
-func openReader(ctx context.Context, c storeConfig) (eventstore.Store, error) {
+func openReader(ctx context.Context, c storeConfig) (eventstore.Reader, error) {
 	if c.EventStoreURL != "" {
 		return kurrent.Open(ctx, c.EventStoreURL)
 	}

@@ -147,7 +147,7 @@ func runProve(ctx context.Context, args []string, getenv func(string) string, st
 // ledgerFromRecord opens the record read-only, rebuilds the Merkle log from
 // it in memory, and loads the public key (pubkey, or the data directory's
 // ledger.pub) that checks its checkpoints: what export and the proofs read.
-func ledgerFromRecord(ctx context.Context, c storeConfig, pubkey string) (eventstore.Store, *ledger.Log, ledger.Keys, error) {
+func ledgerFromRecord(ctx context.Context, c storeConfig, pubkey string) (eventstore.Reader, *ledger.Log, ledger.Keys, error) {
 	if pubkey == "" {
 		pubkey = filepath.Join(ledgerDir(c), ledger.PublicKeyFile)
 	}

@@ -302,19 +302,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// The relay and projection roles only read the record, so on a single
 	// node they can run as processes of their own beside the one that holds
-	// the embedded store's lock.
-	open := openStore
-	if !cfg.writes() {
-		open = openReader
+	// the embedded store's lock: they are given a Reader, and store (the
+	// writer) is nil in such a process.
+	var (
+		store  eventstore.Store
+		reader eventstore.Reader
+	)
+	if cfg.writes() {
+		store, err = openStore(ctx, f.store)
+		reader = store
+	} else {
+		reader, err = openReader(ctx, f.store)
 	}
-	store, err := open(ctx, f.store)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer reader.Close()
 	// Preflight: every connection the roles need answers before any role
 	// starts, so a misconfigured deployment stops here, whole.
-	if err := preflight(ctx, cfg, f.store, store); err != nil {
+	if err := preflight(ctx, cfg, f.store, reader); err != nil {
 		return err
 	}
 
@@ -337,7 +343,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	group := &supervise.Group{Logger: base.With("component", "supervisor"), Backoff: cfg.RestartBackoff, Limit: cfg.RestartLimit}
 	holder := holderName("serve")
 	reg := metrics.NewRegistry()
-	var sources = metrics.Sources{Store: store}
+	var sources = metrics.Sources{Store: reader}
 	var readModelDB *sql.DB
 	if cfg.has("ingest") {
 		appends, err := metrics.NewAppendLatency(reg)
@@ -355,7 +361,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		group.Add("ingest", stageIntake, true, in.Run)
 	}
 	if cfg.has("relay") {
-		rl, err := relay.New(nc, store, base.With("component", "relay"))
+		rl, err := relay.New(nc, reader, base.With("component", "relay"))
 		if err != nil {
 			return err
 		}
@@ -370,7 +376,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer db.Close()
 		readModelDB = db
 		for _, p := range readModels {
-			pr, err := projections.NewRunner(ctx, db, store, p)
+			pr, err := projections.NewRunner(ctx, db, reader, p)
 			if err != nil {
 				return err
 			}
@@ -414,12 +420,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			// The API on its own follows the record in memory and checks
 			// checkpoints with the public key it is given.
 			if keys, err := apiLedgerKeys(f.store, getenv("CASELEDGER_LEDGER_PUBKEY"), cfg.LedgerKey); err == nil {
-				proofs = &api.Ledger{Tree: (&ledger.Follower{Store: store}).Fresh, Keys: keys}
+				proofs = &api.Ledger{Tree: (&ledger.Follower{Store: reader}).Fresh, Keys: keys}
 			} else {
 				log.Warn("no ledger key: the export endpoint answers 503", "err", err)
 			}
 		}
-		handler := api.New(db, store, tokens, nil).WithContactRule(rule).WithLedger(proofs)
+		handler := api.New(db, store, tokens, nil).WithContactRule(rule).WithLedger(proofs).WithLogger(base.With("component", "api"))
 		sources.API = handler
 		readModelDB = db
 		if cfg.OIDCIssuer != "" {
@@ -440,7 +446,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ln := pre.metricsLn
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Handler(reg))
-		metrics.Health(mux, append(readiness(nc, store, readModelDB), metrics.Check{Name: "roles", Fn: group.Check}))
+		metrics.Health(mux, append(readiness(nc, reader, readModelDB), metrics.Check{Name: "roles", Fn: group.Check}))
 		group.Add("metrics", stageOps, false, serveHTTP(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln))
 		fmt.Fprintf(stdout, "caseledger metrics and health on http://%s/metrics, /healthz, /readyz\n", ln.Addr())
 	}
@@ -572,7 +578,7 @@ func apiLedgerKeys(c storeConfig, pubkey, keyFile string) (ledger.Keys, error) {
 
 // readiness lists what the role needs to do its work: NATS, the record
 // and, for the roles that use them, the read models.
-func readiness(nc *nats.Conn, store eventstore.Store, db *sql.DB) []metrics.Check {
+func readiness(nc *nats.Conn, store eventstore.Reader, db *sql.DB) []metrics.Check {
 	checks := []metrics.Check{
 		{Name: "nats", Fn: func(context.Context) error {
 			if st := nc.Status(); st != nats.CONNECTED {
@@ -593,7 +599,7 @@ func readiness(nc *nats.Conn, store eventstore.Store, db *sql.DB) []metrics.Chec
 
 // preflight checks, with a deadline, that the record and (for the roles
 // that use them) the read models answer; each problem is one line.
-func preflight(ctx context.Context, cfg serveConfig, sc storeConfig, store eventstore.Store) error {
+func preflight(ctx context.Context, cfg serveConfig, sc storeConfig, store eventstore.Reader) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var errs []error

@@ -59,7 +59,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 
 // checkCheckpoints checks every signed checkpoint in the record against
 // the public key and the rebuilt log.
-func checkCheckpoints(ctx context.Context, store eventstore.Store, tree *ledger.Log, pubkey string, c storeConfig, stdout io.Writer) error {
+func checkCheckpoints(ctx context.Context, store eventstore.Reader, tree *ledger.Log, pubkey string, c storeConfig, stdout io.Writer) error {
 	if pubkey == "" {
 		pubkey = filepath.Join(ledgerDir(c), ledger.PublicKeyFile)
 		if _, err := os.Stat(pubkey); err != nil {
@@ -98,7 +98,7 @@ func checkCheckpoints(ctx context.Context, store eventstore.Store, tree *ledger.
 
 // verifyAll feeds the global log through a chain verifier and into a
 // Merkle log rebuilt in memory, in one pass.
-func verifyAll(ctx context.Context, store eventstore.Store) (*eventstore.Verifier, *ledger.Log, error) {
+func verifyAll(ctx context.Context, store eventstore.Reader) (*eventstore.Verifier, *ledger.Log, error) {
 	v := eventstore.NewVerifier()
 	tree := ledger.NewMemory()
 	_, err := tree.CatchUp(ctx, store, func(page []eventstore.Record) error {

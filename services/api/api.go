@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -120,6 +121,7 @@ type Server struct {
 	AccessWritten, AccessFailed atomic.Int64
 	now                         func() time.Time
 	mux                         *http.ServeMux
+	log                         *slog.Logger
 }
 
 // New returns the API over a read-model database and the record.
@@ -127,7 +129,7 @@ func New(db *sql.DB, store eventstore.Store, tokens *Tokens, now func() time.Tim
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{db: db, store: store, tokens: tokens, rule: projections.DefaultContactRule(), now: now, mux: http.NewServeMux()}
+	s := &Server{db: db, store: store, tokens: tokens, rule: projections.DefaultContactRule(), now: now, mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler)}
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.Method+" "+rt.Pattern, s.auth(rt.handle))
 	}
@@ -205,7 +207,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, p Principal
 	}
 	cmd, err := domain.DecodeCommand(name, body)
 	if err != nil {
-		s.refuse(w, name, err)
+		s.fail(w, r, err)
 		return
 	}
 	h := cmd.Head()
@@ -219,7 +221,8 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, p Principal
 	}
 	res, events, err := casefile.Execute(r.Context(), s.store, cmd, s.now, 10)
 	if err != nil {
-		s.refuse(w, name, err)
+		// A refusal is the command's; anything else is the record's.
+		s.fail(w, r, during(errStore, err))
 		return
 	}
 	ids := make([]string, len(events))
@@ -236,22 +239,6 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, p Principal
 		Stream: res.Stream, FirstVersion: res.FirstVersion, LastVersion: res.LastVersion, EventIDs: ids, Duplicate: res.Duplicate})
 }
 
-// refuse answers a refused command with its code, field and reason.
-func (s *Server) refuse(w http.ResponseWriter, name string, err error) {
-	code, field, reason, ok := refusal.Describe(err)
-	if !ok {
-		problem(w, http.StatusServiceUnavailable, "unavailable", "the record could not be written; try again")
-		return
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	status := refusal.HTTPStatus(code)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "https://caseledger.invalid/problems/" + code, "title": http.StatusText(status), "status": status,
-		"code": code, "field": field, "detail": reason, "command": name,
-	})
-}
-
 // WithContactRule judges first victim contacts by rule instead of the
 // default two working days.
 func (s *Server) WithContactRule(rule projections.ContactRule) *Server {
@@ -265,18 +252,15 @@ func (s *Server) WithOIDC(o *OIDC) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// problem writes an RFC 9457 problem body: a code, a title, the status.
-func problem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "https://caseledger.invalid/problems/" + code, "title": http.StatusText(status),
-		"status": status, "code": code, "detail": detail,
-	})
+// WithLogger logs the API's internal errors and unavailability (with the
+// request id the answer carries) to log.
+func (s *Server) WithLogger(log *slog.Logger) *Server {
+	s.log = log
+	return s
 }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { withRequestID(s.mux).ServeHTTP(w, r) }
 
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request, Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -388,14 +372,14 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 	known := true
 	if spec.fromRecord || order != uuid.Nil {
 		if a.state, a.recs, err = casefile.Load(r.Context(), s.store, id); err != nil {
-			problem(w, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read; nothing was read")
+			s.fail(w, r, during(errStore, err))
 			return a, false
 		}
 		known = len(a.recs) > 0
 	} else if a.state, err = projections.CaseGrants(r.Context(), s.db, id.String()); errors.Is(err, projections.ErrNoCase) {
 		known = false
 	} else if err != nil {
-		problem(w, http.StatusServiceUnavailable, "readmodels_unavailable", "the read models could not be read; nothing was read")
+		s.fail(w, r, during(errReadModels, err))
 		return a, false
 	}
 	a.pol = access.For(p, spec.surface, a.state, order)
@@ -417,7 +401,7 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 	}
 	if err := s.recordAccess(r.Context(), p, id, why, []string{spec.section}, order, denial); err != nil {
 		// Fail closed: no read without its access record.
-		problem(w, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read")
+		s.fail(w, r, during(errAccessLog, err))
 		return a, false
 	}
 	switch {
@@ -442,22 +426,10 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
 	}
 	c, err := projections.ReadCase(r.Context(), s.db, a.id.String(), a.pol, s.rule, s.now())
 	if err != nil {
-		s.readModelError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, c)
-}
-
-// readModelError answers a read-model query that failed.
-func (s *Server) readModelError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, projections.ErrNoCase):
-		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
-	case errors.Is(err, projections.ErrBadCursor):
-		problem(w, http.StatusBadRequest, "invalid_page", "after must be the cursor a previous page gave, with the same filters")
-	default:
-		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
-	}
 }
 
 // getTimeline returns the case's timeline as the access policy shows it;
@@ -474,7 +446,7 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal
 	}
 	out, more, err := projections.ReadTimeline(r.Context(), s.db, a.id.String(), a.pol, after, limit)
 	if err != nil {
-		s.readModelError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	resp := map[string]any{"case_id": a.id.String(), "entries": out}
@@ -501,7 +473,7 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request, p Principa
 	}
 	d, err := projections.ReadDashboard(r.Context(), s.db, s.now(), s.rule)
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the read model could not be read")
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, d)
@@ -554,7 +526,7 @@ func listRead(w http.ResponseWriter, r *http.Request, params ...string) (string,
 // section, every case the page reveals.
 func sendPage[T any](s *Server, w http.ResponseWriter, r *http.Request, p Principal, why, section, listKey string, page projections.Listed[T], err error, resp map[string]any) {
 	if err != nil {
-		s.readModelError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	if resp == nil {
@@ -594,7 +566,7 @@ func (s *Server) recordEach(w http.ResponseWriter, r *http.Request, p Principal,
 			err = s.recordAccess(r.Context(), p, id, why, []string{section}, uuid.Nil, "")
 		}
 		if err != nil {
-			problem(w, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read")
+			s.fail(w, r, during(errAccessLog, err))
 			return false
 		}
 	}

@@ -85,7 +85,7 @@ func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, p Principal) {
 	}
 	v, err := buildEntry(a.state, a.recs, eventID, a.pol)
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the entry could not be decoded")
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, v)

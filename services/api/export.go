@@ -3,7 +3,6 @@ package api
 import (
 	"archive/zip"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -44,27 +43,20 @@ func (s *Server) getExport(w http.ResponseWriter, r *http.Request, p Principal) 
 	}
 	tree, err := s.ledger.Tree(r.Context())
 	if err != nil {
-		problem(w, http.StatusServiceUnavailable, "ledger_unavailable", "the Merkle log could not be brought up to date")
+		s.fail(w, r, during(errLedger, err))
 		return
 	}
 	dir, err := os.MkdirTemp("", "caseledger-export-")
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the bundle could not be written")
+		s.fail(w, r, err)
 		return
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "bundle")
 	res, err := disclosure.Export(r.Context(), disclosure.Source{Store: s.store, Tree: tree, Keys: s.ledger.Keys},
 		disclosure.Options{CaseID: a.id, Reader: p, OrderID: orderOf(a.pol), Out: out, Now: s.now()})
-	switch {
-	case errors.Is(err, disclosure.ErrUnknownCase):
-		problem(w, http.StatusNotFound, "case_not_found", "no case with this id")
-		return
-	case errors.Is(err, disclosure.ErrNotCovered):
-		problem(w, http.StatusConflict, "not_yet_checkpointed", "the case's last events are not under a signed checkpoint yet; try again after the next one")
-		return
-	case err != nil:
-		problem(w, http.StatusInternalServerError, "internal", "the bundle could not be made")
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/zip")

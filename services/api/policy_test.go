@@ -1,14 +1,21 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/access"
+	"github.com/caseledger/caseledger/services/api"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/google/uuid"
 )
@@ -208,5 +215,32 @@ func TestListsFollowThePolicy(t *testing.T) {
 	}
 	if status, body := f.get(t, mtl, "/v1/worklist?purpose=x"); status != 200 || len(body["follow_ups"].([]any)) != 0 {
 		t.Errorf("another agency's officer has a worklist on these cases: %d %v", status, body)
+	}
+}
+
+// TestOneErrorEdge: the read models away is answered 503 with its own code
+// and the request id, and logged once with that id; a refused command
+// keeps its refusal code.
+func TestOneErrorEdge(t *testing.T) {
+	f := setup(t)
+	var log bytes.Buffer
+	srv := httptest.NewServer(api.New(f.db, f.store, api.NewTokens(tokens), nil).WithLogger(slog.New(slog.NewJSONHandler(&log, nil))))
+	defer srv.Close()
+	f.db.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/cases/"+f.cases[0].ID.String()+"?purpose=review", nil)
+	req.Header.Set("Authorization", "Bearer sup-token-0123456789abcdefghi")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	id := resp.Header.Get("Request-Id")
+	if resp.StatusCode != 503 || body["code"] != "readmodels_unavailable" || id == "" || body["request_id"] != id {
+		t.Fatalf("read models closed: %d %v (Request-Id %q)", resp.StatusCode, body, id)
+	}
+	if lines := strings.Count(log.String(), `"request_id":"`+id+`"`); lines != 1 || !strings.Contains(log.String(), `"level":"WARN"`) {
+		t.Errorf("%d log lines with the request id:\n%s", lines, log.String())
 	}
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -63,12 +62,8 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 	}
 	now, recs := a.state, a.recs
 	st, events, kept, err := casefile.Replay(recs, cut, s.now())
-	if errors.Is(err, casefile.ErrBeforeCase) {
-		problem(w, http.StatusUnprocessableEntity, "before_case", "the case had no entry yet at that point")
-		return
-	}
 	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal", "the record could not be replayed")
+		s.fail(w, r, err)
 		return
 	}
 	type entry struct {

@@ -59,7 +59,7 @@ func CaseID(stream string) (uuid.UUID, error) {
 
 // Load reads a case's stream and folds it. It returns the state and the
 // records it read; an unknown case is the zero State and no record.
-func Load(ctx context.Context, s eventstore.Store, caseID uuid.UUID) (domain.State, []eventstore.Record, error) {
+func Load(ctx context.Context, s eventstore.Reader, caseID uuid.UUID) (domain.State, []eventstore.Record, error) {
 	stream := domain.StreamName(caseID)
 	var (
 		state domain.State

@@ -35,7 +35,7 @@ var (
 // Source is what an export reads: the record, the Merkle log rebuilt from
 // it (caught up), and the key that checks the checkpoints.
 type Source struct {
-	Store eventstore.Store
+	Store eventstore.Reader
 	Tree  *ledger.Log
 	Keys  ledger.Keys
 }
@@ -284,7 +284,7 @@ type AccessEntry struct {
 
 // accessLog reads the case's access records from the daily access streams
 // between its first recording and now.
-func accessLog(ctx context.Context, st eventstore.Store, caseID uuid.UUID, recs []eventstore.Record, now time.Time) ([]AccessEntry, error) {
+func accessLog(ctx context.Context, st eventstore.Reader, caseID uuid.UUID, recs []eventstore.Record, now time.Time) ([]AccessEntry, error) {
 	out := []AccessEntry{}
 	first := recs[0].RecordedAt
 	if e, err := casefile.Decode(recs[0]); err == nil && e.Meta.RecordedAt.Before(first) {

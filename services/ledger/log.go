@@ -256,7 +256,7 @@ func (l *Log) Sync() error {
 // each page first (the verifier checks chains there). Reading, hashing the
 // leaves and growing the tree run as a pipeline, so a rebuild uses every
 // core.
-func (l *Log) CatchUp(ctx context.Context, store eventstore.Store, fn func([]eventstore.Record) error) (int64, error) {
+func (l *Log) CatchUp(ctx context.Context, store eventstore.Reader, fn func([]eventstore.Record) error) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type page struct {

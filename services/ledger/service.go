@@ -146,7 +146,7 @@ type Stored struct {
 // ReadCheckpoints reads every signed checkpoint in the checkpoint stream,
 // checking each signature; a checkpoint that does not verify is an error
 // naming its version.
-func ReadCheckpoints(ctx context.Context, st eventstore.Store, k Keys) ([]Stored, error) {
+func ReadCheckpoints(ctx context.Context, st eventstore.Reader, k Keys) ([]Stored, error) {
 	var out []Stored
 	for from := int64(0); ; {
 		page, err := st.ReadStream(ctx, CheckpointStream, from, 1000)
@@ -310,7 +310,7 @@ func (s *Service) Fresh(ctx context.Context) (*Log, error) {
 // Follower keeps a log in memory for a process that proves but does not
 // sign (the API role on its own): each call catches up with the record.
 type Follower struct {
-	Store eventstore.Store
+	Store eventstore.Reader
 	mu    sync.Mutex
 	log   *Log
 }

@@ -19,7 +19,7 @@ import (
 // Sources are the running roles whose figures the metrics page shows; a
 // role not running in the process is nil.
 type Sources struct {
-	Store  eventstore.Store
+	Store  eventstore.Reader
 	Ingest *ingest.Service
 	Relay  *relay.Service
 	API    *api.Server
@@ -105,7 +105,7 @@ func (r roles) Collect(ch chan<- prometheus.Metric) {
 // relayLag counts the case events after the relay's position (it relays
 // only those: access records and checkpoints are never on CASE_EVENTS),
 // reading at most 10,000 records, and the age of the first.
-func relayLag(ctx context.Context, st eventstore.Store, after eventstore.Position, now time.Time) (int64, time.Duration, error) {
+func relayLag(ctx context.Context, st eventstore.Reader, after eventstore.Position, now time.Time) (int64, time.Duration, error) {
 	page, err := st.ReadAll(ctx, after, 10_000)
 	if err != nil {
 		return 0, 0, err

@@ -62,14 +62,14 @@ type Message struct {
 // Service is the relay.
 type Service struct {
 	js        jetstream.JetStream
-	store     eventstore.Store
+	store     eventstore.Reader
 	log       *slog.Logger
 	Published atomic.Int64
 	Position  atomic.Value // eventstore.Position of the last event published
 }
 
 // New returns a relay between a store and NATS. The streams must exist.
-func New(nc *nats.Conn, store eventstore.Store, log *slog.Logger) (*Service, error) {
+func New(nc *nats.Conn, store eventstore.Reader, log *slog.Logger) (*Service, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("relay: jetstream: %w", err)
