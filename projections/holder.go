@@ -110,6 +110,12 @@ func (r *Runner) renew(ctx context.Context) error {
 	if r.Holder == "" || time.Since(r.renewed) < renewEvery {
 		return nil
 	}
+	return r.fenced(ctx, nil)
+}
+
+// fenced runs fn in a transaction that first renews the claim (see
+// fence), and commits it.
+func (r *Runner) fenced(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -117,6 +123,11 @@ func (r *Runner) renew(ctx context.Context) error {
 	defer tx.Rollback()
 	if err := r.fence(ctx, tx); err != nil {
 		return err
+	}
+	if fn != nil {
+		if err := fn(tx); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }

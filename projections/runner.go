@@ -164,22 +164,17 @@ func (r *Runner) Checkpoint(ctx context.Context) (eventstore.Position, int64, er
 
 // Reset empties the projection and its checkpoint, for a rebuild from zero.
 func (r *Runner) Reset(ctx context.Context) error {
-	tx, err := r.db.BeginTx(ctx, nil)
-	if err != nil {
+	err := r.fenced(ctx, func(tx *sql.Tx) error {
+		if err := r.p.Reset(ctx, tx); err != nil {
+			return fmt.Errorf("projections: reset %s: %w", r.p.Name(), err)
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE projection = $1`, r.p.Name())
 		return err
+	})
+	if err == nil {
+		r.states = map[string]domain.State{}
 	}
-	defer tx.Rollback()
-	if err := r.fence(ctx, tx); err != nil {
-		return err
-	}
-	if err := r.p.Reset(ctx, tx); err != nil {
-		return fmt.Errorf("projections: reset %s: %w", r.p.Name(), err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE projection = $1`, r.p.Name()); err != nil {
-		return err
-	}
-	r.states = map[string]domain.State{}
-	return tx.Commit()
+	return err
 }
 
 // CatchUp applies everything already in the log and returns how many

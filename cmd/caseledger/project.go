@@ -35,7 +35,10 @@ func openReadModels(c storeConfig) (*sql.DB, error) {
 		}
 		return db, nil
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(c.DataDir, "readmodels.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)")
+	// Transactions take the write lock when they begin (_txlock=immediate):
+	// one that read first and wrote after another process's write would
+	// fail at once with SQLITE_BUSY instead of waiting its turn.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(c.DataDir, "readmodels.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("read models: %w", err)
 	}
