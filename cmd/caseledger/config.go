@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/eventstore/kurrent"
@@ -59,12 +60,13 @@ func (c storeConfig) EventsFile() string { return filepath.Join(c.DataDir, "even
 // touches the record shares, and the problems found reading the environment.
 type flags struct {
 	*flag.FlagSet
-	store storeConfig
-	errs  []error
+	store  storeConfig
+	errs   []error
+	getenv func(string) string
 }
 
 func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags {
-	f := &flags{FlagSet: flag.NewFlagSet("caseledger "+name, flag.ContinueOnError)}
+	f := &flags{FlagSet: flag.NewFlagSet("caseledger "+name, flag.ContinueOnError), getenv: getenv}
 	f.SetOutput(stderr)
 	f.store.DataDir = "caseledger-data"
 	if v := getenv("CASELEDGER_DATA_DIR"); v != "" {
@@ -77,6 +79,52 @@ func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags 
 	f.StringVar(&f.store.DataDir, "data-dir", f.store.DataDir, "data directory of the embedded store (env CASELEDGER_DATA_DIR)")
 	f.StringVar(&f.store.EventStoreURL, "eventstore-url", f.store.EventStoreURL, "EventStoreDB/KurrentDB connection string instead of the embedded store (env CASELEDGER_EVENTSTORE_URL)")
 	return f
+}
+
+// str declares a string setting: *dst is def, or the environment variable
+// env (or the file env_FILE names, for a secret), or the flag name, which
+// wins; usage gains the variable's name.
+func (f *flags) str(dst *string, name, env, def, usage string) {
+	*dst = def
+	if v := f.envOrFile(f.getenv, env); v != "" {
+		*dst = v
+	}
+	f.StringVar(dst, name, *dst, usage+" (env "+env+")")
+}
+
+// integer declares a whole-number setting, as str does.
+func (f *flags) integer(dst *int, name, env string, def int, usage string) {
+	*dst = def
+	f.envInt(f.getenv, env, dst)
+	f.IntVar(dst, name, *dst, usage+" (env "+env+")")
+}
+
+// duration declares a duration setting (1s, 5m), as str does.
+func (f *flags) duration(dst *time.Duration, name, env string, def time.Duration, usage string) {
+	*dst = def
+	if v := f.getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s is not a duration (e.g. 1s, 5m)", env))
+		} else {
+			*dst = d
+		}
+	}
+	f.DurationVar(dst, name, *dst, usage+" (env "+env+")")
+}
+
+// boolean declares an on/off setting (env true or false), as str does.
+func (f *flags) boolean(dst *bool, name, env string, def bool, usage string) {
+	*dst = def
+	if v := f.getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s is not true or false", env))
+		} else {
+			*dst = b
+		}
+	}
+	f.BoolVar(dst, name, *dst, usage+" (env "+env+")")
 }
 
 // envInt reads an integer setting from the environment into *dst.

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -165,76 +164,34 @@ func splitListen(hp string) (string, string, error) {
 // store closes, and the embedded NATS server shuts down last.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("serve", getenv, stderr)
-	cfg := serveConfig{NATSListen: "127.0.0.1:4222", Role: "all"}
-	if v := getenv("CASELEDGER_NATS_LISTEN"); v != "" {
-		cfg.NATSListen = v
-	}
-	cfg.NATSURL = getenv("CASELEDGER_NATS_URL")
-	if v := getenv("CASELEDGER_ROLE"); v != "" {
-		cfg.Role = v
-	}
-	f.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "address of the embedded NATS server, for outside emitters (env CASELEDGER_NATS_LISTEN)")
-	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "external NATS instead of the embedded server (env CASELEDGER_NATS_URL)")
-	f.StringVar(&cfg.Role, "role", cfg.Role, "the roles to run: "+strings.Join(roles, ", ")+", or several joined by commas (env CASELEDGER_ROLE)")
-	cfg.HTTPListen = "127.0.0.1:8080"
-	if v := getenv("CASELEDGER_HTTP_LISTEN"); v != "" {
-		cfg.HTTPListen = v
-	}
-	cfg.Tokens = getenv("CASELEDGER_TOKENS")
-	cfg.MetricsListen = getenv("CASELEDGER_METRICS_LISTEN")
-	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address of the Prometheus /metrics page, e.g. 127.0.0.1:9464; off when empty, so roles on one host need no port each (env CASELEDGER_METRICS_LISTEN)")
-	f.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of the HTTP API (env CASELEDGER_HTTP_LISTEN)")
-	f.StringVar(&cfg.Tokens, "tokens", cfg.Tokens, "JSON file of static bearer tokens {token, user_id, role, agency}; the API runs only with one (env CASELEDGER_TOKENS)")
-	cfg.OIDCIssuer, cfg.OIDCAudience, cfg.OIDCJWKS = getenv("CASELEDGER_OIDC_ISSUER"), getenv("CASELEDGER_OIDC_AUDIENCE"), getenv("CASELEDGER_OIDC_JWKS_URL")
-	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", cfg.OIDCIssuer, "OpenID Connect issuer whose JWTs the API accepts (env CASELEDGER_OIDC_ISSUER)")
-	f.StringVar(&cfg.OIDCAudience, "oidc-audience", cfg.OIDCAudience, "audience the JWTs must name (env CASELEDGER_OIDC_AUDIENCE)")
-	f.StringVar(&cfg.OIDCJWKS, "oidc-jwks-url", cfg.OIDCJWKS, "the provider's JWKS URL (env CASELEDGER_OIDC_JWKS_URL)")
-	cfg.FirstContactDays = projections.DefaultContactRule().WorkingDays
-	if v := getenv("CASELEDGER_FIRST_CONTACT_DAYS"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			cfg.FirstContactDays = n
-		} else {
-			cfg.FirstContactDays = -1 // reported by Validate
-		}
-	}
-	cfg.Holidays = getenv("CASELEDGER_HOLIDAYS")
-	f.IntVar(&cfg.FirstContactDays, "first-contact-days", cfg.FirstContactDays, "working days within which a victim contact is due after a high risk band or a breach (env CASELEDGER_FIRST_CONTACT_DAYS)")
-	f.StringVar(&cfg.Holidays, "holidays", cfg.Holidays, "file of public holidays, one YYYY-MM-DD per line, skipped as working days (env CASELEDGER_HOLIDAYS)")
-	cfg.NATSTLSCert, cfg.NATSTLSKey, cfg.NATSUsers = getenv("CASELEDGER_NATS_TLS_CERT"), getenv("CASELEDGER_NATS_TLS_KEY"), getenv("CASELEDGER_NATS_USERS")
-	cfg.NATSNKey, cfg.NATSCA = getenv("CASELEDGER_NATS_NKEY"), getenv("CASELEDGER_NATS_CA")
-	f.StringVar(&cfg.NATSTLSCert, "nats-tls-cert", cfg.NATSTLSCert, "TLS certificate of the embedded NATS server (env CASELEDGER_NATS_TLS_CERT)")
-	f.StringVar(&cfg.NATSTLSKey, "nats-tls-key", cfg.NATSTLSKey, "its private key (env CASELEDGER_NATS_TLS_KEY)")
-	f.StringVar(&cfg.NATSUsers, "nats-users", cfg.NATSUsers, "JSON list of {name, nkey, role}: only these identities may connect to the embedded server, each with its role's subjects (env CASELEDGER_NATS_USERS)")
-	f.StringVar(&cfg.NATSNKey, "nats-nkey", cfg.NATSNKey, "this process's NKey seed file for an external NATS (env CASELEDGER_NATS_NKEY)")
-	f.StringVar(&cfg.NATSCA, "nats-ca", cfg.NATSCA, "CA file of an external NATS server's TLS certificate (env CASELEDGER_NATS_CA)")
-	cfg.OTelEndpoint, cfg.OTelInsecure = getenv("CASELEDGER_OTEL_ENDPOINT"), getenv("CASELEDGER_OTEL_INSECURE") == "true"
-	f.StringVar(&cfg.OTelEndpoint, "otel-endpoint", cfg.OTelEndpoint, "OpenTelemetry collector (host:port, OTLP/gRPC) to send traces to (env CASELEDGER_OTEL_ENDPOINT)")
-	f.BoolVar(&cfg.OTelInsecure, "otel-insecure", cfg.OTelInsecure, "send traces without TLS (env CASELEDGER_OTEL_INSECURE=true)")
-	cfg.LedgerOrigin, cfg.LedgerKey = getenvOr(getenv, "CASELEDGER_LEDGER_ORIGIN", defaultOrigin), getenv("CASELEDGER_LEDGER_KEY")
-	cfg.LedgerInterval = time.Minute
-	if v := getenv("CASELEDGER_LEDGER_INTERVAL"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			cfg.LedgerInterval = d
-		} else {
-			cfg.LedgerInterval = -1 // reported by Validate
-		}
-	}
-	f.StringVar(&cfg.LedgerOrigin, "ledger-origin", cfg.LedgerOrigin, "the Merkle log's name, also its signing key's (env CASELEDGER_LEDGER_ORIGIN)")
-	f.StringVar(&cfg.LedgerKey, "ledger-key", cfg.LedgerKey, "the ledger's signing key file instead of DATA_DIR/ledger/signing.key, generated on first start (env CASELEDGER_LEDGER_KEY)")
-	f.DurationVar(&cfg.LedgerInterval, "ledger-interval", cfg.LedgerInterval, "how often the ledger signs a checkpoint, and once more at shutdown (env CASELEDGER_LEDGER_INTERVAL)")
-	cfg.RestartBackoff, cfg.RestartLimit = time.Second, 5
-	if v := getenv("CASELEDGER_RESTART_BACKOFF"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			cfg.RestartBackoff = d
-		} else {
-			cfg.RestartBackoff = -1 // reported by Validate
-		}
-	}
-	f.envInt(getenv, "CASELEDGER_RESTART_LIMIT", &cfg.RestartLimit)
-	f.DurationVar(&cfg.RestartBackoff, "restart-backoff", cfg.RestartBackoff, "first delay before a failed role is restarted, doubling up to 30s (env CASELEDGER_RESTART_BACKOFF)")
-	f.IntVar(&cfg.RestartLimit, "restart-limit", cfg.RestartLimit, "failures of one role within five minutes that stop the process, for its service manager to restart it (env CASELEDGER_RESTART_LIMIT)")
-	cfg.Emitters = getenv("CASELEDGER_EMITTERS")
-	f.StringVar(&cfg.Emitters, "emitters", cfg.Emitters, "JSON registry of emitters' public keys: when set, only commands they sign are recorded (env CASELEDGER_EMITTERS)")
+	// Every setting: its field, flag, environment variable, default and
+	// usage, once. Flags override the environment, which overrides the
+	// defaults; a malformed environment value is reported with the rest.
+	var cfg serveConfig
+	f.str(&cfg.NATSListen, "nats-listen", "CASELEDGER_NATS_LISTEN", "127.0.0.1:4222", "address of the embedded NATS server, for outside emitters")
+	f.str(&cfg.NATSURL, "nats-url", "CASELEDGER_NATS_URL", "", "external NATS instead of the embedded server")
+	f.str(&cfg.Role, "role", "CASELEDGER_ROLE", "all", "the roles to run: "+strings.Join(roles, ", ")+", or several joined by commas")
+	f.str(&cfg.HTTPListen, "http-listen", "CASELEDGER_HTTP_LISTEN", "127.0.0.1:8080", "address of the HTTP API")
+	f.str(&cfg.MetricsListen, "metrics-listen", "CASELEDGER_METRICS_LISTEN", "", "address of the Prometheus /metrics page and /healthz, /readyz, e.g. 127.0.0.1:9464; off when empty, so roles on one host need no port each")
+	f.str(&cfg.Tokens, "tokens", "CASELEDGER_TOKENS", "", "JSON file of static bearer tokens {token, user_id, role, agency}; the API runs only with one (or OIDC)")
+	f.str(&cfg.OIDCIssuer, "oidc-issuer", "CASELEDGER_OIDC_ISSUER", "", "OpenID Connect issuer whose JWTs the API accepts")
+	f.str(&cfg.OIDCAudience, "oidc-audience", "CASELEDGER_OIDC_AUDIENCE", "", "audience the JWTs must name")
+	f.str(&cfg.OIDCJWKS, "oidc-jwks-url", "CASELEDGER_OIDC_JWKS_URL", "", "the provider's JWKS URL")
+	f.integer(&cfg.FirstContactDays, "first-contact-days", "CASELEDGER_FIRST_CONTACT_DAYS", projections.DefaultContactRule().WorkingDays, "working days within which a victim contact is due after a high risk band or a breach")
+	f.str(&cfg.Holidays, "holidays", "CASELEDGER_HOLIDAYS", "", "file of public holidays, one YYYY-MM-DD per line, skipped as working days")
+	f.str(&cfg.NATSTLSCert, "nats-tls-cert", "CASELEDGER_NATS_TLS_CERT", "", "TLS certificate of the embedded NATS server")
+	f.str(&cfg.NATSTLSKey, "nats-tls-key", "CASELEDGER_NATS_TLS_KEY", "", "its private key")
+	f.str(&cfg.NATSUsers, "nats-users", "CASELEDGER_NATS_USERS", "", "JSON list of {name, nkey, role}: only these identities may connect to the embedded server, each with its role's subjects")
+	f.str(&cfg.NATSNKey, "nats-nkey", "CASELEDGER_NATS_NKEY", "", "this process's NKey seed file for an external NATS")
+	f.str(&cfg.NATSCA, "nats-ca", "CASELEDGER_NATS_CA", "", "CA file of an external NATS server's TLS certificate")
+	f.str(&cfg.OTelEndpoint, "otel-endpoint", "CASELEDGER_OTEL_ENDPOINT", "", "OpenTelemetry collector (host:port, OTLP/gRPC) to send traces to")
+	f.boolean(&cfg.OTelInsecure, "otel-insecure", "CASELEDGER_OTEL_INSECURE", false, "send traces without TLS")
+	f.str(&cfg.LedgerOrigin, "ledger-origin", "CASELEDGER_LEDGER_ORIGIN", defaultOrigin, "the Merkle log's name, also its signing key's")
+	f.str(&cfg.LedgerKey, "ledger-key", "CASELEDGER_LEDGER_KEY", "", "the ledger's signing key file instead of DATA_DIR/ledger/signing.key, generated on first start")
+	f.duration(&cfg.LedgerInterval, "ledger-interval", "CASELEDGER_LEDGER_INTERVAL", time.Minute, "how often the ledger signs a checkpoint, and once more at shutdown")
+	f.duration(&cfg.RestartBackoff, "restart-backoff", "CASELEDGER_RESTART_BACKOFF", time.Second, "first delay before a failed role is restarted, doubling up to 30s")
+	f.integer(&cfg.RestartLimit, "restart-limit", "CASELEDGER_RESTART_LIMIT", 5, "failures of one role within five minutes that stop the process, for its service manager to restart it")
+	f.str(&cfg.Emitters, "emitters", "CASELEDGER_EMITTERS", "", "JSON registry of emitters' public keys: when set, only commands they sign are recorded")
 	if err := f.parse(args, 0, func() error { cfg.EventStoreURL = f.store.EventStoreURL; return cfg.Validate() }); err != nil {
 		return err
 	}

@@ -133,3 +133,27 @@ func TestServeRefusesBeforeMakingAnything(t *testing.T) {
 	}
 	t.Logf("refused in %s", took)
 }
+
+// TestServeSettingsFromOneTable: every setting comes from its flag, its
+// environment variable or its default, through one table; malformed
+// environment values are all named at once, before anything is made, and
+// a flag wins over the environment.
+func TestServeSettingsFromOneTable(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"CASELEDGER_DATA_DIR": data, "CASELEDGER_LEDGER_INTERVAL": "often", "CASELEDGER_RESTART_LIMIT": "five",
+		"CASELEDGER_OTEL_INSECURE": "maybe", "CASELEDGER_FIRST_CONTACT_DAYS": "2.5", "CASELEDGER_RESTART_BACKOFF": "2h"}
+	_, _, err := runArgs(t, env, "serve", "--restart-limit", "0")
+	if err == nil {
+		t.Fatal("serve started")
+	}
+	for _, want := range []string{"CASELEDGER_LEDGER_INTERVAL is not a duration", "CASELEDGER_RESTART_LIMIT is not a whole number",
+		"CASELEDGER_OTEL_INSECURE is not true or false", "CASELEDGER_FIRST_CONTACT_DAYS is not a whole number",
+		"--restart-backoff must be a duration from 10ms to 1m", "--restart-limit must be at least 1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("the data directory was made: %v", err)
+	}
+}
