@@ -129,5 +129,8 @@ func (r *Runner) fenced(ctx context.Context, fn func(*sql.Tx) error) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("projections: %s commit: %w", r.p.Name(), err)
+	}
+	return nil
 }

@@ -323,28 +323,23 @@ func (r *Runner) fold(ctx context.Context, page []eventstore.Record) ([]Change, 
 // transaction.
 func (r *Runner) write(ctx context.Context, page []eventstore.Record, changes []Change) error {
 	began := time.Now()
-	tx, err := r.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := r.fence(ctx, tx); err != nil {
-		return err
-	}
-	if len(changes) > 0 {
-		if err := r.p.Apply(context.WithValue(ctx, remoteKey{}, r.remote), tx, changes); err != nil {
-			return fmt.Errorf("projections: %s: %w", r.p.Name(), err)
-		}
-	}
 	last := page[len(page)-1].Position
 	applied := r.Applied.Load() + int64(len(page))
-	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (projection, position, applied, updated_at) VALUES ($1, $2, $3, $4)
+	err := r.fenced(ctx, func(tx *sql.Tx) error {
+		if len(changes) > 0 {
+			if err := r.p.Apply(context.WithValue(ctx, remoteKey{}, r.remote), tx, changes); err != nil {
+				return fmt.Errorf("projections: %s: %w", r.p.Name(), err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (projection, position, applied, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (projection) DO UPDATE SET position = excluded.position, applied = excluded.applied, updated_at = excluded.updated_at`,
-		r.p.Name(), last.String(), applied, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		return fmt.Errorf("projections: %s checkpoint: %w", r.p.Name(), err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("projections: %s commit: %w", r.p.Name(), err)
+			r.p.Name(), last.String(), applied, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			return fmt.Errorf("projections: %s checkpoint: %w", r.p.Name(), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	r.Applied.Store(applied)
 	r.Position.Store(last)
