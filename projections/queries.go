@@ -33,29 +33,34 @@ var ErrBadCursor = errors.New("projections: after must be the cursor a previous 
 // folded them, or ErrNoCase: what the access policy needs to judge a read
 // of the case without loading it from the record.
 func CaseGrants(ctx context.Context, db *sql.DB, caseID string) (domain.State, error) {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM cases WHERE case_id = $1`, caseID).Scan(&n); err != nil {
-		return domain.State{}, err
-	}
-	if n == 0 {
-		return domain.State{}, ErrNoCase
-	}
-	rows, err := db.QueryContext(ctx, `SELECT agency, from_version, until_version, basis FROM case_access WHERE case_id = $1 ORDER BY from_version, agency`, caseID)
+	// One round: the case's row, and its grants beside it (none for a case
+	// opened before any grant was folded).
+	rows, err := db.QueryContext(ctx, `SELECT a.agency, a.from_version, a.until_version, a.basis FROM cases c
+		LEFT JOIN case_access a ON a.case_id = c.case_id WHERE c.case_id = $1 ORDER BY a.from_version, a.agency`, caseID)
 	if err != nil {
 		return domain.State{}, err
 	}
 	defer rows.Close()
 	var st domain.State
+	found := false
 	for rows.Next() {
-		var g domain.Grant
-		var basis string
-		if err := rows.Scan(&g.Agency, &g.From, &g.Until, &basis); err != nil {
+		found = true
+		var agency, basis sql.NullString
+		var from, until sql.NullInt64
+		if err := rows.Scan(&agency, &from, &until, &basis); err != nil {
 			return domain.State{}, err
 		}
-		g.Basis = domain.GrantBasis(basis)
-		st.Grants = append(st.Grants, g)
+		if agency.Valid {
+			st.Grants = append(st.Grants, domain.Grant{Agency: agency.String, From: from.Int64, Until: until.Int64, Basis: domain.GrantBasis(basis.String)})
+		}
 	}
-	return st, rows.Err()
+	if err := rows.Err(); err != nil {
+		return domain.State{}, err
+	}
+	if !found {
+		return domain.State{}, ErrNoCase
+	}
+	return st, nil
 }
 
 // scopeSQL is the policy's filter on a case's rows as SQL: the row's
