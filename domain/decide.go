@@ -92,10 +92,17 @@ func checkHeader(s State, h CommandHeader, cmd Command, now time.Time) error {
 	if h.OccurredAt.After(now.Add(MaxFutureSkew)) {
 		return invalid("occurred_at", "in the future")
 	}
-	_, opening := cmd.(OpenCase)
+	open, opening := cmd.(OpenCase)
 	switch {
 	case s.Status == StatusNone && !opening:
 		return ErrCaseNotFound
+	case s.Status != StatusNone && !opening && !knows(s, h.Actor):
+		// A case that has nothing to do with the actor's agency is answered
+		// as an unknown one: the refusal must not tell that it exists, nor
+		// anything of it.
+		return ErrCaseNotFound
+	case opening && open.Agency != h.Actor.Agency:
+		return fieldErr(ErrRoleNotAllowed, "agency", "a case is opened by its own agency")
 	case s.Status != StatusNone && opening:
 		return ErrCaseExists
 	case s.Status != StatusNone && h.CaseID != s.ID:
@@ -115,7 +122,51 @@ func checkHeader(s State, h CommandHeader, cmd Command, now time.Time) error {
 			return fieldErr(ErrRoleNotAllowed, "actor.role", "partner agencies only answer their referrals")
 		}
 	}
+	if s.Status != StatusNone && !opening && !mayWrite(s, h.Actor, cmd) {
+		return fieldErr(ErrRoleNotAllowed, "actor.agency", "the case is held by another agency")
+	}
 	return nil
+}
+
+// knows reports whether the actor's agency has anything to do with the
+// case: it holds it or held it, the case is or was shared with it, a
+// transfer to it is pending, or a referral is addressed to it.
+func knows(s State, a Actor) bool {
+	for _, g := range s.Grants {
+		if g.Agency == a.Agency {
+			return true
+		}
+	}
+	if s.Transfer != nil && s.Transfer.ToAgency == a.Agency {
+		return true
+	}
+	for _, r := range s.Referrals {
+		if r.Agency == a.Agency && !r.SentAt.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// mayWrite reports whether the actor's agency may record on the case: the
+// agency that holds it (opened it, or took it by a transfer), a transfer's
+// receiving agency answering it, and a partner agency answering a referral
+// addressed to it. An agency the case is only shared with reads it and
+// records nothing on it.
+func mayWrite(s State, a Actor, cmd Command) bool {
+	for _, g := range s.Grants {
+		if g.Agency == a.Agency && g.Until < 0 && (g.Basis == GrantOwner || g.Basis == GrantTransfer) {
+			return true
+		}
+	}
+	switch cmd.(type) {
+	case AcceptTransfer, RejectTransfer:
+		return s.Transfer != nil && s.Transfer.ToAgency == a.Agency
+	case AcceptReferral, RejectReferral, StartService, CompleteService:
+		// Which referral is the partner's own is the referral's rule.
+		return a.Role == RolePartner
+	}
+	return false
 }
 
 // decider holds what one decision needs; its methods are the rules.
@@ -453,7 +504,7 @@ func (d *decider) decide(cmd Command) ([]EventData, error) {
 			return nil, ErrApprovalRequired
 		}
 		if (s.ActiveConditions() > 0 || s.OpenFollowUps() > 0) && strings.TrimSpace(c.Justification) == "" {
-			return nil, fieldErr(ErrOpenItems, "justification", fmt.Sprintf("required with %d active conditions and %d open follow-ups", s.ActiveConditions(), s.OpenFollowUps()))
+			return nil, fieldErr(ErrOpenItems, "justification", "required while conditions are active or follow-ups are open")
 		}
 		return one(c.CaseClosed)
 	case ReopenCase:
@@ -530,6 +581,11 @@ func (d *decider) decide(cmd Command) ([]EventData, error) {
 		}
 		if c.NewCompartment != "" && !c.NewCompartment.NarrowerOrEqual(t.Compartment) {
 			return nil, fieldErr(ErrCompartmentWidened, "new_compartment", "wider than the entry's "+string(t.Compartment))
+		}
+		// A correction that narrows the entry carries its new values: it is
+		// recorded in the narrower compartment too.
+		if c.NewCompartment != "" && c.NewCompartment.NarrowerOrEqual(d.compartment) {
+			d.compartment = c.NewCompartment
 		}
 		return one(c.EntryCorrected)
 	case RedactEntry:

@@ -199,6 +199,15 @@ func shelterSent() []domain.Command {
 		send("send-shelter", refShelter, "shelter", shelterAgency, victimID, consentShelter))
 }
 
+// cavacAndShelterSent: shelterSent, and a referral of the victim to the
+// CAVAC too, so that both partner agencies are addressed on the case.
+func cavacAndShelterSent() []domain.Command {
+	return with(shelterSent(),
+		recordConsent("consent-cavac", tid("consent/cavac"), victimID, "cavac", ""),
+		offer("offer-cavac", tid("referral/cavac"), "cavac", victimID),
+		send("send-cavac", tid("referral/cavac"), "cavac", cavacAgency, victimID, tid("consent/cavac")))
+}
+
 func schedule(key string, fu, party uuid.UUID, due time.Time) domain.ScheduleFollowUp {
 	return domain.ScheduleFollowUp{CommandHeader: hdr(worker, key), FollowUpScheduled: domain.FollowUpScheduled{
 		FollowUpID: fu, PartyID: party, Kind: "call", DueBy: due, Assignee: worker.UserID}}
@@ -921,7 +930,9 @@ func roleRows() []scenario {
 			when: domain.WithdrawConsent{CommandHeader: hdr(auditor, "w-withdraw"), ConsentWithdrawn: domain.ConsentWithdrawn{ConsentID: tid("consent/1")}}, err: domain.ErrRoleNotAllowed, field: "actor.role"},
 		{name: "auditor produces a disclosure", given: base(), when: dis, then: events(dis.DisclosureProduced), comp: domain.CompartmentPolice},
 		{name: "partner sends a referral", given: with(base(), recordConsent("consent", consentShelter, victimID, "shelter", "")),
-			when: domain.SendReferral{CommandHeader: hdr(shelterDesk, "w-send"), ReferralSent: sendPayload(refShelter, "shelter", shelterAgency, victimID, consentShelter)}, err: domain.ErrRoleNotAllowed, field: "actor.role"},
+			when: domain.SendReferral{CommandHeader: hdr(shelterDesk, "w-send"), ReferralSent: sendPayload(refShelter, "shelter", shelterAgency, victimID, consentShelter)}, err: domain.ErrCaseNotFound},
+		{name: "partner addressed on the case sends a referral", given: shelterSent(),
+			when: domain.SendReferral{CommandHeader: hdr(shelterDesk, "w-send"), ReferralSent: sendPayload(tid("referral/2"), "shelter", shelterAgency, victimID, consentShelter)}, err: domain.ErrRoleNotAllowed, field: "actor.role"},
 		{name: "partner adds a note", given: shelterSent(), when: addNote("w-note", hdr(shelterDesk, "w-note"), tid("note/1"), "client arrived"), err: domain.ErrRoleNotAllowed, field: "actor.role"},
 		{name: "partner revokes its referral", given: shelterSent(),
 			when: domain.RevokeReferral{CommandHeader: hdr(shelterDesk, "w-revoke"), ReferralRevoked: domain.ReferralRevoked{ReferralID: refShelter, Reason: "full"}}, err: domain.ErrRoleNotAllowed, field: "actor.role"},
@@ -931,10 +942,25 @@ func roleRows() []scenario {
 		{name: "social worker approves closure", given: pending, when: approveClosure("w-approve", worker), err: domain.ErrRoleNotAllowed, field: "actor.role"},
 		{name: "admin approves closure", given: pending, when: approveClosure("w-approve", admin), err: domain.ErrRoleNotAllowed, field: "actor.role"},
 		{name: "social worker rejects closure", given: pending, when: rejectClosure("w-reject-closure", worker), err: domain.ErrRoleNotAllowed, field: "actor.role"},
-		{name: "partner answers another agency's referral", given: shelterSent(), when: acceptRef("w-accept", cavacDesk, refShelter), err: domain.ErrNotAddressee, field: "referral_id"},
-		{name: "partner rejects another agency's referral", given: shelterSent(),
+		// Agencies (DOMAIN.md "Agencies and sharing"): another agency's
+		// case is answered as unknown; one it is shared with is read, not
+		// written; a case is opened by its own agency.
+		{name: "officer of another agency adds a note", given: base(),
+			when: addNote("w-note", hdr(domain.Actor{UserID: "off-mtl", Role: domain.RoleOfficer, Agency: "police-montreal"}, "w-note"), tid("note/1"), "x"), err: domain.ErrCaseNotFound},
+		{name: "another agency requests the case's transfer to itself", given: base(),
+			when: domain.RequestTransfer{CommandHeader: hdr(domain.Actor{UserID: "sup-mtl", Role: domain.RoleSupervisor, Agency: "police-montreal"}, "w-request-tr"),
+				TransferRequested: domain.TransferRequested{TransferID: tid("transfer/1"), ToAgency: "police-montreal", Reason: "mine now"}}, err: domain.ErrCaseNotFound},
+		{name: "agency shared with by consent adds a note", given: with(base(), recordConsent("consent-cisss", tid("consent/cisss"), victimID, "health_social_services", "cisss-lavallee")),
+			when: addNote("w-note", hdr(domain.Actor{UserID: "sw-cisss", Role: domain.RoleSocialWorker, Agency: "cisss-lavallee"}, "w-note"), tid("note/1"), "x"), err: domain.ErrRoleNotAllowed, field: "actor.agency"},
+		{name: "a case opened in another agency's name", given: nil,
+			when: domain.OpenCase{CommandHeader: hdr(domain.Actor{UserID: "cad", Role: domain.RoleSystem, Agency: "police-montreal"}, "open"), CaseOpened: domain.CaseOpened{Module: "victim_support", Agency: policeAgency}},
+			err: domain.ErrRoleNotAllowed, field: "agency"},
+		// A partner agency with nothing on the case learns nothing of it.
+		{name: "partner with nothing on the case answers a referral", given: shelterSent(), when: acceptRef("w-accept", cavacDesk, refShelter), err: domain.ErrCaseNotFound},
+		{name: "partner answers another agency's referral", given: cavacAndShelterSent(), when: acceptRef("w-accept", cavacDesk, refShelter), err: domain.ErrNotAddressee, field: "referral_id"},
+		{name: "partner rejects another agency's referral", given: cavacAndShelterSent(),
 			when: domain.RejectReferral{CommandHeader: hdr(cavacDesk, "w-reject"), ReferralRejected: domain.ReferralRejected{ReferralID: refShelter, Reason: "no"}}, err: domain.ErrNotAddressee, field: "referral_id"},
-		{name: "partner starts another agency's service", given: with(shelterSent(), acceptRef("accept", shelterDesk, refShelter)),
+		{name: "partner starts another agency's service", given: with(cavacAndShelterSent(), acceptRef("accept", shelterDesk, refShelter)),
 			when: startService("w-start", cavacDesk, refShelter), err: domain.ErrNotAddressee, field: "referral_id"},
 	}
 }
@@ -978,8 +1004,9 @@ func compartmentRows() []scenario {
 		{name: "redaction of a police entry in header shared", given: callHist,
 			when: domain.RedactEntry{CommandHeader: hdrIn(supervisor, "w-redact", domain.CompartmentShared), EntryRedacted: domain.EntryRedacted{TargetEventID: evID("call", 0), Fields: []string{"address"}, LegalBasis: "privacy"}},
 			err:  domain.ErrCompartmentWidened, field: "compartment"},
+		// The correction carries the entry's new values: it is sealed too.
 		{name: "correction seals a social_work entry", given: noteSW, when: correct(hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentSealed),
-			then: events(correct(hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentSealed).EntryCorrected), comp: domain.CompartmentSocialWork},
+			then: events(correct(hdr(worker, "w-correct"), evID("note-sw", 0), domain.CompartmentSealed).EntryCorrected), comp: domain.CompartmentSealed},
 		{name: "correction of a police entry in header sealed", given: callHist, when: correct(hdrIn(officer, "w-correct", domain.CompartmentSealed), evID("call", 0), ""),
 			then: events(correct(hdr(officer, "w-correct"), evID("call", 0), "").EntryCorrected), comp: domain.CompartmentSealed},
 	}

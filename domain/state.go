@@ -202,6 +202,7 @@ type Grant struct {
 	Until  int64
 	Basis  GrantBasis
 	Source uuid.UUID // the consent, transfer or entry that granted it
+	Entry  uuid.UUID // the entry that granted it: marked in error, it grants no more
 }
 
 // GrantBasis is why an agency reads a case.
@@ -442,7 +443,7 @@ func Evolve(s State, e Event) State {
 		s.Module = d.Module
 		s.Agency = d.Agency
 		s.OpenedAt = at
-		s.grant(d.Agency, 0, GrantOwner, e.ID)
+		s.grant(d.Agency, 0, GrantOwner, e.ID, e.ID)
 	case CallReceived:
 		s.CADRefs = append(s.CADRefs, d.CADRef)
 	case PartyIdentified:
@@ -574,7 +575,7 @@ func Evolve(s State, e Event) State {
 	case TransferAccepted:
 		if s.Transfer != nil {
 			s.Agency, s.Assignee = s.Transfer.ToAgency, s.Transfer.ToUser
-			s.grant(s.Transfer.ToAgency, 0, GrantTransfer, s.Transfer.ID)
+			s.grant(s.Transfer.ToAgency, 0, GrantTransfer, s.Transfer.ID, e.ID)
 		}
 		s.Transfer = nil
 	case TransferRejected:
@@ -605,7 +606,7 @@ func Evolve(s State, e Event) State {
 	case ConsentRecorded:
 		s.Consents[d.ConsentID] = Consent{ID: d.ConsentID, EventID: e.ID, PartyID: d.PartyID, Scope: d.Scope, Destination: d.Destination, Agency: d.Agency, ExpiresAt: d.ExpiresAt, Active: true}
 		if d.Scope == ConsentSharing && d.Agency != "" {
-			s.grant(d.Agency, s.Version-1, GrantConsent, d.ConsentID)
+			s.grant(d.Agency, s.Version-1, GrantConsent, d.ConsentID, e.ID)
 		}
 	case ConsentWithdrawn:
 		c := s.Consents[d.ConsentID]
@@ -620,7 +621,7 @@ func Evolve(s State, e Event) State {
 		}
 	case InformationSharedWithoutConsent:
 		for _, agency := range d.Recipients {
-			s.grant(agency, s.Version-1, GrantWithoutConsent, e.ID)
+			s.grant(agency, s.Version-1, GrantWithoutConsent, e.ID, e.ID)
 		}
 	case LegalHoldPlaced:
 		s.Holds[d.HoldID] = Hold{ID: d.HoldID, EventID: e.ID, Matter: d.Matter, Scope: d.Scope, Active: true}
@@ -651,13 +652,20 @@ func Evolve(s State, e Event) State {
 		t := s.Entries[d.TargetEventID]
 		t.InError = true
 		s.Entries[d.TargetEventID] = t
+		// A sharing entered in error opens nothing recorded from now on.
+		s.Grants = slices.Clone(s.Grants)
+		for i, g := range s.Grants {
+			if g.Entry == d.TargetEventID && g.Until < 0 && g.Basis != GrantOwner {
+				s.Grants[i].Until = s.Version - 1
+			}
+		}
 	}
 	return s
 }
 
 // grant opens the case to agency from version from on, unless an open
 // grant already covers it.
-func (s *State) grant(agency string, from int64, basis GrantBasis, source uuid.UUID) {
+func (s *State) grant(agency string, from int64, basis GrantBasis, source, entry uuid.UUID) {
 	for _, g := range s.Grants {
 		if g.Agency == agency && g.Until < 0 && g.From <= from {
 			return
@@ -665,7 +673,7 @@ func (s *State) grant(agency string, from int64, basis GrantBasis, source uuid.U
 	}
 	// Grants is shared with the State Evolve was given (see State): a new
 	// slice keeps an earlier snapshot's list as it was.
-	s.Grants = append(slices.Clip(s.Grants), Grant{Agency: agency, From: from, Until: -1, Basis: basis, Source: source})
+	s.Grants = append(slices.Clip(s.Grants), Grant{Agency: agency, From: from, Until: -1, Basis: basis, Source: source, Entry: entry})
 }
 
 func (s *State) setReferral(id uuid.UUID, st ReferralStatus, at time.Time) {
