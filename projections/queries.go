@@ -291,11 +291,16 @@ type TimelineEntry struct {
 // ReadTimeline returns up to limit entries of the case after version
 // after, as pol shows them, and whether more follow.
 func ReadTimeline(ctx context.Context, db *sql.DB, caseID string, pol access.Policy, after int64, limit int) ([]TimelineEntry, bool, error) {
-	where, args := scopeSQL(pol, "compartment", "version", []any{caseID, after})
+	where, args := scopeSQL(pol, "t.compartment", "t.version", []any{caseID, after})
+	// A correction, redaction or marking in error of an entry the reader
+	// may not see is not shown either (access.Policy.ShowsAnnotation).
+	target, args := scopeSQL(pol, "a.compartment", "a.version", args)
 	args = append(args, limit+1)
 	out := []TimelineEntry{}
-	err := each(ctx, db, `SELECT version, event_id, type, title, summary, occurred_at, recorded_at, actor_user, actor_role, actor_agency, compartment, target_event_id
-		FROM timeline WHERE case_id = $1 AND version > $2 AND `+where+fmt.Sprintf(` ORDER BY version LIMIT $%d`, len(args)), args, func(s scanner) error {
+	err := each(ctx, db, `SELECT t.version, t.event_id, t.type, t.title, t.summary, t.occurred_at, t.recorded_at, t.actor_user, t.actor_role, t.actor_agency, t.compartment, t.target_event_id
+		FROM timeline t WHERE t.case_id = $1 AND t.version > $2 AND `+where+`
+		AND (t.target_event_id = '' OR EXISTS (SELECT 1 FROM timeline a WHERE a.case_id = t.case_id AND a.event_id = t.target_event_id AND `+target+`))`+
+		fmt.Sprintf(` ORDER BY t.version LIMIT $%d`, len(args)), args, func(s scanner) error {
 		var e TimelineEntry
 		err := s.Scan(&e.Version, &e.EventID, &e.Type, &e.Title, &e.Summary, &e.OccurredAt, &e.RecordedAt, &e.Actor, &e.Role, &e.Agency, &e.Compartment, &e.Targets)
 		out = append(out, e)
@@ -378,10 +383,13 @@ func listPage[T any](ctx context.Context, db *sql.DB, p Page, filters, q string,
 }
 
 // openToAgency is the policy's filter on rows of cases across the read
-// model: the case is open to the agency (any window).
-func openToAgency(caseCol string, l access.List, args []any) (string, []any) {
+// model: the entry behind the row (eventCol) is inside one of the windows
+// through which its case is open to the reader's agency.
+func openToAgency(caseCol, eventCol string, l access.List, args []any) (string, []any) {
 	args = append(args, l.Agency())
-	return fmt.Sprintf(`EXISTS (SELECT 1 FROM case_access a WHERE a.case_id = %s AND a.agency = $%d)`, caseCol, len(args)), args
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM case_access a JOIN timeline e ON e.case_id = a.case_id
+		WHERE a.case_id = %s AND a.agency = $%d AND e.event_id = %s AND e.version >= a.from_version AND (a.until_version < 0 OR e.version < a.until_version))`,
+		caseCol, len(args), eventCol), args
 }
 
 // ReadWorklist returns one page of a worker's open follow-ups by due date,
@@ -389,7 +397,7 @@ func openToAgency(caseCol string, l access.List, args []any) (string, []any) {
 // opens.
 func ReadWorklist(ctx context.Context, db *sql.DB, l access.List, assignee string, p Page, now time.Time) (Listed[FollowUpRow], error) {
 	in, args := inList(l.Compartments(), []any{assignee})
-	open, args := openToAgency("w.case_id", l, args)
+	open, args := openToAgency("w.case_id", "w.event_id", l, args)
 	nowTS := ts(now)
 	return listPage(ctx, db, p, "assignee="+assignee, `SELECT w.due_by AS sort_key, w.follow_up_id AS row_id, w.case_id, w.party_id, w.party_role, w.kind, w.attempts, w.compartment
 		FROM worklist w WHERE w.assignee = $1 AND w.compartment IN `+in+` AND `+open, args,
@@ -412,7 +420,7 @@ func ReadReferrals(ctx context.Context, db *sql.DB, l access.List, p Page) (List
 		where += fmt.Sprintf(` AND r.agency = $%d`, len(args))
 	} else {
 		var open string
-		open, args = openToAgency("r.case_id", l, args)
+		open, args = openToAgency("r.case_id", "r.event_id", l, args)
 		where += ` AND ` + open
 	}
 	return listPage(ctx, db, p, "", `SELECT r.sent_at AS sort_key, r.referral_id AS row_id, r.case_id, r.destination, r.agency, r.status, r.answered_at
@@ -439,8 +447,8 @@ type PersonCase struct {
 // or a case the reader may not see does not reveal the case either.
 func PersonCases(ctx context.Context, db *sql.DB, l access.List, person string, p Page) (Listed[PersonCase], error) {
 	in, args := inList(l.Compartments(), []any{person})
-	open, args := openToAgency("p.case_id", l, args)
-	return listPage(ctx, db, p, "", `SELECT c.opened_at AS sort_key, p.case_id AS row_id, p.role, c.status, c.risk
+	open, args := openToAgency("p.case_id", "p.event_id", l, args)
+	return listPage(ctx, db, p, "person="+person, `SELECT c.opened_at AS sort_key, p.case_id AS row_id, p.role, c.status, c.risk
 		FROM parties p JOIN cases c ON c.case_id = p.case_id WHERE p.person_id = $1 AND p.compartment IN `+in+` AND `+open, args,
 		func(s scanner, key, id, caseID *string) (PersonCase, error) {
 			var r PersonCase

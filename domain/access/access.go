@@ -190,28 +190,64 @@ func (p Policy) Shows(c domain.Compartment, v int64) string {
 }
 
 // ShowsEntry says why the case's entry id is not shown, or "" when it is,
-// judging its current compartment and version; on an export, also an entry
-// with redacted fields without an order that stands, and any correction,
-// redaction or marking in error of a withheld entry (its bytes would carry
-// what is withheld). An entry not on the case is "not shown" with
-// HiddenCompart, so that a probe learns nothing.
+// judging its current compartment and version. A correction, redaction or
+// marking in error of an entry the reader may not see is not shown either
+// (a correction carries the entry's new values). On an export, also an
+// entry with redacted fields without an order that stands, and any
+// annotation of an entry the bundle withholds. An entry not on the case is
+// "not shown" with HiddenCompart, so that a probe learns nothing.
 func (p Policy) ShowsEntry(id uuid.UUID) string {
 	e, ok := p.st.Entries[id]
 	if !ok {
 		return HiddenCompart
 	}
-	if why := p.Shows(e.Compartment, e.Version); why != "" {
-		return why
-	}
 	if p.surface == Export {
+		if why := p.Shows(e.Compartment, e.Version); why != "" {
+			return why
+		}
 		if e.Redacted && !p.OrderStands() {
 			return RedactedNoOrder
 		}
 		if e.Target != uuid.Nil && p.ShowsEntry(e.Target) != "" {
 			return AffectsWithheld
 		}
+		return ""
+	}
+	if e.Target == uuid.Nil {
+		return p.Shows(e.Compartment, e.Version)
+	}
+	t := p.st.Entries[e.Target]
+	return p.ShowsAnnotation(e.Compartment, e.Version, t.Compartment, t.Version)
+}
+
+// ShowsAnnotation says why a correction, redaction or marking in error
+// (compartment c, version v) of an entry (compartment tc, version tv) is
+// not shown, or "" when it is: both must be shown. The timeline's SQL
+// applies the same rule to the annotated entry's row.
+func (p Policy) ShowsAnnotation(c domain.Compartment, v int64, tc domain.Compartment, tv int64) string {
+	if why := p.Shows(c, v); why != "" {
+		return why
+	}
+	if p.Shows(tc, tv) != "" {
+		return AffectsWithheld
 	}
 	return ""
+}
+
+// WholeCase reports whether the reader's agency reads the case from its
+// first entry on (it holds it, or took it by a transfer), rather than only
+// what was shared with it from some entry on: only then is the case's
+// state as a whole (status, risk, counts at a past cut) the reader's to see.
+func (p Policy) WholeCase() bool {
+	if p.denied != "" {
+		return false
+	}
+	for _, w := range p.windows {
+		if w.From == 0 && w.Until < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // List is what one reader may see on a list across cases (worklist,

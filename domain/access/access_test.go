@@ -222,3 +222,30 @@ func TestLists(t *testing.T) {
 		t.Error("a partner's referral list is not limited to its agency")
 	}
 }
+
+// TestAnnotationsOfHiddenEntries: a correction in a compartment the reader
+// sees, of an entry it may not see, is not shown on any surface (it
+// carries the entry's new values); under an order that opens the entry, it
+// is.
+func TestAnnotationsOfHiddenEntries(t *testing.T) {
+	f := build(t)
+	officer := domain.Actor{UserID: "off-1", Role: domain.RoleOfficer, Agency: "police-a"}
+	inv := domain.Actor{UserID: "inv-2", Role: domain.RoleInvestigator, Agency: "police-a"}
+	for _, surface := range []access.Surface{access.Case, access.Timeline, access.Entry} {
+		if why := access.For(officer, surface, f.st, uuid.Nil).ShowsEntry(f.correctionOfSealed); why != access.AffectsWithheld {
+			t.Errorf("%s: a shared correction of a sealed entry: %q", surface, why)
+		}
+		if why := access.For(inv, surface, f.st, f.orderOK).ShowsEntry(f.correctionOfSealed); why != "" {
+			t.Errorf("%s: under a standing order: %q", surface, why)
+		}
+		if why := access.For(officer, surface, f.st, uuid.Nil).ShowsEntry(f.correctionOfPolice); why != "" {
+			t.Errorf("%s: a correction of a police entry: %q", surface, why)
+		}
+	}
+	if access.For(officer, access.Replay, f.st, uuid.Nil).WholeCase() {
+		t.Error("a denied read sees the whole case")
+	}
+	if !access.For(inv, access.Entry, f.st, uuid.Nil).WholeCase() || access.For(domain.Actor{UserID: "s", Role: domain.RoleSocialWorker, Agency: "shelter-b"}, access.Entry, f.st, uuid.Nil).WholeCase() {
+		t.Error("WholeCase: the owner reads the whole case, an agency shared with from an entry on does not")
+	}
+}

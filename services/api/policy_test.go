@@ -244,3 +244,34 @@ func TestOneErrorEdge(t *testing.T) {
 		t.Errorf("%d log lines with the request id:\n%s", lines, log.String())
 	}
 }
+
+// TestCommandsOfOtherAgencies: an officer of another police service can
+// neither write to a case nor take it by a transfer, and learns nothing of
+// it: every attempt is answered as for an unknown case.
+func TestCommandsOfOtherAgencies(t *testing.T) {
+	f := setup(t)
+	const mtl = "mtl-officer-token-0123456789ab"
+	tokens[mtl] = outsiders[mtl]
+	t.Cleanup(func() { delete(tokens, mtl) })
+	me := outsiders[mtl]
+	for _, c := range f.cases[:3] {
+		hdr := func(n int) domain.CommandHeader {
+			return domain.CommandHeader{CaseID: c.ID, CommandID: domain.EventID(c.ID, 9000+n), Actor: me, OccurredAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), SourceSystem: "rms-mtl"}
+		}
+		for _, cmd := range []domain.Command{
+			domain.AddNote{CommandHeader: hdr(1), NoteAdded: domain.NoteAdded{NoteID: domain.EventID(c.ID, 9100), Text: "x"}},
+			domain.RequestTransfer{CommandHeader: hdr(2), TransferRequested: domain.TransferRequested{TransferID: domain.EventID(c.ID, 9101), ToAgency: me.Agency, Reason: "mine"}},
+			domain.AcceptTransfer{CommandHeader: hdr(3), TransferAccepted: domain.TransferAccepted{TransferID: domain.EventID(c.ID, 9101)}},
+			domain.CloseCase{CommandHeader: hdr(4), CaseClosed: domain.CaseClosed{Reason: "other", Justification: "x"}},
+		} {
+			name, body, err := domain.EncodeCommand(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, out := f.post(t, mtl, "/v1/cases/"+c.ID.String()+"/commands/"+name, body)
+			if status != 404 || out["code"] != "case_not_found" {
+				t.Errorf("%s on a case of police-lavallee by police-montreal: %d %v", name, status, out)
+			}
+		}
+	}
+}

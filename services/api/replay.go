@@ -74,14 +74,25 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 	}
 	out := []entry{}
 	hidden := 0
-	for i, e := range events {
-		// As it stood at the cut, unless the entry has been narrowed since
-		// (sealed, say): a past view never reopens what was closed later.
-		en := st.Entries[e.ID]
-		if current := now.Entries[e.ID].Compartment; current != "" && current.NarrowerOrEqual(en.Compartment) {
-			en.Compartment = current
+	// An entry's compartment as it stood at the cut, unless it has been
+	// narrowed since (sealed, say): a past view never reopens what was
+	// closed later.
+	compartment := func(id uuid.UUID) (domain.Compartment, int64) {
+		en := st.Entries[id]
+		if current := now.Entries[id].Compartment; current != "" && current.NarrowerOrEqual(en.Compartment) {
+			return current, en.Version
 		}
-		if a.pol.Shows(en.Compartment, kept[i].Version) != "" {
+		return en.Compartment, en.Version
+	}
+	for i, e := range events {
+		en := st.Entries[e.ID]
+		en.Compartment, _ = compartment(e.ID)
+		why := a.pol.Shows(en.Compartment, kept[i].Version)
+		if en.Target != uuid.Nil {
+			tc, tv := compartment(en.Target)
+			why = a.pol.ShowsAnnotation(en.Compartment, kept[i].Version, tc, tv)
+		}
+		if why != "" {
 			hidden++
 			continue
 		}
@@ -94,10 +105,14 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 		}
 		out = append(out, x)
 	}
-	writeJSON(w, map[string]any{
-		"case_id": a.id.String(), "cut": cut.Kind(), "events_now": len(recs), "events_then": len(events), "hidden": hidden,
-		"state": map[string]any{"status": st.Status, "risk": st.Risk, "assignee": st.Assignee, "parties": len(st.Parties),
-			"open_follow_ups": st.OpenFollowUps(), "active_conditions": st.ActiveConditions(), "referrals": len(st.Referrals)},
-		"entries": out,
-	})
+	resp := map[string]any{"case_id": a.id.String(), "cut": cut.Kind(), "entries": out}
+	// The case as a whole at the cut (and how much of it is hidden) is for
+	// an agency that reads the whole case, not one it was shared with from
+	// some entry on.
+	if a.pol.WholeCase() {
+		resp["events_now"], resp["events_then"], resp["hidden"] = len(recs), len(events), hidden
+		resp["state"] = map[string]any{"status": st.Status, "risk": st.Risk, "assignee": st.Assignee, "parties": len(st.Parties),
+			"open_follow_ups": st.OpenFollowUps(), "active_conditions": st.ActiveConditions(), "referrals": len(st.Referrals)}
+	}
+	writeJSON(w, resp)
 }
