@@ -403,7 +403,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ln := pre.metricsLn
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Handler(reg))
-		metrics.Health(mux, append(readiness(nc, reader, readModelDB), metrics.Check{Name: "roles", Fn: group.Check}))
+		checks := append(readiness(nc, reader, readModelDB), metrics.Check{Name: "roles", Fn: group.Check})
+		for _, pr := range runners {
+			checks = append(checks, metrics.Check{Name: "project " + pr.Name(), Fn: progressing(pr, time.Now(), 2*projections.HolderTTL)})
+		}
+		metrics.Health(mux, checks)
 		group.Add("metrics", stageOps, false, serveHTTP(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln))
 		fmt.Fprintf(stdout, "caseledger metrics and health on http://%s/metrics, /healthz, /readyz\n", ln.Addr())
 	}
@@ -531,6 +535,30 @@ func apiLedgerKeys(c storeConfig, pubkey, keyFile string) (ledger.Keys, error) {
 		return ledger.LoadKeys(keyFile)
 	}
 	return ledger.LoadVerifier(filepath.Join(ledgerDir(c), ledger.PublicKeyFile))
+}
+
+// progressing is a projection's readiness: it fails when the record holds
+// events the read model has not applied and its checkpoint has not moved
+// for stall (since started, before the first), whether this process's
+// runner is stuck or waits on standby behind a holder that does not write.
+func progressing(pr *projections.Runner, started time.Time, stall time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		lag, err := pr.Lag(ctx, time.Now())
+		if err != nil || lag.Events == 0 {
+			return err
+		}
+		last := lag.Checkpointed
+		if last.IsZero() {
+			last = started
+		}
+		if idle := time.Since(last); idle > stall {
+			if pr.Standby.Load() {
+				return fmt.Errorf("%d events behind, on standby: the read model's holder has not written for %s", lag.Events, idle.Round(time.Second))
+			}
+			return fmt.Errorf("%d events behind, no progress for %s", lag.Events, idle.Round(time.Second))
+		}
+		return nil
+	}
 }
 
 // readiness lists what the role needs to do its work: NATS, the record

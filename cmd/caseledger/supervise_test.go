@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caseledger/caseledger/projections"
 )
 
 // TestServeSupervisesItsRoles plays the operator's faults against a real
@@ -155,5 +158,43 @@ func TestServeSettingsFromOneTable(t *testing.T) {
 	}
 	if _, err := os.Stat(data); !os.IsNotExist(err) {
 		t.Errorf("the data directory was made: %v", err)
+	}
+}
+
+// TestReadinessSeesAStalledProjection: a projection on standby behind a
+// holder that does not write, with events waiting, is not ready once its
+// checkpoint has not moved for the stall time; caught up, it is.
+func TestReadinessSeesAStalledProjection(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "demo", "--cases", "3"); err != nil {
+		t.Fatal(err)
+	}
+	sc := storeConfig{DataDir: dir}
+	st, err := openReader(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db, err := openReadModels(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pr, err := projections.NewRunner(ctx, db, st, projections.CaseFiles{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := progressing(pr, time.Now().Add(-time.Minute), 100*time.Millisecond)
+	pr.Standby.Store(true) // another holder keeps the claim and writes nothing
+	if err := check(ctx); err == nil || !strings.Contains(err.Error(), "on standby") {
+		t.Fatalf("stalled projection on standby: %v", err)
+	}
+	pr.Standby.Store(false)
+	if _, err := pr.CatchUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(ctx); err != nil {
+		t.Fatalf("caught up: %v", err)
 	}
 }

@@ -154,6 +154,7 @@ func (g *Group) keep(ctx context.Context, r *role, fatal chan<- error) {
 		}
 		now := time.Now()
 		g.mu.Lock()
+		r.gen++ // this run is over: its recovery timer must not clear the failure
 		r.failing = err
 		r.failures = append(r.failures, now)
 		r.failures = slices.DeleteFunc(r.failures, func(t time.Time) bool { return now.Sub(t) > g.Window })

@@ -146,3 +146,25 @@ func TestStagesStopInOrder(t *testing.T) {
 		t.Fatalf("stopped in order %v", order)
 	}
 }
+
+// TestStaysFailingThroughTheBackoff: a role that fails at once is reported
+// failing for as long as it is down, including the wait before its next
+// start, even when that wait is longer than the time a run needs to count
+// as recovered.
+func TestStaysFailingThroughTheBackoff(t *testing.T) {
+	var log syncBuffer
+	g := group(&log)
+	g.Backoff, g.MaxBackoff, g.Settle, g.Limit = 150*time.Millisecond, 150*time.Millisecond, 20*time.Millisecond, 100
+	g.Add("project case_files", 1, true, func(context.Context) error { return errors.New("no such table: timeline") })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	waitFor(t, "the first failure", func() bool { return g.Check(ctx) != nil })
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		if g.Check(ctx) == nil {
+			t.Fatalf("a role that keeps failing was reported recovered:\n%s", log.String())
+		}
+	}
+	cancel()
+	<-done
+}
