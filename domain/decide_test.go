@@ -954,7 +954,7 @@ func roleRows() []scenario {
 			when: addNote("w-note", hdr(domain.Actor{UserID: "sw-cisss", Role: domain.RoleSocialWorker, Agency: "cisss-lavallee"}, "w-note"), tid("note/1"), "x"), err: domain.ErrRoleNotAllowed, field: "actor.agency"},
 		{name: "a case opened in another agency's name", given: nil,
 			when: domain.OpenCase{CommandHeader: hdr(domain.Actor{UserID: "cad", Role: domain.RoleSystem, Agency: "police-montreal"}, "open"), CaseOpened: domain.CaseOpened{Module: "victim_support", Agency: policeAgency}},
-			err: domain.ErrRoleNotAllowed, field: "agency"},
+			err:  domain.ErrRoleNotAllowed, field: "agency"},
 		// A partner agency with nothing on the case learns nothing of it.
 		{name: "partner with nothing on the case answers a referral", given: shelterSent(), when: acceptRef("w-accept", cavacDesk, refShelter), err: domain.ErrCaseNotFound},
 		{name: "partner answers another agency's referral", given: cavacAndShelterSent(), when: acceptRef("w-accept", cavacDesk, refShelter), err: domain.ErrNotAddressee, field: "referral_id"},
