@@ -148,6 +148,17 @@ func TestServeAndEmit(t *testing.T) {
 	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", bundle); err == nil {
 		t.Fatal("export over a non-empty directory")
 	}
+	// The command line's export is judged by the same access policy: an
+	// auditor of another agency is refused; an order that does not stand
+	// opens nothing, and the bundle says why.
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", t.TempDir(), "--agency", "police-montreal"); err == nil ||
+		!strings.Contains(err.Error(), "export refused: the case is not open to the reader's agency") {
+		t.Fatalf("export by another agency's auditor: %v", err)
+	}
+	got, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", filepath.Join(t.TempDir(), "b"), "--order", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b")
+	if err != nil || !strings.Contains(got, "not applied: no production order with this id is recorded on the case") {
+		t.Fatalf("export under an unrecorded order: %v\n%s", err, got)
+	}
 	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", "--out", t.TempDir()); !errors.Is(err, errNotFound) {
 		t.Fatalf("export of an unknown case: %v", err)
 	}

@@ -319,7 +319,9 @@ func TestBadInputIsRejected(t *testing.T) {
 		{"unknown field", "caseledger.intake.open_case", strings.Replace(string(openBody), `"module"`, `"victim_name":"`+secret+`","module"`, 1), "malformed", "victim_name"},
 		{"missing field", "caseledger.intake.add_note", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","note_id":"` + uuid.NewString() + `"}`, "invalid_field", "text"},
 		{"case that does not exist", "caseledger.intake.add_note", `{"case_id":"` + uuid.NewString() + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","note_id":"` + uuid.NewString() + `","text":"` + secret + `"}`, "case_not_found", ""},
-		{"rule broken", "caseledger.intake.escalate_high_risk", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","to":"cell"}`, "not_high_risk", ""},
+		{"rule broken", "caseledger.intake.escalate_high_risk", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"` + open.Head().Actor.Agency + `"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","to":"cell"}`, "not_high_risk", ""},
+		// Another agency's case is unknown to its commands, on NATS as over HTTP.
+		{"case of another agency", "caseledger.intake.escalate_high_risk", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","to":"cell"}`, "case_not_found", ""},
 		{"oversized", "caseledger.intake.add_note", `{"text":"` + strings.Repeat("x", 300<<10) + `"}`, "too_large", "(body)"},
 		{"subject with extra tokens", "caseledger.intake.add_note.extra", `{}`, "bad_subject", "subject"},
 	}
