@@ -73,8 +73,11 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 			m.Files["readmodels.db"] = ""
 		}
 	}
-	for _, name := range []string{ledger.SigningKeyFile, ledger.PublicKeyFile} {
-		b, err := os.ReadFile(filepath.Join(ledgerDir(f.store), name))
+	// The ledger's public key, to check the restored log with; never its
+	// signing key, which lives in the keys directory and is backed up
+	// apart from the data it protects.
+	for _, name := range []string{ledger.PublicKeyFile} {
+		b, err := os.ReadFile(filepath.Join(ledgerKeyDir(f.store), name))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -183,10 +186,13 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("restore: %s in the backup is missing or damaged (SHA-256 differs from backup.json)", name)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(f.store.DataDir, "ledger"), 0o700); err != nil {
+	if err := os.MkdirAll(f.store.DataDir, 0o700); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	for name := range m.Files {
+		if strings.HasPrefix(name, "ledger/") {
+			continue // keys go to the keys directory, not the data directory
+		}
 		b, err := os.ReadFile(filepath.Join(from, filepath.FromSlash(name)))
 		if err != nil {
 			return err
@@ -208,7 +214,17 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		return getenv(k)
 	}
-	return runVerify(ctx, []string{"--data-dir", f.store.DataDir}, local, stdout, stderr)
+	// Checked with the public key pinned in the keys directory; a backup's
+	// own copy of the key proves only that the backup is self-consistent.
+	pubkey := filepath.Join(ledgerKeyDir(f.store), ledger.PublicKeyFile)
+	if _, err := os.Stat(pubkey); err != nil {
+		if _, ok := m.Files["ledger/"+ledger.PublicKeyFile]; !ok {
+			return fmt.Errorf("restore: no ledger public key in %s nor in the backup: give verify one with --pubkey", ledgerKeyDir(f.store))
+		}
+		pubkey = filepath.Join(from, "ledger", ledger.PublicKeyFile)
+		fmt.Fprintf(stdout, "checking the checkpoints with the public key the backup carries (%s): compare it with the one you pinned\n", pubkey)
+	}
+	return runVerify(ctx, []string{"--data-dir", f.store.DataDir, "--keys-dir", f.store.KeysDir, "--pubkey", pubkey}, local, stdout, stderr)
 }
 
 // vacuumCount counts the events of a store file, read-only.

@@ -27,12 +27,35 @@ type storeConfig struct {
 	// ReadModelURL, when set, puts the read models in PostgreSQL
 	// (postgres://…) instead of the data directory's SQLite.
 	ReadModelURL string // CASELEDGER_READMODEL_URL
+	// KeysDir holds every key and credentials file caseledger makes or
+	// reads (the ledger's key pair now), apart from the data directory
+	// they protect (CASELEDGER_KEYS_DIR; default caseledger-keys beside
+	// the data directory, so ./caseledger-keys by default).
+	KeysDir string
+}
+
+// keysDir is KeysDir, or its default when the configuration was built
+// without flags.
+func (c storeConfig) keysDir() string {
+	if c.KeysDir != "" {
+		return c.KeysDir
+	}
+	return keysBeside(c.DataDir)
+}
+
+// keysBeside is the default keys directory: caseledger-keys beside the
+// data directory.
+func keysBeside(dataDir string) string {
+	return filepath.Join(filepath.Dir(filepath.Clean(dataDir)), "caseledger-keys")
 }
 
 func (c storeConfig) Validate() error {
 	var errs []error
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if inside(c.KeysDir, c.DataDir) {
+		errs = append(errs, errors.New("--keys-dir must not be the data directory nor inside it: the keys protect what the data directory holds"))
 	}
 	if c.EventStoreURL != "" && !hasAnyPrefix(c.EventStoreURL, "kurrentdb://", "kurrentdb+discover://", "esdb://", "esdb+discover://") {
 		// The URL may hold a password: it is not repeated.
@@ -42,6 +65,17 @@ func (c storeConfig) Validate() error {
 		errs = append(errs, errors.New("--readmodel-url must start with postgres:// or postgresql://"))
 	}
 	return errors.Join(errs...)
+}
+
+// inside reports whether path is dir or below it.
+func inside(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {
@@ -78,6 +112,8 @@ func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags 
 	f.StringVar(&f.store.ReadModelURL, "readmodel-url", f.store.ReadModelURL, "PostgreSQL for the read models instead of DATA_DIR/readmodels.db (env CASELEDGER_READMODEL_URL)")
 	f.StringVar(&f.store.DataDir, "data-dir", f.store.DataDir, "data directory of the embedded store (env CASELEDGER_DATA_DIR)")
 	f.StringVar(&f.store.EventStoreURL, "eventstore-url", f.store.EventStoreURL, "EventStoreDB/KurrentDB connection string instead of the embedded store (env CASELEDGER_EVENTSTORE_URL)")
+	f.store.KeysDir = getenv("CASELEDGER_KEYS_DIR")
+	f.StringVar(&f.store.KeysDir, "keys-dir", f.store.KeysDir, "directory of every key and credentials file, apart from the data directory (env CASELEDGER_KEYS_DIR; default caseledger-keys beside the data directory)")
 	return f
 }
 
@@ -149,6 +185,9 @@ func (f *flags) parse(args []string, wantArgs int, validators ...func() error) e
 func (f *flags) parseRange(args []string, least, most int, validators ...func() error) error {
 	if err := f.Parse(f.flagsFirst(args)); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if f.store.KeysDir == "" {
+		f.store.KeysDir = keysBeside(f.store.DataDir)
 	}
 	errs := f.errs
 	if f.NArg() > most {

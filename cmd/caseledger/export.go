@@ -52,7 +52,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer store.Close()
 	if pubkey == "" {
-		pubkey = filepath.Join(ledgerDir(f.store), ledger.PublicKeyFile)
+		pubkey = filepath.Join(ledgerKeyDir(f.store), ledger.PublicKeyFile)
 	}
 	if exporter == "" {
 		exporter = "unknown"

@@ -19,16 +19,33 @@ import (
 // --ledger-origin (it is also the signing key's name).
 const defaultOrigin = "caseledger.local/ledger"
 
-// ledgerDir is where the log's files and key pair live.
+// ledgerDir is where the log's own files (its tree) live, in the data
+// directory.
 func ledgerDir(c storeConfig) string { return filepath.Join(c.DataDir, "ledger") }
 
+// ledgerKeyDir is where the ledger's key pair lives: in the keys directory,
+// apart from the data directory it protects.
+func ledgerKeyDir(c storeConfig) string { return filepath.Join(c.keysDir(), "ledger") }
+
+// errKeyInDataDir is returned when a ledger key is found where earlier
+// versions made it, in the data directory.
+var errKeyInDataDir = errors.New("the ledger's signing key is in the data directory it protects")
+
 // ledgerKeys loads the signing key from keyFile when given, else from the
-// data directory, generating it there on first use.
+// keys directory, generating it there on first use. A key left in the data
+// directory by an earlier version is refused with the command that moves it.
 func ledgerKeys(c storeConfig, origin, keyFile string) (ledger.Keys, error) {
 	if keyFile != "" {
 		return ledger.LoadKeys(keyFile)
 	}
-	return ledger.LoadOrCreateKeys(ledgerDir(c), origin)
+	old := filepath.Join(ledgerDir(c), ledger.SigningKeyFile)
+	if _, err := os.Stat(old); err == nil {
+		if _, err := os.Stat(filepath.Join(ledgerKeyDir(c), ledger.SigningKeyFile)); errors.Is(err, os.ErrNotExist) {
+			return ledger.Keys{}, fmt.Errorf("%w (%s): move it and its public key to the keys directory: mkdir -p %s && mv %s %s %s/",
+				errKeyInDataDir, old, ledgerKeyDir(c), old, filepath.Join(ledgerDir(c), ledger.PublicKeyFile), ledgerKeyDir(c))
+		}
+	}
+	return ledger.LoadOrCreateKeys(ledgerKeyDir(c), origin)
 }
 
 // runLedger runs the ledger's subcommands.
@@ -42,14 +59,9 @@ func runLedger(ctx context.Context, args []string, getenv func(string) string, s
 	f := newFlags("ledger pubkey", getenv, stderr)
 	origin, keyFile := getenvOr(getenv, "CASELEDGER_LEDGER_ORIGIN", defaultOrigin), getenv("CASELEDGER_LEDGER_KEY")
 	f.StringVar(&origin, "ledger-origin", origin, "the log's name, also its key's, when the key is generated (env CASELEDGER_LEDGER_ORIGIN)")
-	f.StringVar(&keyFile, "ledger-key", keyFile, "signing key file instead of DATA_DIR/ledger/signing.key (env CASELEDGER_LEDGER_KEY)")
+	f.StringVar(&keyFile, "ledger-key", keyFile, "signing key file instead of KEYS_DIR/ledger/signing.key (env CASELEDGER_LEDGER_KEY)")
 	if err := f.parse(args[1:], 0); err != nil {
 		return err
-	}
-	if keyFile == "" {
-		if err := os.MkdirAll(f.store.DataDir, 0o700); err != nil {
-			return err
-		}
 	}
 	k, err := ledgerKeys(f.store, origin, keyFile)
 	if err != nil {
@@ -149,7 +161,7 @@ func runProve(ctx context.Context, args []string, getenv func(string) string, st
 // ledger.pub) that checks its checkpoints: what export and the proofs read.
 func ledgerFromRecord(ctx context.Context, c storeConfig, pubkey string) (eventstore.Reader, *ledger.Log, ledger.Keys, error) {
 	if pubkey == "" {
-		pubkey = filepath.Join(ledgerDir(c), ledger.PublicKeyFile)
+		pubkey = filepath.Join(ledgerKeyDir(c), ledger.PublicKeyFile)
 	}
 	keys, err := ledger.LoadVerifier(pubkey)
 	if err != nil {

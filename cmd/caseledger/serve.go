@@ -187,7 +187,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.str(&cfg.OTelEndpoint, "otel-endpoint", "CASELEDGER_OTEL_ENDPOINT", "", "OpenTelemetry collector (host:port, OTLP/gRPC) to send traces to")
 	f.boolean(&cfg.OTelInsecure, "otel-insecure", "CASELEDGER_OTEL_INSECURE", false, "send traces without TLS")
 	f.str(&cfg.LedgerOrigin, "ledger-origin", "CASELEDGER_LEDGER_ORIGIN", defaultOrigin, "the Merkle log's name, also its signing key's")
-	f.str(&cfg.LedgerKey, "ledger-key", "CASELEDGER_LEDGER_KEY", "", "the ledger's signing key file instead of DATA_DIR/ledger/signing.key, generated on first start")
+	f.str(&cfg.LedgerKey, "ledger-key", "CASELEDGER_LEDGER_KEY", "", "the ledger's signing key file instead of KEYS_DIR/ledger/signing.key, generated there on first start")
 	f.duration(&cfg.LedgerInterval, "ledger-interval", "CASELEDGER_LEDGER_INTERVAL", time.Minute, "how often the ledger signs a checkpoint, and once more at shutdown")
 	f.duration(&cfg.RestartBackoff, "restart-backoff", "CASELEDGER_RESTART_BACKOFF", time.Second, "first delay before a failed role is restarted, doubling up to 30s")
 	f.integer(&cfg.RestartLimit, "restart-limit", "CASELEDGER_RESTART_LIMIT", 5, "failures of one role within five minutes that stop the process, for its service manager to restart it")
@@ -534,7 +534,7 @@ func apiLedgerKeys(c storeConfig, pubkey, keyFile string) (ledger.Keys, error) {
 	case keyFile != "":
 		return ledger.LoadKeys(keyFile)
 	}
-	return ledger.LoadVerifier(filepath.Join(ledgerDir(c), ledger.PublicKeyFile))
+	return ledger.LoadVerifier(filepath.Join(ledgerKeyDir(c), ledger.PublicKeyFile))
 }
 
 // progressing is a projection's readiness: it fails when the record holds

@@ -142,7 +142,7 @@ func TestServeAndEmit(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", cv, "../caseverify").CombinedOutput(); err != nil {
 		t.Fatalf("build caseverify: %v\n%s", err, out)
 	}
-	if out, err := exec.Command(cv, bundle, "--pubkey", filepath.Join(dir, "ledger", "ledger.pub")).CombinedOutput(); err != nil || !strings.Contains(string(out), "VERIFIED: case "+c.ID.String()) {
+	if out, err := exec.Command(cv, bundle, "--pubkey", filepath.Join(keysBeside(dir), "ledger", "ledger.pub")).CombinedOutput(); err != nil || !strings.Contains(string(out), "VERIFIED: case "+c.ID.String()) {
 		t.Fatalf("caseverify: %v\n%s", err, out)
 	}
 	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", bundle); err == nil {
@@ -164,7 +164,7 @@ func TestServeAndEmit(t *testing.T) {
 	}
 	// Checked with another key, the checkpoints fail.
 	other := filepath.Join(t.TempDir(), "other.pub")
-	otherKey, _, _ := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": t.TempDir()}, "ledger", "pubkey")
+	otherKey, _, _ := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": t.TempDir(), "CASELEDGER_KEYS_DIR": t.TempDir()}, "ledger", "pubkey")
 	os.WriteFile(other, []byte(otherKey), 0o644)
 	if report, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "verify", "--pubkey", other); !errors.Is(err, errLedger) || !strings.Contains(report, "CHECKPOINT FAILS") {
 		t.Fatalf("verify with another key: %v\n%s", err, report)

@@ -344,7 +344,7 @@ func TestLedgerProofs(t *testing.T) {
 	}
 	cps := regexp.MustCompile(`"tree_size": (\d+)`).FindStringSubmatch(out)
 	ks, _ := openReader(ctx, storeConfig{DataDir: dir})
-	keys, _ := ledger.LoadVerifier(filepath.Join(dir, "ledger", ledger.PublicKeyFile))
+	keys, _ := ledger.LoadVerifier(filepath.Join(keysBeside(dir), "ledger", ledger.PublicKeyFile))
 	stored, _ := ledger.ReadCheckpoints(ctx, ks, keys)
 	ks.Close()
 	if len(stored) != 2 || cps == nil {
@@ -452,10 +452,22 @@ func TestBackupOnlineAndRestore(t *testing.T) {
 	if err != nil || !strings.Contains(out, "every chain holds") || !regexp.MustCompile(`[1-9]\d* signed checkpoints match the record`).MatchString(out) {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	for _, f := range []string{"events.db", "readmodels.db", "ledger/signing.key", "ledger/ledger.pub"} {
+	for _, f := range []string{"events.db", "readmodels.db"} {
 		if _, err := os.Stat(filepath.Join(restored, f)); err != nil {
 			t.Errorf("restored data directory lacks %s", f)
 		}
+	}
+	// Keys live apart from the data: the backup carries the ledger's public
+	// key to check with, never its signing key, and the restored data
+	// directory holds neither.
+	if _, err := os.Stat(filepath.Join(backup, "ledger", "signing.key")); err == nil {
+		t.Error("the backup holds the ledger's signing key")
+	}
+	if _, err := os.Stat(filepath.Join(backup, "ledger", "ledger.pub")); err != nil {
+		t.Error("the backup lacks the ledger's public key")
+	}
+	if _, err := os.Stat(filepath.Join(restored, "ledger", "signing.key")); err == nil {
+		t.Error("a signing key was restored into the data directory")
 	}
 	if _, _, err := runArgs(t, nil, "restore", "--from", backup, "--data-dir", restored); err == nil {
 		t.Error("a restore over a data directory that holds a store")
@@ -465,5 +477,36 @@ func TestBackupOnlineAndRestore(t *testing.T) {
 	os.WriteFile(filepath.Join(backup, "events.db"), raw, 0o600)
 	if _, _, err := runArgs(t, nil, "restore", "--from", backup, "--data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "events.db in the backup is missing or damaged") {
 		t.Errorf("a damaged backup: %v", err)
+	}
+}
+
+// TestKeysApartFromData: the ledger's key pair is made in the keys
+// directory, never in the data directory; a key an earlier version left in
+// the data directory is refused with the command that moves it; a keys
+// directory inside the data directory is refused.
+func TestKeysApartFromData(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	env := map[string]string{"CASELEDGER_DATA_DIR": data}
+	pub, _, err := runArgs(t, env, "ledger", "pubkey")
+	if err != nil || !strings.HasPrefix(pub, defaultOrigin+"+") {
+		t.Fatalf("ledger pubkey: %v %q", err, pub)
+	}
+	if _, err := os.Stat(filepath.Join(root, "caseledger-keys", "ledger", ledger.SigningKeyFile)); err != nil {
+		t.Fatalf("the key pair is not in the keys directory beside the data directory: %v", err)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("making a key made the data directory: %v", err)
+	}
+	old := filepath.Join(t.TempDir(), "data")
+	if _, err := ledger.LoadOrCreateKeys(filepath.Join(old, "ledger"), defaultOrigin); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": old}, "ledger", "pubkey")
+	if !errors.Is(err, errKeyInDataDir) || !strings.Contains(err.Error(), "mv "+filepath.Join(old, "ledger", ledger.SigningKeyFile)) {
+		t.Errorf("a key left in the data directory: %v", err)
+	}
+	if _, _, err := runArgs(t, env, "verify", "--keys-dir", filepath.Join(data, "keys")); err == nil || !strings.Contains(err.Error(), "--keys-dir must not be the data directory nor inside it") {
+		t.Errorf("keys inside the data directory: %v", err)
 	}
 }

@@ -61,7 +61,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 // the public key and the rebuilt log.
 func checkCheckpoints(ctx context.Context, store eventstore.Reader, tree *ledger.Log, pubkey string, c storeConfig, stdout io.Writer) error {
 	if pubkey == "" {
-		pubkey = filepath.Join(ledgerDir(c), ledger.PublicKeyFile)
+		pubkey = filepath.Join(ledgerKeyDir(c), ledger.PublicKeyFile)
 		if _, err := os.Stat(pubkey); err != nil {
 			n, err := store.ReadStream(ctx, ledger.CheckpointStream, 0, 1)
 			if err == nil && len(n) == 0 {
