@@ -20,12 +20,13 @@ import (
 // against the public key before anything is written.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("export", getenv, stderr)
-	var out, order, pubkey, exporter, agency string
+	var out, order, pubkey, exporter, agency, keyFile string
 	f.StringVar(&out, "out", "", "directory to write the bundle to (created; must be empty)")
 	f.StringVar(&order, "order", "", "a production order recorded on the case: social-work and sealed entries are disclosed under it")
 	f.StringVar(&pubkey, "pubkey", getenv("CASELEDGER_LEDGER_PUBKEY"), "the ledger's public key file (default DATA_DIR/ledger/ledger.pub)")
 	f.StringVar(&exporter, "exporter", getenv("USER"), "who exports, named in the bundle; the access policy judges the bundle for this auditor")
 	f.StringVar(&agency, "agency", "", "the exporter's agency (default: the agency that holds the case)")
+	f.StringVar(&keyFile, "ledger-key", getenv("CASELEDGER_LEDGER_KEY"), "the ledger's signing key, which seals the bundle (default KEYS_DIR/ledger/signing.key; env CASELEDGER_LEDGER_KEY)")
 	var caseID, orderID uuid.UUID
 	if err := f.parse(args, 1, func() error {
 		var errs []error
@@ -46,11 +47,24 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("%w: CASE_ID is not a uuid", errUsage)
 	}
+	// The bundle is sealed with the ledger's signing key, which must be the
+	// one the pinned public key checks.
+	if keyFile == "" {
+		keyFile = filepath.Join(ledgerKeyDir(f.store), ledger.SigningKeyFile)
+	}
+	signing, err := ledger.LoadKeys(keyFile)
+	if err != nil {
+		return fmt.Errorf("export: the bundle is sealed with the ledger's signing key: %w", err)
+	}
 	store, tree, keys, err := ledgerFromRecord(ctx, f.store, pubkey)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if signing.VerifierKey != keys.VerifierKey {
+		return fmt.Errorf("export: the signing key %s is not the one the public key checks (%s)", keyFile, keys.VerifierKey)
+	}
+	keys.Signer = signing.Signer
 	if pubkey == "" {
 		pubkey = filepath.Join(ledgerKeyDir(f.store), ledger.PublicKeyFile)
 	}

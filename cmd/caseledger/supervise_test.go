@@ -73,7 +73,7 @@ func TestServeSupervisesItsRoles(t *testing.T) {
 	}
 
 	// An operator's mistake on the read model: a table dropped under it.
-	if out, err := exec.Command("sqlite3", filepath.Join(data, "readmodels.db"), "DROP TABLE timeline").CombinedOutput(); err != nil {
+	if out, err := exec.Command("sqlite3", "-cmd", ".timeout 10000", filepath.Join(data, "readmodels.db"), "DROP TABLE timeline").CombinedOutput(); err != nil {
 		t.Fatalf("sqlite3: %v\n%s", err, out)
 	}
 	emit("6")

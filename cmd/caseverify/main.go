@@ -3,8 +3,10 @@
 //
 //	caseverify BUNDLE_DIR --pubkey ledger.pub
 //
-// It checks every file's SHA-256 against the manifest, the signed
-// checkpoint against the key, each disclosed event's chain hash recomputed
+// It checks the bundle's seal (a note signed with the ledger's key listing
+// the SHA-256 of the manifest and the reports) and that no file of the
+// bundle is unlisted, every file's SHA-256 against the manifest or the
+// seal, the signed checkpoint against the key, each disclosed event's chain hash recomputed
 // from its exact stored bytes, the chain from version 0 with no version
 // missing or out of order, each event's leaf and its inclusion proof in the
 // checkpoint's Merkle tree, and, when the bundle carries a newer
@@ -85,7 +87,12 @@ type file struct {
 	SHA256 string `json:"sha256"`
 }
 
-const format = "caseledger-disclosure/v1"
+// format is the bundle layout this caseverify writes about; formatV1
+// bundles (before the seal) are still read.
+const (
+	format   = "caseledger-disclosure/v2"
+	formatV1 = "caseledger-disclosure/v1"
+)
 
 // bundle reads the bundle's files through an os.Root: nothing outside the
 // directory, no symbolic link, nothing but regular files.
@@ -125,6 +132,7 @@ type verdict struct {
 }
 
 func (v *verdict) pass(format string, a ...any) { fmt.Fprintf(v.w, "  ok    "+format+"\n", a...) }
+func (v *verdict) note(format string, a ...any) { fmt.Fprintf(v.w, "  note  "+format+"\n", a...) }
 func (v *verdict) fail(format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
 	v.failures = append(v.failures, msg)
@@ -135,6 +143,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("caseverify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	pubkey := fs.String("pubkey", "", "the ledger's public key file, pinned beforehand (caseledger ledger pubkey)")
+	allowUnsealed := fs.Bool("allow-unsealed", false, "also check a format v1 bundle, made before bundles were sealed: its reports, scope and access log are bound by no signature")
 	var dir string
 	// The bundle directory may come before or after the flags.
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -176,6 +185,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "NOT VERIFIED: %v\n", err)
 		return 2
 	}
+	if m.Format == formatV1 && !*allowUnsealed {
+		// A sealed bundle stripped of its seal and relabelled v1 must not
+		// pass as one: the old format is read only when asked for.
+		fmt.Fprintf(stdout, "NOT VERIFIED: manifest.json is format %s, made before bundles were sealed: its reports, scope and access log are bound by no signature (check the rest with --allow-unsealed)\n", formatV1)
+		return 1
+	}
 	fmt.Fprintf(stdout, "bundle %s: case %s, %d versions, %d withheld\n", dir, m.CaseID, len(m.Events), m.WithheldCount)
 	v := &verdict{w: stdout}
 	check(b, m, vkey, verifier, v)
@@ -192,7 +207,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "VERIFIED: case %s, versions 0 to %d (%d disclosed, %d withheld with their reasons in the manifest), proven in the log %s signed by key %s; bundle SHA-256 %s\n",
 		m.CaseID, len(m.Events)-1, len(m.Events)-withheld, withheld, m.Origin, vkey, sum)
-	fmt.Fprintln(stdout, "Not proven by a bundle: that the case had no version after the last one here (a Merkle log proves inclusion, not absence); the manifest's scope, order and access log, and the reports, which no signature covers.")
+	if m.Format == formatV1 {
+		fmt.Fprintln(stdout, "Not proven by a bundle: that the case had no version after the last one here (a Merkle log proves inclusion, not absence); and, in this format v1 bundle, the manifest's scope, order and access log, and the reports, which no signature covers.")
+	} else {
+		fmt.Fprintln(stdout, "Not proven by a bundle: that the case had no version after the last one here (a Merkle log proves inclusion, not absence); that the scope, the access log and the reports are true, only that the holder of the ledger's key sealed them as they are.")
+	}
 	return 0
 }
 
@@ -206,8 +225,8 @@ func readManifest(b bundle) (manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return m, fmt.Errorf("manifest.json is malformed: %v", err)
 	}
-	if m.Format != format {
-		return m, fmt.Errorf("manifest.json is format %q, this caseverify reads %q", m.Format, format)
+	if m.Format != format && m.Format != formatV1 {
+		return m, fmt.Errorf("manifest.json is format %q, this caseverify reads %q and %q", m.Format, format, formatV1)
 	}
 	if len(m.Events) == 0 {
 		return m, errors.New("manifest.json lists no event")
@@ -231,7 +250,8 @@ func check(b bundle, m manifest, vkey string, verifier note.Verifier, v *verdict
 	if withheld != m.WithheldCount {
 		v.fail("the manifest says %d entries were withheld, its events mark %d", m.WithheldCount, withheld)
 	}
-	checkFiles(b, m, v)
+	sealed := checkSeal(b, m, verifier, v)
+	checkFiles(b, m, sealed, v)
 	cp, ok := openCheckpoint(b, m.CheckpointFile, verifier, v)
 	if !ok {
 		return
@@ -263,10 +283,76 @@ func check(b bundle, m manifest, vkey string, verifier note.Verifier, v *verdict
 	}
 }
 
-// checkFiles compares every file with the manifest's SHA-256, and looks
-// for event files the manifest does not list.
-func checkFiles(b bundle, m manifest, v *verdict) {
+// sealFile and sealHeader are the seal's name and first line (format v2).
+const (
+	sealFile   = "seal.note"
+	sealHeader = "caseledger-disclosure-seal/v1"
+)
+
+// checkSeal checks that seal.note is signed with the pinned key, names
+// this case, and lists the manifest and both reports with their SHA-256;
+// it returns the files the seal lists. A format v1 bundle has no seal:
+// what it leaves unbound is said, not failed.
+func checkSeal(b bundle, m manifest, verifier note.Verifier, v *verdict) map[string]bool {
 	listed := map[string]bool{}
+	if m.Format == formatV1 {
+		v.note("format v1 bundle: no seal, so the reports, the scope and the access log are bound by no signature")
+		listed["report.html"], listed["report.pdf"] = true, true
+		return listed
+	}
+	raw, err := b.read(sealFile)
+	if err != nil {
+		v.fail("%s is missing or unreadable: the bundle is not sealed (%v)", sealFile, err)
+		return listed
+	}
+	n, err := note.Open(raw, note.VerifierList(verifier))
+	if err != nil {
+		v.fail("%s is not signed by the pinned key: %v", sealFile, err)
+		return listed
+	}
+	lines := strings.Split(strings.TrimSuffix(n.Text, "\n"), "\n")
+	if len(lines) < 2 || lines[0] != sealHeader || lines[1] != "case "+m.CaseID {
+		v.fail("%s does not seal case %s in format %s", sealFile, m.CaseID, sealHeader)
+		return listed
+	}
+	bad := 0
+	for _, line := range lines[2:] {
+		want, name, ok := strings.Cut(line, " ")
+		if !ok || outside(name) {
+			v.fail("%s has a malformed line", sealFile)
+			bad++
+			continue
+		}
+		listed[name] = true
+		got, err := b.sha256(name)
+		switch {
+		case err != nil:
+			v.fail("%s is sealed but missing or unreadable: %v", name, err)
+			bad++
+		case got != want:
+			v.fail("%s was altered: its SHA-256 is %s, the seal says %s", name, got, want)
+			bad++
+		}
+	}
+	for _, must := range []string{"manifest.json", "report.html", "report.pdf"} {
+		if !listed[must] {
+			v.fail("%s does not seal %s", sealFile, must)
+			bad++
+		}
+	}
+	if bad == 0 {
+		v.pass("seal signed by %s: the manifest and the reports match it", verifier.Name())
+	}
+	return listed
+}
+
+// checkFiles compares every file with the manifest's SHA-256, and looks
+// for any file of the bundle that neither the manifest nor the seal lists.
+func checkFiles(b bundle, m manifest, sealed map[string]bool, v *verdict) {
+	listed := map[string]bool{"manifest.json": true, sealFile: true}
+	for name := range sealed {
+		listed[name] = true
+	}
 	bad := 0
 	for _, f := range m.Files {
 		listed[f.Path] = true
@@ -279,15 +365,18 @@ func checkFiles(b bundle, m manifest, v *verdict) {
 			bad++
 		}
 	}
-	entries, _ := fs.ReadDir(b.root.FS(), "events")
-	for _, e := range entries {
-		if rel := "events/" + e.Name(); !listed[rel] {
-			v.fail("%s is in the bundle but not in its manifest", rel)
+	_ = fs.WalkDir(b.root.FS(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if !listed[path] {
+			v.fail("%s is in the bundle but neither its manifest nor its seal lists it", path)
 			bad++
 		}
-	}
+		return nil
+	})
 	if bad == 0 {
-		v.pass("%d files match the manifest's SHA-256", len(m.Files))
+		v.pass("%d files match the manifest's SHA-256, and the bundle holds no other", len(m.Files))
 	}
 }
 

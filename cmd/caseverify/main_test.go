@@ -154,13 +154,24 @@ func writeManifestT(t *testing.T, dir string, m map[string]any) {
 	}
 }
 
+func appendTo(t *testing.T, path, text string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(b, text...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestUntouchedBundleVerifies and TestTamperedBundlesFail are the issue's
 // tamper table: each damage is caught with a message naming what is wrong.
 func TestBundleVerification(t *testing.T) {
 	f := setup(t)
 	code, out := verify(t, f.bundle, f.pubkey)
 	if code != 0 || !strings.Contains(out, "VERIFIED: case "+f.caseID.String()) || !strings.Contains(out, "withheld checked by their leaf") ||
-		!strings.Contains(out, "extends the checkpoint") {
+		!strings.Contains(out, "extends the checkpoint") || !strings.Contains(out, "seal signed by caseledger.test/ledger") {
 		t.Fatalf("the untouched bundle: exit %d\n%s", code, out)
 	}
 	firstData := func(dir string) (string, map[string]any) {
@@ -295,7 +306,78 @@ func TestBundleVerification(t *testing.T) {
 		{"an event file not in the manifest", func(t *testing.T, dir string) string {
 			os.WriteFile(filepath.Join(dir, "events", "999999.data"), []byte("{}"), 0o600)
 			return ""
-		}, 1, "in the bundle but not in its manifest"},
+		}, 1, "in the bundle but neither its manifest nor its seal lists it"},
+		// The seal binds the manifest (and so every file it lists, the
+		// scope, the access log and the withheld list) and the reports.
+		{"report.html edited", func(t *testing.T, dir string) string {
+			appendTo(t, filepath.Join(dir, "report.html"), "<p>Nothing was withheld.</p>")
+			return ""
+		}, 1, "report.html was altered"},
+		{"report.pdf edited", func(t *testing.T, dir string) string {
+			appendTo(t, filepath.Join(dir, "report.pdf"), "%% edited")
+			return ""
+		}, 1, "report.pdf was altered"},
+		{"the scope edited", func(t *testing.T, dir string) string {
+			m := readManifestT(t, dir)
+			m["scope"] = "full file, nothing withheld"
+			writeManifestT(t, dir, m)
+			return ""
+		}, 1, "manifest.json was altered"},
+		{"the access log cut, manifest rewritten to match", func(t *testing.T, dir string) string {
+			b := []byte("[]")
+			os.WriteFile(filepath.Join(dir, "access.json"), b, 0o600)
+			m := readManifestT(t, dir)
+			for _, fl := range m["files"].([]any) {
+				if fl.(map[string]any)["path"] == "access.json" {
+					fl.(map[string]any)["sha256"] = sha(b)
+				}
+			}
+			writeManifestT(t, dir, m)
+			return ""
+		}, 1, "manifest.json was altered"},
+		{"a withheld entry's reason edited", func(t *testing.T, dir string) string {
+			m := readManifestT(t, dir)
+			for _, e := range m["events"].([]any) {
+				if ev := e.(map[string]any); ev["withheld"] != nil {
+					ev["withheld"] = "nothing to see"
+					break
+				}
+			}
+			writeManifestT(t, dir, m)
+			return ""
+		}, 1, "manifest.json was altered"},
+		{"no seal", func(t *testing.T, dir string) string {
+			os.Remove(filepath.Join(dir, "seal.note"))
+			return ""
+		}, 1, "the bundle is not sealed"},
+		{"edited report sealed again with another key", func(t *testing.T, dir string) string {
+			appendTo(t, filepath.Join(dir, "report.html"), "<p>edited</p>")
+			k, err := ledger.LoadOrCreateKeys(t.TempDir(), "caseledger.local/ledger")
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := map[string][]byte{}
+			for _, n := range []string{"manifest.json", "report.html", "report.pdf"} {
+				files[n], _ = os.ReadFile(filepath.Join(dir, n))
+			}
+			seal, err := disclosure.Seal(k.Signer, f.caseID, files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "seal.note"), seal, 0o600)
+			return ""
+		}, 1, "seal.note is not signed by the pinned key"},
+		{"a stray file beside the reports", func(t *testing.T, dir string) string {
+			os.WriteFile(filepath.Join(dir, "addendum.html"), []byte("<p>also</p>"), 0o600)
+			return ""
+		}, 1, "addendum.html is in the bundle but neither its manifest nor its seal lists it"},
+		{"scope edited, seal removed, relabelled format v1", func(t *testing.T, dir string) string {
+			m := readManifestT(t, dir)
+			m["scope"], m["format"] = "full file, nothing withheld", "caseledger-disclosure/v1"
+			writeManifestT(t, dir, m)
+			os.Remove(filepath.Join(dir, "seal.note"))
+			return ""
+		}, 1, "made before bundles were sealed"},
 		{"a missing event file", func(t *testing.T, dir string) string {
 			file, _ := firstData(dir)
 			os.Remove(filepath.Join(dir, file))

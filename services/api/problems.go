@@ -38,6 +38,7 @@ var edges = []edge{
 	{casefile.ErrBeforeCase, http.StatusUnprocessableEntity, "before_case", "the case had no entry yet at that point"},
 	{disclosure.ErrNotCovered, http.StatusConflict, "not_yet_checkpointed", "the case's last events are not under a signed checkpoint yet; try again after the next one"},
 	{disclosure.ErrRefused, http.StatusForbidden, "forbidden", ""},
+	{disclosure.ErrNoSigner, http.StatusServiceUnavailable, "seal_key_unavailable", "this server does not hold the ledger's signing key that seals a bundle; export where the ledger runs, or give the API the key (--ledger-key)"},
 	{errStore, http.StatusServiceUnavailable, "store_unavailable", "the record could not be read or written; nothing was done, try again"},
 	{errReadModels, http.StatusServiceUnavailable, "readmodels_unavailable", "the read models could not be read; try again"},
 	{errAccessLog, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read"},

@@ -22,11 +22,47 @@ package disclosure
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/note"
 )
 
-// Format names the bundle layout; caseverify refuses another.
-const Format = "caseledger-disclosure/v1"
+// Format names the bundle layout; caseverify refuses another. Version 2
+// adds the seal; caseverify still reads version 1, saying what it leaves
+// unbound.
+const Format = "caseledger-disclosure/v2"
+
+// SealFile is the bundle's seal: a note signed with the ledger's key that
+// lists the SHA-256 of the manifest and of each report. The manifest lists
+// every other file, so with the seal every file of the bundle is signed.
+const SealFile = "seal.note"
+
+// SealHeader is the seal's first line. A checkpoint's second line is a
+// tree size, so a seal can never be read as a checkpoint, nor one as a
+// seal.
+const SealHeader = "caseledger-disclosure-seal/v1"
+
+// Seal signs the list of files (name → content) of case caseID as a note:
+//
+//	caseledger-disclosure-seal/v1
+//	case <uuid>
+//	<sha256 hex> <name>        (one line a file, by name)
+func Seal(signer note.Signer, caseID uuid.UUID, files map[string][]byte) ([]byte, error) {
+	if signer == nil {
+		return nil, ErrNoSigner
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\ncase %s\n", SealHeader, caseID)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		fmt.Fprintf(&b, "%s %s\n", sum(files[name]), name)
+	}
+	return note.Sign(&note.Note{Text: b.String()}, signer)
+}
 
 // Manifest is manifest.json: everything caseverify needs besides the files
 // it names. Its SHA-256 is the bundle's.
@@ -47,7 +83,7 @@ type Manifest struct {
 	Consistency       []string `json:"consistency_proof,omitempty"` // hex hashes
 	Events            []Event  `json:"events"`
 	AccessLogFile     string   `json:"access_log_file"`
-	Files             []File   `json:"files"` // every file but the manifest and the reports
+	Files             []File   `json:"files"` // every file but the manifest, the reports and the seal
 	VersionsAtExport  int64    `json:"versions_at_export"`
 	WithheldCount     int      `json:"withheld"`
 	CheckpointCovered int64    `json:"checkpoint_size"`

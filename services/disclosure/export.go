@@ -26,6 +26,9 @@ var (
 	ErrUnknownCase = errors.New("disclosure: no case with this id in the record")
 	ErrNotCovered  = errors.New("disclosure: the case's last events are not covered by a signed checkpoint yet; wait for the next one (serve signs every --ledger-interval and at shutdown)")
 	ErrOutExists   = errors.New("disclosure: the output directory exists and is not empty")
+	// ErrNoSigner is returned when the export has the ledger's public key
+	// only: a bundle is sealed with its signing key.
+	ErrNoSigner = errors.New("disclosure: a bundle is sealed with the ledger's signing key, which this process does not hold (--ledger-key FILE, or KEYS_DIR/ledger/signing.key)")
 	// ErrRefused is returned when the access policy refuses the exporter
 	// the case (not an auditor, or the case not open to their agency); the
 	// error says why.
@@ -109,6 +112,9 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 			return Result{}, fmt.Errorf("disclosure: the record no longer gives checkpoint %d's root: %w", c.Size, ledger.ErrInconsistent)
 		}
 	}
+	if err := canSeal(src.Keys); err != nil {
+		return Result{}, err
+	}
 	if err := prepareOut(opt.Out); err != nil {
 		return Result{}, err
 	}
@@ -179,12 +185,31 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	pdf := rep.PDF()
 	w.file("report.html", html)
-	w.file("report.pdf", rep.PDF())
+	w.file("report.pdf", pdf)
+	if w.err != nil {
+		return Result{}, w.err
+	}
+	// The seal binds what the manifest cannot list (itself and the reports,
+	// which show its SHA-256), so that no file of the bundle is unsigned.
+	seal, err := Seal(src.Keys.Signer, opt.CaseID, map[string][]byte{"manifest.json": raw, "report.html": html, "report.pdf": pdf})
+	if err != nil {
+		return Result{}, err
+	}
+	w.file(SealFile, seal)
 	if w.err != nil {
 		return Result{}, w.err
 	}
 	return Result{Dir: opt.Out, ManifestSHA256: rep.ManifestSHA256, Events: len(recs) - m.WithheldCount, Withheld: m.WithheldCount, Scope: m.Scope, Checkpoint: cp.Checkpoint}, nil
+}
+
+// Check early: nothing is written without the key to seal it.
+func canSeal(k ledger.Keys) error {
+	if k.Signer == nil {
+		return ErrNoSigner
+	}
+	return nil
 }
 
 func prepareOut(dir string) error {
@@ -212,7 +237,7 @@ func (w *writer) file(name string, b []byte) {
 	if w.err = os.WriteFile(filepath.Join(w.dir, name), b, 0o600); w.err != nil {
 		return
 	}
-	if name != "manifest.json" && name != "report.html" && name != "report.pdf" {
+	if name != "manifest.json" && name != "report.html" && name != "report.pdf" && name != SealFile {
 		w.files = append(w.files, File{Path: name, SHA256: sum(b)})
 	}
 }
