@@ -59,6 +59,10 @@ Usage:
   caseledger verify [--data-dir DIR] [--pubkey FILE]
       walk every chain in the store, rebuild the Merkle log and check every
       signed checkpoint against it; exits non-zero on any break
+  caseledger store restore-schema [--data-dir DIR] [--operator NAME]
+      put back the embedded store's immutability triggers and indexes after
+      an insider altered them (serve refuses to write until then), and
+      record in the store who did it and what was found
   caseledger ledger pubkey [--ledger-key FILE] [--ledger-origin NAME]
       print the public key that checks the log's signed checkpoints
   caseledger ledger prove EVENT_ID | ledger consistency SIZE SIZE [--pubkey FILE]
@@ -132,6 +136,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], getenv, stdout, stderr)
+	case "store":
+		return runStore(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

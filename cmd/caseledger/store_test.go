@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -508,5 +510,54 @@ func TestKeysApartFromData(t *testing.T) {
 	}
 	if _, _, err := runArgs(t, env, "verify", "--keys-dir", filepath.Join(data, "keys")); err == nil || !strings.Contains(err.Error(), "--keys-dir must not be the data directory nor inside it") {
 		t.Errorf("keys inside the data directory: %v", err)
+	}
+}
+
+// TestAlteredSchemaIsReported plays the insider with the stock sqlite3
+// tool: a trigger dropped, another replaced by one that does nothing, a
+// trigger added. verify names each; nothing opens the store for writing
+// until an operator restores the schema, which the record then keeps.
+func TestAlteredSchemaIsReported(t *testing.T) {
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		t.Skip("the sqlite3 tool is not installed (scripts/test.sh installs it)")
+	}
+	dir, _ := demoInto(t, "4")
+	env := map[string]string{"CASELEDGER_DATA_DIR": dir}
+	db := filepath.Join(dir, "events.db")
+	if out, err := exec.Command("sqlite3", db,
+		"DROP TRIGGER events_no_delete",
+		"DROP TRIGGER events_no_update",
+		"CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT 1; END",
+		"CREATE TRIGGER audit_quiet AFTER INSERT ON events BEGIN SELECT 1; END").CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3: %v\n%s", err, out)
+	}
+	report, _, err := runArgs(t, env, "verify")
+	if !errors.Is(err, errSchemaAltered) {
+		t.Fatalf("verify of an altered store: %v\n%s", err, report)
+	}
+	for _, want := range []string{"SCHEMA ALTERED: trigger events_no_delete is missing", "SCHEMA ALTERED: trigger events_no_update was replaced", "SCHEMA ALTERED: trigger audit_quiet was added"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("verify does not say %q:\n%s", want, report)
+		}
+	}
+	if _, _, err := runArgs(t, env, "demo", "--cases", "1", "--seed", "5"); !errors.Is(err, sqlite.ErrSchemaAltered) || !strings.Contains(err.Error(), "caseledger store restore-schema") {
+		t.Fatalf("a writer opened an altered store: %v", err)
+	}
+	out, _, err := runArgs(t, env, "store", "restore-schema", "--operator", "ops-7")
+	if err != nil || !strings.Contains(out, "restored: trigger events_no_delete is missing") || !strings.Contains(out, "recorded in stream store-maintenance") {
+		t.Fatalf("restore-schema: %v\n%s", err, out)
+	}
+	if report, _, err := runArgs(t, env, "verify"); err != nil || strings.Contains(report, "SCHEMA ALTERED") {
+		t.Fatalf("verify after the restore: %v\n%s", err, report)
+	}
+	got, err := exec.Command("sqlite3", db, "SELECT type, CAST(metadata AS TEXT) FROM events WHERE stream = 'store-maintenance'").CombinedOutput()
+	if err != nil || !strings.Contains(string(got), "store.schema_restored") || !strings.Contains(string(got), `"user_id":"ops-7"`) {
+		t.Fatalf("the record does not keep the restore: %v %s", err, got)
+	}
+	if out, err := exec.Command("sqlite3", db, "DELETE FROM events WHERE stream = 'store-maintenance'").CombinedOutput(); err == nil || !strings.Contains(string(out), "events are immutable") {
+		t.Fatalf("the restored trigger does not hold: %v %s", err, out)
+	}
+	if _, _, err := runArgs(t, env, "store", "restore-schema", "--operator", "ops-7"); err != nil {
+		t.Fatalf("restore-schema on a whole store: %v", err)
 	}
 }

@@ -16,6 +16,10 @@ import (
 // errChainBroken is returned by verify when any chain breaks.
 var errChainBroken = fmt.Errorf("chain broken")
 
+// errSchemaAltered is returned by verify when the embedded store's schema
+// (its immutability triggers, its unique indexes) was altered.
+var errSchemaAltered = errors.New("the event store's schema was altered")
+
 // runVerify walks the whole global log once, checking every stream's chain
 // incrementally and rebuilding the Merkle log, names each stream and
 // version where a chain breaks, and checks every signed checkpoint (its
@@ -23,7 +27,7 @@ var errChainBroken = fmt.Errorf("chain broken")
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("verify", getenv, stderr)
 	pubkey := getenv("CASELEDGER_LEDGER_PUBKEY")
-	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default DATA_DIR/ledger/ledger.pub) (env CASELEDGER_LEDGER_PUBKEY)")
+	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default KEYS_DIR/ledger/ledger.pub) (env CASELEDGER_LEDGER_PUBKEY)")
 	if err := f.parse(args, 0); err != nil {
 		return err
 	}
@@ -48,6 +52,22 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 			fmt.Fprintf(stdout, "BROKEN %s at version %d: %s\n", b.Stream, b.Version, b.Reason)
 		}
 		errs = append(errs, fmt.Errorf("%w in %d streams", errChainBroken, len(v.Breaks)))
+	}
+	// The embedded store's schema backs its invariants: one an insider
+	// altered (a trigger dropped to rewrite a row) is reported.
+	if ic, ok := store.(interface {
+		Integrity(context.Context) ([]string, error)
+	}); ok {
+		problems, err := ic.Integrity(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stdout, "SCHEMA ALTERED: %s\n", p)
+		}
+		if len(problems) > 0 {
+			errs = append(errs, fmt.Errorf("%w: %d differences (see caseledger store restore-schema)", errSchemaAltered, len(problems)))
+		}
 	}
 	root, _ := tree.Root()
 	fmt.Fprintf(stdout, "Merkle log rebuilt: %d leaves, root %s\n", tree.Size(), root)

@@ -71,6 +71,10 @@ type Options struct {
 	// beside the process that writes it (an auditor's verify or replay while
 	// caseledger runs). Append returns ErrReadOnly.
 	ReadOnly bool
+	// RestoreSchema, for a writer, puts back the schema objects an insider
+	// altered (see ErrSchemaAltered) instead of refusing to open; Restored
+	// then lists what was found wrong, for the caller to record.
+	RestoreSchema bool
 }
 
 // ErrReadOnly is returned by Append on a store opened read-only.
@@ -86,6 +90,8 @@ type Store struct {
 	reqs     chan *appendReq
 	opts     Options
 	readOnly bool
+	// Restored lists what RestoreSchema found wrong and put back.
+	Restored []string
 	stmts    writerStmts
 	heads    headCache
 	// Reads use statements prepared once (database/sql prepares them on
@@ -193,6 +199,15 @@ func (s *Store) open(ctx context.Context) error {
 	s.wdb.SetConnMaxLifetime(0)
 	if err := s.migrate(ctx); err != nil {
 		return err
+	}
+	if s.opts.RestoreSchema {
+		if s.Restored, err = s.restoreSchema(ctx); err != nil {
+			return err
+		}
+	} else if problems, err := schemaProblems(ctx, s.wdb); err != nil {
+		return fmt.Errorf("%w: %s: %v", eventstore.ErrCorrupt, s.path, err)
+	} else if len(problems) > 0 {
+		return &SchemaError{Path: s.path, Problems: problems}
 	}
 	if s.opts.MaxPages > 0 {
 		if _, err := s.wdb.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", s.opts.MaxPages)); err != nil {
