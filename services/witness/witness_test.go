@@ -1,0 +1,207 @@
+package witness_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/caseledger/caseledger/services/witness"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// logOf is a log of leaves with its checkpoints signed by keys.
+type logOf struct {
+	t      *testing.T
+	n      int64
+	hashes []tlog.Hash
+	keys   ledger.Keys
+}
+
+func newLog(t *testing.T, keys ledger.Keys) *logOf { return &logOf{t: t, keys: keys} }
+
+func (l *logOf) read(ids []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(ids))
+	for i, id := range ids {
+		out[i] = l.hashes[id]
+	}
+	return out, nil
+}
+
+func (l *logOf) grow(leaves ...string) {
+	for _, s := range leaves {
+		hs, err := tlog.StoredHashesForRecordHash(l.n, tlog.RecordHash([]byte(s)), tlog.HashReaderFunc(l.read))
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		l.hashes = append(l.hashes, hs...)
+		l.n++
+	}
+}
+
+func (l *logOf) checkpoint(size int64) []byte {
+	root, err := tlog.TreeHash(size, tlog.HashReaderFunc(l.read))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	signed, err := l.keys.Sign(ledger.Checkpoint{Origin: l.keys.Signer.Name(), Size: size, Root: root})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return signed
+}
+
+func (l *logOf) proof(from, to int64) []tlog.Hash {
+	if from == 0 {
+		return nil
+	}
+	p, err := tlog.ProveTree(to, from, tlog.HashReaderFunc(l.read))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return p
+}
+
+func keys(t *testing.T) ledger.Keys {
+	k, err := ledger.LoadOrCreateKeys(t.TempDir(), "caseledger.test/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestWitnessProtocol plays the log, honest and not, against a witness over
+// HTTP: it cosigns a log that grows; refuses a rollback, a fork signed with
+// the log's own key, a stale old size (answering its own), an unknown log
+// and a forged signature; and keeps its view across a restart.
+func TestWitnessProtocol(t *testing.T) {
+	k := keys(t)
+	cos, err := witness.LoadOrCreateCosigner(filepath.Join(t.TempDir(), "w1.key"), "witness.test/w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	w, err := witness.Open(dir, cos, k.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	wv, err := witness.NewVerifier(cos.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &witness.Client{URL: srv.URL, Verifier: wv}
+	ctx := context.Background()
+
+	l := newLog(t, k)
+	l.grow("a", "b", "c")
+	cp3 := l.checkpoint(3)
+	lines, err := c.Submit(ctx, 0, nil, cp3)
+	if err != nil || !strings.HasPrefix(string(lines), "— witness.test/w1 ") {
+		t.Fatalf("first checkpoint: %v %q", err, lines)
+	}
+	l.grow("d", "e")
+	if _, err := c.Submit(ctx, 3, l.proof(3, 5), l.checkpoint(5)); err != nil {
+		t.Fatalf("a log that grew: %v", err)
+	}
+	// A stale old size is answered with the witness's own.
+	var conflict *witness.ConflictError
+	if _, err := c.Submit(ctx, 3, l.proof(3, 5), l.checkpoint(5)); !errors.As(err, &conflict) || conflict.Size != 5 {
+		t.Fatalf("stale old size: %v", err)
+	}
+	// A rollback: the log signs its first three leaves again.
+	if _, err := c.Submit(ctx, 5, nil, cp3); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("rollback to size 3: %v", err)
+	}
+	// A fork signed with the genuine key: other leaves after the third.
+	fork := newLog(t, k)
+	fork.grow("a", "b", "c", "X", "Y", "Z")
+	if _, err := c.Submit(ctx, 5, fork.proof(5, 6), fork.checkpoint(6)); err == nil || !strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "not consistent") {
+		t.Fatalf("a fork: %v", err)
+	}
+	forkSame := newLog(t, k)
+	forkSame.grow("a", "b", "c", "X", "Y")
+	if _, err := c.Submit(ctx, 5, nil, forkSame.checkpoint(5)); !errors.As(err, &conflict) {
+		t.Fatalf("another root at the same size: %v", err)
+	}
+	// An unknown log, and a checkpoint signed by another key of the same name.
+	other := keys(t)
+	ol := newLog(t, ledger.Keys{Signer: mustSigner(t, "caseledger.other/ledger"), Verifier: other.Verifier})
+	ol.grow("a")
+	if _, err := c.Submit(ctx, 0, nil, ol.checkpoint(1)); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("an unknown log: %v", err)
+	}
+	forged := newLog(t, other)
+	forged.grow("a", "b", "c", "d", "e", "f")
+	if _, err := c.Submit(ctx, 5, forged.proof(5, 6), forged.checkpoint(6)); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a checkpoint signed by another key of the log's name: %v", err)
+	}
+	// Garbage.
+	resp, err := http.Post(srv.URL+"/add-checkpoint", "text/plain", strings.NewReader("old -1\n\nnot a note"))
+	if err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("garbage: %v %v", err, resp.Status)
+	}
+	// The witness's view survives a restart, and anyone can read it.
+	w2, err := witness.Open(dir, cos, k.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, ok := w2.Latest(k.Verifier.Name())
+	if !ok || seen.Size != 5 {
+		t.Fatalf("after a restart the witness saw %+v", seen)
+	}
+	latest, err := c.Latest(ctx, k.Verifier.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(latest, note.VerifierList(k.Verifier, wv))
+	if err != nil || len(n.Sigs) != 2 {
+		t.Fatalf("latest cosigned checkpoint: %v %+v", err, n)
+	}
+	cp, _ := ledger.ParseCheckpoint(n.Text)
+	if cp.Size != 5 {
+		t.Fatalf("latest size %d", cp.Size)
+	}
+	if none, err := c.Latest(ctx, "caseledger.other/ledger"); err != nil || none != nil {
+		t.Fatalf("a log it never cosigned: %v %q", err, none)
+	}
+}
+
+func mustSigner(t *testing.T, name string) note.Signer {
+	skey, _, err := note.GenerateKey(nil, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestKeys: a witness key round-trips; a bad key is refused by name.
+func TestKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.key")
+	a, err := witness.LoadOrCreateCosigner(path, "witness.test/w2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := witness.LoadOrCreateCosigner(path, "")
+	if err != nil || a.VerifierKey() != b.VerifierKey() {
+		t.Fatalf("reloaded key: %v", err)
+	}
+	if _, err := witness.LoadOrCreateCosigner(path, "witness.test/other"); err == nil {
+		t.Error("a key loaded under another name")
+	}
+	for _, bad := range []string{"", "name", "witness.test/w2+00000000+AAAA", strings.Replace(a.VerifierKey(), "+", "+1", 1)} {
+		if _, err := witness.NewVerifier(bad); err == nil {
+			t.Errorf("%q accepted as a witness key", bad)
+		}
+	}
+}
