@@ -59,6 +59,11 @@ Usage:
   caseledger verify [--data-dir DIR] [--pubkey FILE]
       walk every chain in the store, rebuild the Merkle log and check every
       signed checkpoint against it; exits non-zero on any break
+  caseledger witness --dir DIR --log-key FILE [--listen HOST:PORT] [--name NAME]
+  caseledger witness pubkey [--name NAME]
+      run a witness (its own key in KEYS_DIR/witness, its own state in DIR)
+      that cosigns the log's checkpoints only when consistent with the last
+      it cosigned (C2SP tlog-witness); or print its public key
   caseledger store restore-schema [--data-dir DIR] [--operator NAME]
       put back the embedded store's immutability triggers and indexes after
       an insider altered them (serve refuses to write until then), and
@@ -138,6 +143,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runVerify(ctx, args[1:], getenv, stdout, stderr)
 	case "store":
 		return runStore(ctx, args[1:], getenv, stdout, stderr)
+	case "witness":
+		return runWitness(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

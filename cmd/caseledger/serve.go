@@ -26,6 +26,7 @@ import (
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/caseledger/caseledger/services/relay"
 	"github.com/caseledger/caseledger/services/tracing"
+	"github.com/caseledger/caseledger/services/witness"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -68,6 +69,8 @@ type serveConfig struct {
 	// process (CASELEDGER_RESTART_BACKOFF, _RESTART_LIMIT).
 	RestartBackoff time.Duration
 	RestartLimit   int
+	// Witnesses is the ledger's witnesses file (CASELEDGER_WITNESSES).
+	Witnesses string
 }
 
 var roles = []string{"all", "ingest", "relay", "project", "api", "ledger"}
@@ -192,6 +195,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.duration(&cfg.RestartBackoff, "restart-backoff", "CASELEDGER_RESTART_BACKOFF", time.Second, "first delay before a failed role is restarted, doubling up to 30s")
 	f.integer(&cfg.RestartLimit, "restart-limit", "CASELEDGER_RESTART_LIMIT", 5, "failures of one role within five minutes that stop the process, for its service manager to restart it")
 	f.str(&cfg.Emitters, "emitters", "CASELEDGER_EMITTERS", "", "JSON registry of emitters' public keys: when set, only commands they sign are recorded")
+	f.str(&cfg.Witnesses, "witnesses", "CASELEDGER_WITNESSES", "", "JSON file {quorum, witnesses: [{url, key}]}: the ledger has every checkpoint cosigned, and refuses to start when a witness saw a longer or other log")
 	if err := f.parse(args, 0, func() error { cfg.EventStoreURL = f.store.EventStoreURL; return cfg.Validate() }); err != nil {
 		return err
 	}
@@ -362,6 +366,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := svc.Start(ctx); err != nil {
 			return err
 		}
+		if q := pre.witnesses; q != nil {
+			// What the witnesses saw, the record must still extend: a
+			// rollback or a fork stops the ledger before it signs again.
+			if err := checkWitnesses(ctx, q.Clients, keys, lg, stdout); errors.Is(err, witness.ErrRolledBack) {
+				return fmt.Errorf("ledger: %w", err)
+			} else if err != nil {
+				log.Warn("a witness could not be asked at start; checkpoints are witnessed when it answers", "err", err.Error())
+			}
+			svc.Cosign = q.Cosign
+		}
 		group.Add("ledger", stageLedger, true, svc.Run)
 		proofs = &api.Ledger{Tree: svc.Fresh, Keys: keys}
 		sources.Ledger = svc
@@ -421,6 +435,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // served is what prepareServe read and opened before anything was made.
 type served struct {
+	witnesses         *witness.Quorum
 	natsUsers         []natsbus.User
 	registry          *intake.Registry
 	tokens            *api.Tokens
@@ -458,6 +473,14 @@ func prepareServe(cfg serveConfig) (served, error) {
 	if cfg.Emitters != "" {
 		if p.registry, err = intake.LoadRegistry(cfg.Emitters); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if cfg.Witnesses != "" {
+		wc, clients, err := witness.LoadConfig(cfg.Witnesses)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			p.witnesses = &witness.Quorum{Clients: clients, N: wc.Quorum}
 		}
 	}
 	apiOn := cfg.has("api") && (cfg.Tokens != "" || cfg.OIDCIssuer != "")

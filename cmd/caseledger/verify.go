@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/caseledger/caseledger/services/witness"
 )
 
 // errChainBroken is returned by verify when any chain breaks.
@@ -28,8 +30,17 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 	f := newFlags("verify", getenv, stderr)
 	pubkey := getenv("CASELEDGER_LEDGER_PUBKEY")
 	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default KEYS_DIR/ledger/ledger.pub) (env CASELEDGER_LEDGER_PUBKEY)")
+	witnesses := getenv("CASELEDGER_WITNESSES")
+	f.StringVar(&witnesses, "witnesses", witnesses, "the ledger's witnesses file: the record must extend what each witness cosigned (env CASELEDGER_WITNESSES)")
 	if err := f.parse(args, 0); err != nil {
 		return err
+	}
+	var clients []*witness.Client
+	if witnesses != "" {
+		var err error
+		if _, clients, err = witness.LoadConfig(witnesses); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
 	}
 	store, err := openReader(ctx, f.store)
 	if err != nil {
@@ -73,6 +84,15 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 	fmt.Fprintf(stdout, "Merkle log rebuilt: %d leaves, root %s\n", tree.Size(), root)
 	if err := checkCheckpoints(ctx, store, tree, pubkey, f.store, stdout); err != nil {
 		errs = append(errs, err)
+	}
+	if len(clients) > 0 {
+		keys, err := ledger.LoadVerifier(cmp.Or(pubkey, filepath.Join(ledgerKeyDir(f.store), ledger.PublicKeyFile)))
+		if err != nil {
+			return err
+		}
+		if err := checkWitnesses(ctx, clients, keys, tree, stdout); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -143,6 +143,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("caseverify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	pubkey := fs.String("pubkey", "", "the ledger's public key file, pinned beforehand (caseledger ledger pubkey)")
+	var witnessFiles multiFlag
+	fs.Var(&witnessFiles, "witness", "a witness's public key file (repeatable): the checkpoint must carry the cosignatures of --quorum of them")
+	quorum := fs.Int("quorum", 0, "how many of the --witness keys must have cosigned the checkpoint (default: all of them)")
 	allowUnsealed := fs.Bool("allow-unsealed", false, "also check a format v1 bundle, made before bundles were sealed: its reports, scope and access log are bound by no signature")
 	var dir string
 	// The bundle directory may come before or after the flags.
@@ -173,6 +176,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "caseverify: %s is not a ledger public key (name+hash+key): %v\n", *pubkey, err)
 		return 2
 	}
+	var witnesses []note.Verifier
+	for _, p := range witnessFiles {
+		w, err := readWitnessKey(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "caseverify: witness key %s: %v\n", p, err)
+			return 2
+		}
+		witnesses = append(witnesses, w)
+	}
+	if *quorum == 0 {
+		*quorum = len(witnesses)
+	}
+	if *quorum < 0 || *quorum > len(witnesses) {
+		fmt.Fprintf(stderr, "caseverify: --quorum must be from 1 to the number of --witness keys (%d)\n", len(witnesses))
+		return 2
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		fmt.Fprintf(stdout, "NOT VERIFIED: the bundle directory cannot be opened: %v\n", err)
@@ -194,6 +213,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "bundle %s: case %s, %d versions, %d withheld\n", dir, m.CaseID, len(m.Events), m.WithheldCount)
 	v := &verdict{w: stdout}
 	check(b, m, vkey, verifier, v)
+	if raw, err := b.read(filepath.Base(m.CheckpointFile)); err == nil {
+		if len(witnesses) == 0 {
+			v.note("the checkpoint's cosignatures were not checked (no --witness given): a rollback or fork by the ledger's key holder is not excluded")
+		} else if got := countCosignatures(raw, verifier, witnesses); len(got) < *quorum {
+			v.fail("the checkpoint carries %d valid cosignatures of the %d witnesses given, %d needed: it was not witnessed", len(got), len(witnesses), *quorum)
+		} else {
+			v.pass("the checkpoint is cosigned by %d of %d witnesses (%s), %d needed", len(got), len(witnesses), strings.Join(got, ", "), *quorum)
+		}
+	}
 	if len(v.failures) > 0 {
 		fmt.Fprintf(stdout, "NOT VERIFIED: %d check(s) failed; first: %s\n", len(v.failures), v.failures[0])
 		return 1
@@ -214,6 +242,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func readManifest(b bundle) (manifest, error) {
 	var m manifest

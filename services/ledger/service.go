@@ -1,12 +1,14 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +24,17 @@ const CheckpointStream = "ledger-checkpoints"
 
 // CheckpointType is the type of a checkpoint event.
 const CheckpointType = "ledger.checkpoint_signed"
+
+// CosignedType is the type of the event that keeps a checkpoint with the
+// witnesses' cosignatures, appended after the checkpoint it cosigns.
+const CosignedType = "ledger.checkpoint_cosigned"
+
+// Cosign asks the witnesses to cosign a checkpoint (signed, of size
+// leaves), with prove giving the consistency proof from any older size a
+// witness last cosigned; it returns their cosignature lines, and an error
+// when fewer than the quorum cosigned (a witness that refuses because the
+// log was rolled back or forked says so in it).
+type Cosign func(ctx context.Context, signed []byte, size int64, prove func(old int64) ([]tlog.Hash, error)) (cosignatures []byte, err error)
 
 // Subject is the NATS subject checkpoints are published on.
 const Subject = "caseledger.ledger.checkpoints"
@@ -42,6 +55,10 @@ var ErrInconsistent = errors.New("ledger: the log does not extend the last signe
 
 // Service keeps the log up to date with the record and signs checkpoints.
 type Service struct {
+	// Cosign, when set, has every checkpoint cosigned by the witnesses
+	// after it is signed and kept; a checkpoint they do not cosign stays
+	// signed, is logged at ERROR, and is not kept as witnessed.
+	Cosign Cosign
 	Log      *Log
 	Keys     Keys
 	Store    eventstore.Store
@@ -140,7 +157,9 @@ func (s *Service) lastLeafInRecord(ctx context.Context) error {
 // Stored is a signed checkpoint as read back from the checkpoint stream.
 type Stored struct {
 	Checkpoint
-	Note []byte // the signed note
+	Note []byte // the signed note, with the witnesses' cosignatures once they gave them
+	// Cosigned is set when Note carries the witnesses' cosignatures.
+	Cosigned bool
 }
 
 // ReadCheckpoints reads every signed checkpoint in the checkpoint stream,
@@ -161,6 +180,16 @@ func ReadCheckpoints(ctx context.Context, st eventstore.Reader, k Keys) ([]Store
 			c, err := OpenCheckpoint([]byte(sc.Note), k.Verifier)
 			if err != nil {
 				return nil, fmt.Errorf("ledger: checkpoint %d: %w", r.Version, err)
+			}
+			if r.Type == CosignedType {
+				// The cosigned form of a checkpoint already read: it takes
+				// that checkpoint's place, cosignatures and all.
+				i := slices.IndexFunc(out, func(x Stored) bool { return x.Checkpoint == c })
+				if i < 0 {
+					return nil, fmt.Errorf("ledger: checkpoint %d cosigns no checkpoint of the stream", r.Version)
+				}
+				out[i].Note, out[i].Cosigned = []byte(sc.Note), true
+				continue
 			}
 			out = append(out, Stored{Checkpoint: c, Note: []byte(sc.Note)})
 		}
@@ -260,7 +289,43 @@ func (s *Service) SignNow(ctx context.Context) (Checkpoint, bool, error) {
 		}
 	}
 	s.Logger.Info("checkpoint signed", "size", c.Size, "root", c.Root.String())
+	if s.Cosign != nil {
+		s.witness(ctx, c, signed)
+	}
 	return c, true, nil
+}
+
+// witness has the checkpoint cosigned and keeps the cosigned note in the
+// checkpoint stream; a failure is logged, and the next checkpoint tries
+// again (the witnesses catch up with a consistency proof).
+func (s *Service) witness(ctx context.Context, c Checkpoint, signed []byte) {
+	prove := func(old int64) ([]tlog.Hash, error) {
+		if old > c.Size {
+			return nil, fmt.Errorf("ledger: a witness cosigned %d leaves, the log holds %d: %w", old, c.Size, ErrInconsistent)
+		}
+		p, err := s.Log.ProveTree(old, c.Size)
+		return []tlog.Hash(p), err
+	}
+	lines, err := s.Cosign(ctx, signed, c.Size, prove)
+	if err != nil {
+		s.Logger.Error("checkpoint not witnessed", "size", c.Size, "err", err.Error())
+		return
+	}
+	cosigned := append(bytes.TrimRight(signed, "\n"), '\n')
+	cosigned = append(cosigned, lines...)
+	body, _ := json.Marshal(Signed{Origin: c.Origin, Size: c.Size, Root: base64.StdEncoding.EncodeToString(c.Root[:]), Note: string(cosigned)})
+	now := s.Now().UTC()
+	meta, _ := json.Marshal(map[string]any{"recorded_at": now, "occurred_at": now, "source_system": "ledger",
+		"actor": map[string]string{"user_id": "ledger", "role": "system", "agency": ""}})
+	id, err := uuid.NewV7()
+	if err == nil {
+		_, err = s.Store.Append(ctx, CheckpointStream, eventstore.Any, []eventstore.EventData{{ID: id, Type: CosignedType, Data: body, Metadata: meta}})
+	}
+	if err != nil {
+		s.Logger.Error("cosigned checkpoint not kept", "size", c.Size, "err", err.Error())
+		return
+	}
+	s.Logger.Info("checkpoint witnessed", "size", c.Size)
 }
 
 // Run signs a checkpoint every interval (default one minute) until ctx
