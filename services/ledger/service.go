@@ -58,7 +58,7 @@ type Service struct {
 	// Cosign, when set, has every checkpoint cosigned by the witnesses
 	// after it is signed and kept; a checkpoint they do not cosign stays
 	// signed, is logged at ERROR, and is not kept as witnessed.
-	Cosign Cosign
+	Cosign   Cosign
 	Log      *Log
 	Keys     Keys
 	Store    eventstore.Store
