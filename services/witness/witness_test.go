@@ -17,13 +17,13 @@ import (
 
 // logOf is a log of leaves with its checkpoints signed by keys.
 type logOf struct {
-	t      *testing.T
+	t      testing.TB
 	n      int64
 	hashes []tlog.Hash
 	keys   ledger.Keys
 }
 
-func newLog(t *testing.T, keys ledger.Keys) *logOf { return &logOf{t: t, keys: keys} }
+func newLog(t testing.TB, keys ledger.Keys) *logOf { return &logOf{t: t, keys: keys} }
 
 func (l *logOf) read(ids []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(ids))
@@ -67,7 +67,7 @@ func (l *logOf) proof(from, to int64) []tlog.Hash {
 	return p
 }
 
-func keys(t *testing.T) ledger.Keys {
+func keys(t testing.TB) ledger.Keys {
 	k, err := ledger.LoadOrCreateKeys(t.TempDir(), "caseledger.test/ledger")
 	if err != nil {
 		t.Fatal(err)
