@@ -67,15 +67,32 @@ func (c storeConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// inside reports whether path is dir or below it.
+// inside reports whether path is dir or below it, following the links
+// of the part of each that exists.
 func inside(path, dir string) bool {
 	p, err1 := filepath.Abs(path)
 	d, err2 := filepath.Abs(dir)
 	if err1 != nil || err2 != nil {
 		return false
 	}
+	p, d = resolved(p), resolved(d)
 	rel, err := filepath.Rel(d, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// resolved follows the symbolic links of the longest existing prefix of an
+// absolute path.
+func resolved(p string) string {
+	rest := ""
+	for q := p; ; q = filepath.Dir(q) {
+		if r, err := filepath.EvalSymlinks(q); err == nil {
+			return filepath.Join(r, rest)
+		}
+		if filepath.Dir(q) == q {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(q), rest)
+	}
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {

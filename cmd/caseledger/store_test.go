@@ -528,14 +528,16 @@ func TestAlteredSchemaIsReported(t *testing.T) {
 		"DROP TRIGGER events_no_delete",
 		"DROP TRIGGER events_no_update",
 		"CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT 1; END",
-		"CREATE TRIGGER audit_quiet AFTER INSERT ON events BEGIN SELECT 1; END").CombinedOutput(); err != nil {
+		"CREATE TRIGGER audit_quiet AFTER INSERT ON events BEGIN SELECT 1; END",
+		// A name SQLite's statistics tables would match with LIKE.
+		"CREATE TRIGGER [sqlite-stat5] BEFORE INSERT ON events WHEN NEW.stream LIKE 'access-%' BEGIN SELECT RAISE(IGNORE); END").CombinedOutput(); err != nil {
 		t.Fatalf("sqlite3: %v\n%s", err, out)
 	}
 	report, _, err := runArgs(t, env, "verify")
 	if !errors.Is(err, errSchemaAltered) {
 		t.Fatalf("verify of an altered store: %v\n%s", err, report)
 	}
-	for _, want := range []string{"SCHEMA ALTERED: trigger events_no_delete is missing", "SCHEMA ALTERED: trigger events_no_update was replaced", "SCHEMA ALTERED: trigger audit_quiet was added"} {
+	for _, want := range []string{"SCHEMA ALTERED: trigger events_no_delete is missing", "SCHEMA ALTERED: trigger events_no_update was replaced", "SCHEMA ALTERED: trigger audit_quiet was added", "SCHEMA ALTERED: trigger sqlite-stat5 was added"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("verify does not say %q:\n%s", want, report)
 		}
@@ -559,5 +561,20 @@ func TestAlteredSchemaIsReported(t *testing.T) {
 	}
 	if _, _, err := runArgs(t, env, "store", "restore-schema", "--operator", "ops-7"); err != nil {
 		t.Fatalf("restore-schema on a whole store: %v", err)
+	}
+}
+
+// TestKeysDirThroughALink: a keys directory that is a link into the data
+// directory is inside it.
+func TestKeysDirThroughALink(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	os.MkdirAll(filepath.Join(data, "k"), 0o700)
+	os.Symlink(filepath.Join(data, "k"), filepath.Join(root, "keylink"))
+	if !inside(filepath.Join(root, "keylink", "ledger"), data) || !inside(filepath.Join(root, "keylink"), data) {
+		t.Error("a keys directory linked into the data directory is not seen inside it")
+	}
+	if inside(filepath.Join(root, "keys"), data) {
+		t.Error("a keys directory beside the data directory is seen inside it")
 	}
 }

@@ -177,11 +177,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var witnesses []note.Verifier
+	seenWitness := map[string]bool{}
 	for _, p := range witnessFiles {
 		w, err := readWitnessKey(p)
 		if err != nil {
 			fmt.Fprintf(stderr, "caseverify: witness key %s: %v\n", p, err)
 			return 2
+		}
+		// One witness counts once towards the quorum, however often its
+		// key is given.
+		if id := fmt.Sprintf("%s+%08x", w.Name(), w.KeyHash()); seenWitness[id] || seenWitness[w.Name()] {
+			fmt.Fprintf(stderr, "caseverify: witness %s is given twice: each witness counts once\n", w.Name())
+			return 2
+		} else {
+			seenWitness[id], seenWitness[w.Name()] = true, true
 		}
 		witnesses = append(witnesses, w)
 	}
@@ -400,7 +409,13 @@ func checkFiles(b bundle, m manifest, sealed map[string]bool, v *verdict) {
 		}
 	}
 	_ = fs.WalkDir(b.root.FS(), ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
+			// A part of the bundle that cannot be read cannot be vouched for.
+			v.fail("%s cannot be read, so the bundle cannot be shown to hold nothing else: %v", path, err)
+			bad++
+			return nil
+		}
+		if d.IsDir() {
 			return nil
 		}
 		if !listed[path] {

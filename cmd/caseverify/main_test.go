@@ -20,6 +20,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/services/disclosure"
 	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/caseledger/caseledger/services/witness"
 	"github.com/google/uuid"
 )
 
@@ -471,6 +472,22 @@ func TestBundleVerification(t *testing.T) {
 		if code, out := verify(t, form, f.pubkey); code != 0 {
 			t.Errorf("bundle named %q: exit %d\n%s", form, code, out)
 		}
+	}
+	// One witness counts once towards a quorum, however often given; a
+	// witness that never cosigned leaves the quorum unmet.
+	cos, err := witness.LoadOrCreateCosigner(filepath.Join(t.TempDir(), "w.key"), "witness.test/w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wpub := filepath.Join(t.TempDir(), "w.pub")
+	os.WriteFile(wpub, []byte(cos.VerifierKey()+"\n"), 0o644)
+	var twice bytes.Buffer
+	if code := run([]string{f.bundle, "--pubkey", f.pubkey, "--witness", wpub, "--witness", wpub, "--quorum", "2"}, &twice, &twice); code != 2 || !strings.Contains(twice.String(), "is given twice") {
+		t.Errorf("a witness given twice: %d %s", code, twice.String())
+	}
+	var unwitnessed bytes.Buffer
+	if code := run([]string{f.bundle, "--pubkey", f.pubkey, "--witness", wpub}, &unwitnessed, &unwitnessed); code != 1 || !strings.Contains(unwitnessed.String(), "carries 0 valid cosignatures") {
+		t.Errorf("a checkpoint no witness cosigned: %d %s", code, unwitnessed.String())
 	}
 	// Without a pinned key nothing is verified.
 	var noKey bytes.Buffer

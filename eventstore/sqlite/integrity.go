@@ -41,7 +41,10 @@ type schemaObject struct{ kind, name, table, sql string }
 func (o schemaObject) String() string { return o.kind + " " + o.name }
 
 func readSchema(ctx context.Context, db *sql.DB) (map[string]schemaObject, error) {
-	rows, err := db.QueryContext(ctx, `SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema WHERE name NOT LIKE 'sqlite_stat%'`)
+	// SQLite's own statistics tables (sqlite_stat1, 4) come and go with
+	// ANALYZE; nothing else is passed over (GLOB, unlike LIKE, is exact
+	// and case-sensitive: a trigger named sqlite-stat5 is still seen).
+	rows, err := db.QueryContext(ctx, `SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema WHERE NOT (type = 'table' AND name GLOB 'sqlite_stat[0-9]*')`)
 	if err != nil {
 		return nil, err
 	}

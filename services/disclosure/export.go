@@ -106,6 +106,11 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 	if at < 0 {
 		return Result{}, ErrNotCovered
 	}
+	// A witnessed checkpoint is worth more to a court than the first one:
+	// the first covering checkpoint that the witnesses cosigned, if any.
+	if w := slices.IndexFunc(cps[at:], func(c ledger.Stored) bool { return c.Cosigned }); w >= 0 {
+		at += w
+	}
 	cp, latest := cps[at], cps[len(cps)-1]
 	for _, c := range []ledger.Stored{cp, latest} {
 		if root, err := src.Tree.TreeHash(c.Size); err != nil || root != c.Root {

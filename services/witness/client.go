@@ -47,12 +47,19 @@ func LoadConfig(path string) (Config, []*Client, error) {
 	}
 	var errs []error
 	var clients []*Client
+	seen := map[string]bool{}
 	for i, w := range c.Witnesses {
 		v, err := NewVerifier(w.Key)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("witness %d: %w", i, err))
 			continue
 		}
+		// A witness counts once towards the quorum, however often listed.
+		if seen[v.Name()] || seen[fmt.Sprint(v.KeyHash())] {
+			errs = append(errs, fmt.Errorf("witness %d: %s is listed twice: each witness counts once", i, v.Name()))
+			continue
+		}
+		seen[v.Name()], seen[fmt.Sprint(v.KeyHash())] = true, true
 		u, err := url.Parse(w.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("witness %d: url must be http(s)://host:port", i))

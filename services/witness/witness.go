@@ -144,7 +144,13 @@ func (w *Witness) Add(old int64, proof []tlog.Hash, signed []byte) ([]byte, erro
 		return nil, err
 	}
 	_, lines, _ := bytes.Cut(cosigned, []byte("\n\n"))
-	full := append(bytes.TrimRight(signed, "\n"), '\n')
+	// The witness keeps the checkpoint with the log's verified signature
+	// and its own cosignature only: whatever else a submitter put in the
+	// note (any line, valid or not) is not kept, nor served to others.
+	full := []byte(n.Text + "\n")
+	for _, sig := range n.Sigs {
+		full = append(full, "— "+sig.Name+" "+sig.Base64+"\n"...)
+	}
 	full = append(full, lines...)
 	next := Seen{Size: c.Size, Root: base64.StdEncoding.EncodeToString(c.Root[:]), Note: string(full)}
 	if err := w.persist(origin, next); err != nil {
@@ -267,7 +273,7 @@ func ParseRequest(body []byte) (old int64, proof []tlog.Hash, signed []byte, err
 	if !ok || !found {
 		return 0, nil, nil, errors.New("the first line must be: old SIZE")
 	}
-	if old, err = strconv.ParseInt(size, 10, 64); err != nil || old < 0 || (size != "0" && strings.HasPrefix(size, "0")) {
+	if old, err = strconv.ParseInt(size, 10, 64); err != nil || old < 0 || strings.HasPrefix(size, "+") || (size != "0" && strings.HasPrefix(size, "0")) {
 		return 0, nil, nil, errors.New("the old size is not a count")
 	}
 	for {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,8 +108,14 @@ func TestWitnessProtocol(t *testing.T) {
 		t.Fatalf("first checkpoint: %v %q", err, lines)
 	}
 	l.grow("d", "e")
-	if _, err := c.Submit(ctx, 3, l.proof(3, 5), l.checkpoint(5)); err != nil {
+	// Whatever else a submitter puts in the note (here a bogus line in the
+	// witness's own name) is not kept, nor served to others.
+	poisoned := append(l.checkpoint(5), []byte("— witness.test/w1 "+strings.Repeat("A", 100)+"\n")...)
+	if _, err := c.Submit(ctx, 3, l.proof(3, 5), poisoned); err != nil {
 		t.Fatalf("a log that grew: %v", err)
+	}
+	if latest, err := c.Latest(ctx, k.Verifier.Name()); err != nil || strings.Count(string(latest), "— witness.test/w1 ") != 1 {
+		t.Fatalf("the witness keeps what a submitter added: %v\n%s", err, latest)
 	}
 	// A stale old size is answered with the witness's own.
 	var conflict *witness.ConflictError
@@ -143,9 +150,11 @@ func TestWitnessProtocol(t *testing.T) {
 		t.Fatalf("a checkpoint signed by another key of the log's name: %v", err)
 	}
 	// Garbage.
-	resp, err := http.Post(srv.URL+"/add-checkpoint", "text/plain", strings.NewReader("old -1\n\nnot a note"))
-	if err != nil || resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("garbage: %v %v", err, resp.Status)
+	for _, garbage := range []string{"old -1\n\nnot a note", "old +5\n\n" + string(l.checkpoint(5)), "old 05\n\n" + string(l.checkpoint(5))} {
+		resp, err := http.Post(srv.URL+"/add-checkpoint", "text/plain", strings.NewReader(garbage))
+		if err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("garbage %q: %v %v", garbage[:8], err, resp.Status)
+		}
 	}
 	// The witness's view survives a restart, and anyone can read it.
 	w2, err := witness.Open(dir, cos, k.Verifier)
@@ -203,5 +212,18 @@ func TestKeys(t *testing.T) {
 		if _, err := witness.NewVerifier(bad); err == nil {
 			t.Errorf("%q accepted as a witness key", bad)
 		}
+	}
+}
+
+// TestConfigCountsEachWitnessOnce: a witness listed twice is refused.
+func TestConfigCountsEachWitnessOnce(t *testing.T) {
+	cos, err := witness.LoadOrCreateCosigner(filepath.Join(t.TempDir(), "w.key"), "witness.test/w3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "witnesses.json")
+	os.WriteFile(path, []byte(`{"quorum": 2, "witnesses": [{"url": "http://127.0.0.1:1", "key": "`+cos.VerifierKey()+`"}, {"url": "http://127.0.0.1:1/", "key": "`+cos.VerifierKey()+`"}]}`), 0o600)
+	if _, _, err := witness.LoadConfig(path); err == nil || !strings.Contains(err.Error(), "listed twice") {
+		t.Fatalf("a witness listed twice: %v", err)
 	}
 }
