@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/caseledger/caseledger/services/witness"
 )
 
 // defaultOrigin names a single node's log; a service names its own with
@@ -53,8 +54,11 @@ func runLedger(ctx context.Context, args []string, getenv func(string) string, s
 	if len(args) > 0 && (args[0] == "prove" || args[0] == "consistency") {
 		return runProve(ctx, args, getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "status" {
+		return runLedgerStatus(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "pubkey" {
-		return fmt.Errorf("%w: caseledger ledger pubkey | prove EVENT_ID | consistency SIZE SIZE", errUsage)
+		return fmt.Errorf("%w: caseledger ledger pubkey | status [--witnesses FILE] | prove EVENT_ID | consistency SIZE SIZE", errUsage)
 	}
 	f := newFlags("ledger pubkey", getenv, stderr)
 	origin, keyFile := getenvOr(getenv, "CASELEDGER_LEDGER_ORIGIN", defaultOrigin), getenv("CASELEDGER_LEDGER_KEY")
@@ -177,4 +181,50 @@ func ledgerFromRecord(ctx context.Context, c storeConfig, pubkey string) (events
 		return nil, nil, ledger.Keys{}, err
 	}
 	return store, tree, keys, nil
+}
+
+// runLedgerStatus prints the log as rebuilt from the record, its last
+// signed checkpoint (and whether witnesses cosigned it), and, with
+// --witnesses, each witness's latest view against the record.
+func runLedgerStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newFlags("ledger status", getenv, stderr)
+	pubkey := getenv("CASELEDGER_LEDGER_PUBKEY")
+	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default KEYS_DIR/ledger/ledger.pub) (env CASELEDGER_LEDGER_PUBKEY)")
+	witnesses := getenv("CASELEDGER_WITNESSES")
+	f.StringVar(&witnesses, "witnesses", witnesses, "the ledger's witnesses file (env CASELEDGER_WITNESSES)")
+	if err := f.parse(args, 0); err != nil {
+		return err
+	}
+	var clients []*witness.Client
+	if witnesses != "" {
+		var err error
+		if _, clients, err = witness.LoadConfig(witnesses); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	store, tree, keys, err := ledgerFromRecord(ctx, f.store, pubkey)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	root, _ := tree.Root()
+	fmt.Fprintf(stdout, "log %s rebuilt from the record: %d leaves, root %s\n", keys.Verifier.Name(), tree.Size(), root)
+	cps, err := ledger.ReadCheckpoints(ctx, store, keys)
+	if err != nil {
+		return err
+	}
+	if len(cps) == 0 {
+		fmt.Fprintln(stdout, "no signed checkpoint in the record yet")
+	} else {
+		last := cps[len(cps)-1]
+		witnessed := "not cosigned by witnesses"
+		if last.Cosigned {
+			witnessed = "cosigned by witnesses"
+		}
+		fmt.Fprintf(stdout, "last signed checkpoint: %d leaves, root %s, %s (%d checkpoints in all)\n", last.Size, last.Root, witnessed, len(cps))
+	}
+	if len(clients) == 0 {
+		return nil
+	}
+	return checkWitnesses(ctx, clients, keys, tree, stdout)
 }

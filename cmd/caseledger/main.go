@@ -70,6 +70,9 @@ Usage:
       record in the store who did it and what was found
   caseledger ledger pubkey [--ledger-key FILE] [--ledger-origin NAME]
       print the public key that checks the log's signed checkpoints
+  caseledger ledger status [--witnesses FILE]
+      print the log rebuilt from the record, its last signed checkpoint and
+      whether witnesses cosigned it, and each witness's latest view
   caseledger ledger prove EVENT_ID | ledger consistency SIZE SIZE [--pubkey FILE]
       print (JSON) an event's inclusion proof in the newest signed checkpoint,
       or the consistency proof between two signed checkpoints

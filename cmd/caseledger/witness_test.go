@@ -76,6 +76,10 @@ func TestWitnessedLedgerCatchesARollback(t *testing.T) {
 		!strings.Contains(string(out), "the record extends it") {
 		t.Fatalf("verify --witnesses before the rollback: %v\n%s", err, out)
 	}
+	if out, err := exec.Command(bin, "ledger", "status", "--data-dir", data, "--keys-dir", keysDir, "--witnesses", witnesses).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "cosigned by witnesses") || !strings.Contains(string(out), "witness witness.test/w1 cosigned") {
+		t.Fatalf("ledger status: %v\n%s", err, out)
+	}
 
 	// The insider rolls the whole log back by its last five events, and
 	// removes every trace the record and the ledger kept.
