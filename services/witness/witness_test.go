@@ -227,3 +227,56 @@ func TestConfigCountsEachWitnessOnce(t *testing.T) {
 		t.Fatalf("a witness listed twice: %v", err)
 	}
 }
+
+// TestQuorumWithBadWitnesses: a witness that is down, one that answers
+// garbage, and one whose key changed give no cosignature; the quorum is
+// reached with the honest ones or the checkpoint is reported unwitnessed,
+// naming each failure.
+func TestQuorumWithBadWitnesses(t *testing.T) {
+	k := keys(t)
+	l := newLog(t, k)
+	l.grow("a", "b")
+	honest := func(name string) *witness.Client {
+		cos, err := witness.LoadOrCreateCosigner(filepath.Join(t.TempDir(), "w.key"), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := witness.Open(t.TempDir(), cos, k.Verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(w.Handler())
+		t.Cleanup(srv.Close)
+		v, _ := witness.NewVerifier(cos.VerifierKey())
+		return &witness.Client{URL: srv.URL, Verifier: v}
+	}
+	good := honest("witness.test/good")
+	down := honest("witness.test/down")
+	down.URL = "http://127.0.0.1:1"
+	garbage := honest("witness.test/garbage")
+	gsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("— witness.test/garbage AAAA\n")) }))
+	defer gsrv.Close()
+	garbage.URL = gsrv.URL
+	rekeyed := honest("witness.test/rekeyed")
+	old, _ := witness.LoadOrCreateCosigner(filepath.Join(t.TempDir(), "old.key"), "witness.test/rekeyed")
+	rekeyed.Verifier, _ = witness.NewVerifier(old.VerifierKey()) // the ledger still pins the old key
+	prove := func(old int64) ([]tlog.Hash, error) { return l.proof(old, l.n), nil }
+	ctx := context.Background()
+
+	q := &witness.Quorum{Clients: []*witness.Client{down, garbage, rekeyed, good}, N: 2}
+	_, err := q.Cosign(ctx, l.checkpoint(l.n), l.n, prove)
+	if err == nil || !strings.Contains(err.Error(), "1 of 4 witnesses cosigned, 2 needed") {
+		t.Fatalf("a quorum not reached: %v", err)
+	}
+	for _, want := range []string{"witness witness.test/down", "witness witness.test/garbage answered no valid cosignature", "witness witness.test/rekeyed answered no valid cosignature"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+	l.grow("c")
+	q.N = 1
+	lines, err := q.Cosign(ctx, l.checkpoint(l.n), l.n, prove)
+	if err != nil || !strings.HasPrefix(string(lines), "— witness.test/good ") || strings.Count(string(lines), "\n") != 1 {
+		t.Fatalf("a quorum of one with one honest witness: %v %q", err, lines)
+	}
+}
