@@ -254,7 +254,9 @@ func TestQuorumWithBadWitnesses(t *testing.T) {
 	down := honest("witness.test/down")
 	down.URL = "http://127.0.0.1:1"
 	garbage := honest("witness.test/garbage")
-	gsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("— witness.test/garbage AAAA\n")) }))
+	gsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("— witness.test/garbage AAAA\n"))
+	}))
 	defer gsrv.Close()
 	garbage.URL = gsrv.URL
 	rekeyed := honest("witness.test/rekeyed")
