@@ -328,6 +328,10 @@ func prefixField(prefix string, err error) error {
 type storedMeta struct {
 	SchemaVersion int `json:"schema_version"`
 	Meta
+	// WriterSig is the writer's signature the store's writer adds as the
+	// last field (see services/ledger: writer signatures); the domain
+	// neither makes nor reads it.
+	WriterSig string `json:"writer_sig,omitempty"`
 }
 
 // EncodeStored returns what a store keeps of an event: its type, its

@@ -15,6 +15,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/eventstore/kurrent"
 	"github.com/caseledger/caseledger/eventstore/sqlite"
+	"github.com/caseledger/caseledger/services/ledger"
 )
 
 // storeConfig says where the record lives. Flags override the environment,
@@ -226,14 +227,27 @@ func (f *flags) parseRange(args []string, least, most int, validators ...func() 
 // openStore opens the record: EventStoreDB/KurrentDB when a URL is given,
 // else the embedded store, creating the data directory (readable by its
 // owner only: it holds case files) when it does not exist.
+//
+// Every append through it is signed with the writer key of the keys
+// directory (made on first use): what this process writes, the ledger can
+// tell from what an insider adds.
 func openStore(ctx context.Context, c storeConfig) (eventstore.Store, error) {
+	wk, err := writerKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	var st eventstore.Store
 	if c.EventStoreURL != "" {
-		return kurrent.Open(ctx, c.EventStoreURL)
-	}
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		st, err = kurrent.Open(ctx, c.EventStoreURL)
+	} else if err = os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
+	} else {
+		st, err = sqlite.Open(ctx, c.EventsFile(), sqlite.Options{})
 	}
-	return sqlite.Open(ctx, c.EventsFile(), sqlite.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return ledger.SigningStore{Store: st, Writer: wk.Signer}, nil
 }
 
 // openReader opens the record for reading only: the embedded store without

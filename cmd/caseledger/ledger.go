@@ -14,6 +14,7 @@ import (
 
 	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/caseledger/caseledger/services/witness"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // defaultOrigin names a single node's log; a service names its own with
@@ -27,6 +28,33 @@ func ledgerDir(c storeConfig) string { return filepath.Join(c.DataDir, "ledger")
 // ledgerKeyDir is where the ledger's key pair lives: in the keys directory,
 // apart from the data directory it protects.
 func ledgerKeyDir(c storeConfig) string { return filepath.Join(c.keysDir(), "ledger") }
+
+// writerOrigin names the writer key caseledger makes.
+const writerOrigin = "caseledger.local/writer"
+
+// writerKeyDir holds the writer key pair (signing.key, and its public key
+// as ledger.pub): in the keys directory.
+func writerKeyDir(c storeConfig) string { return filepath.Join(c.keysDir(), "writer") }
+
+// writerKeys loads the writer key that signs every append of this
+// process, making it on first use.
+func writerKeys(c storeConfig) (ledger.Keys, error) {
+	return ledger.LoadOrCreateKeys(writerKeyDir(c), writerOrigin)
+}
+
+// localWriters is the writer public key of the keys directory, if any: what
+// verify and the single-node ledger check appends against.
+func localWriters(c storeConfig) ([]note.Verifier, error) {
+	path := filepath.Join(writerKeyDir(c), ledger.PublicKeyFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	k, err := ledger.LoadVerifier(path)
+	if err != nil {
+		return nil, err
+	}
+	return []note.Verifier{k.Verifier}, nil
+}
 
 // errKeyInDataDir is returned when a ledger key is found where earlier
 // versions made it, in the data directory.

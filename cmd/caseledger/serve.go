@@ -29,6 +29,7 @@ import (
 	"github.com/caseledger/caseledger/services/witness"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // serveConfig is the configuration of `caseledger serve`.
@@ -71,6 +72,9 @@ type serveConfig struct {
 	RestartLimit   int
 	// Witnesses is the ledger's witnesses file (CASELEDGER_WITNESSES).
 	Witnesses string
+	// Writers is the registry of writer public keys the ledger checks
+	// appends against (CASELEDGER_WRITERS), one key a line.
+	Writers string
 }
 
 var roles = []string{"all", "ingest", "relay", "project", "api", "ledger"}
@@ -195,6 +199,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.duration(&cfg.RestartBackoff, "restart-backoff", "CASELEDGER_RESTART_BACKOFF", time.Second, "first delay before a failed role is restarted, doubling up to 30s")
 	f.integer(&cfg.RestartLimit, "restart-limit", "CASELEDGER_RESTART_LIMIT", 5, "failures of one role within five minutes that stop the process, for its service manager to restart it")
 	f.str(&cfg.Emitters, "emitters", "CASELEDGER_EMITTERS", "", "JSON registry of emitters' public keys: when set, only commands they sign are recorded")
+	f.str(&cfg.Writers, "writers", "CASELEDGER_WRITERS", "", "file of writer public keys, one a line (each process's KEYS_DIR/writer/ledger.pub): the ledger logs only what they signed (default on a single node: this process's own)")
 	f.str(&cfg.Witnesses, "witnesses", "CASELEDGER_WITNESSES", "", "JSON file {quorum, witnesses: [{url, key}]}: the ledger has every checkpoint cosigned, and refuses to start when a witness saw a longer or other log")
 	if err := f.parse(args, 0, func() error { cfg.EventStoreURL = f.store.EventStoreURL; return cfg.Validate() }); err != nil {
 		return err
@@ -363,6 +368,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer lg.Close()
 		svc := &ledger.Service{Log: lg, Keys: keys, Store: store, NATS: nc, Interval: cfg.LedgerInterval, Logger: base.With("component", "ledger")}
+		// The ledger logs only what a registered writer signed. On a single
+		// node the one writer is this process; beside EventStoreDB each
+		// role's process writes with its own key, and the registry of
+		// their public keys (--writers) is needed to check them.
+		switch {
+		case cfg.Writers != "":
+			if svc.Writers, err = loadWriters(cfg.Writers); err != nil {
+				return err
+			}
+		case f.store.EventStoreURL == "":
+			if svc.Writers, err = localWriters(f.store); err != nil {
+				return err
+			}
+		default:
+			log.Warn("no --writers registry: the ledger logs appends without checking their writer signatures")
+		}
 		if err := svc.Start(ctx); err != nil {
 			return err
 		}
@@ -431,6 +452,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintln(stdout, "caseledger stopped cleanly")
 	return nil
+}
+
+// loadWriters reads a registry of writer public keys, one a line.
+func loadWriters(path string) ([]note.Verifier, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--writers: %w", err)
+	}
+	var out []note.Verifier
+	for i, line := range strings.Split(string(raw), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		v, err := note.NewVerifier(line)
+		if err != nil {
+			return nil, fmt.Errorf("--writers %s line %d: not a writer public key", path, i+1)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--writers %s lists no key", path)
+	}
+	return out, nil
 }
 
 // served is what prepareServe read and opened before anything was made.

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/ledger"
@@ -576,5 +578,66 @@ func TestKeysDirThroughALink(t *testing.T) {
 	}
 	if inside(filepath.Join(root, "keys"), data) {
 		t.Error("a keys directory beside the data directory is seen inside it")
+	}
+}
+
+// TestForgedTailIsRefused plays the insider of issue 14 with the stock
+// sqlite3 tool: a forged note appended at the end of a case, triggers
+// dropped, its chain hash recomputed from the README's formula, triggers
+// put back. The chain holds; but the event is not signed by the writer:
+// verify names it, serve's ledger refuses to log (and so to sign) it, and
+// no bundle of the case can be proven.
+func TestForgedTailIsRefused(t *testing.T) {
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		t.Skip("the sqlite3 tool is not installed (scripts/test.sh installs it)")
+	}
+	for _, afterCheckpoint := range []bool{false, true} {
+		t.Run(fmt.Sprintf("after a checkpoint %v", afterCheckpoint), func(t *testing.T) { forgeTail(t, afterCheckpoint) })
+	}
+}
+
+func forgeTail(t *testing.T, afterCheckpoint bool) {
+	ctx := context.Background()
+	dir, caseID := demoInto(t, "3")
+	if afterCheckpoint {
+		signCheckpoint(t, dir)
+	}
+	env := map[string]string{"CASELEDGER_DATA_DIR": dir}
+	if report, _, err := runArgs(t, env, "verify"); err != nil || !strings.Contains(report, "every event is signed by a registered writer") {
+		t.Fatalf("verify of the untouched record: %v\n%s", err, report)
+	}
+	st, err := openReader(ctx, storeConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.ReadStream(ctx, "case-"+caseID, 0, 10000)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := recs[len(recs)-1]
+	forged := eventstore.EventData{ID: uuid.New(), Type: "case.note_added",
+		Data:     []byte(`{"note_id":"` + uuid.NewString() + `","text":"FORGED: victim recanted"}`),
+		Metadata: last.Metadata} // a genuine event's metadata, writer signature and all
+	version := last.Version + 1
+	hash := eventstore.ChainHash(last.Hash, last.Stream, version, forged)
+	insert := fmt.Sprintf(`INSERT INTO events (stream, version, event_id, type, data, metadata, recorded_at, prev_hash, hash) VALUES ('%s', %d, '%s', '%s', CAST(X'%x' AS BLOB), CAST(X'%x' AS BLOB), %d, X'%x', X'%x')`,
+		last.Stream, version, forged.ID, forged.Type, forged.Data, forged.Metadata, last.RecordedAt.UnixMicro()+1, last.Hash[:], hash[:])
+	db := filepath.Join(dir, "events.db")
+	if out, err := exec.Command("sqlite3", db, "DROP TRIGGER events_no_update", insert,
+		"CREATE TRIGGER events_no_update BEFORE UPDATE ON events\nBEGIN SELECT RAISE(ABORT, 'caseledger: events are immutable'); END").CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3: %v\n%s", err, out)
+	}
+	report, _, err := runArgs(t, env, "verify")
+	if !errors.Is(err, errUnsigned) || !strings.Contains(report, "every chain holds") ||
+		!strings.Contains(report, fmt.Sprintf("UNSIGNED ledger: the event's writer signature does not verify: %s version %d", last.Stream, version)) {
+		t.Fatalf("verify of the forged tail: %v\n%s", err, report)
+	}
+	_, _, err = runArgs(t, env, "serve", "--nats-listen", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+	if !errors.Is(err, ledger.ErrBadWriterSig) || !strings.Contains(err.Error(), fmt.Sprintf("%s version %d", last.Stream, version)) {
+		t.Fatalf("serve's ledger on the forged tail: %v", err)
+	}
+	if _, _, err := runArgs(t, env, "export", caseID, "--out", filepath.Join(t.TempDir(), "b")); err == nil {
+		t.Fatal("a bundle of the case with the forged tail was made")
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/eventstore/sqlite"
+	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/google/uuid"
 )
 
@@ -45,6 +46,11 @@ func runStore(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer st.Close()
+	wk, err := writerKeys(f.store)
+	if err != nil {
+		return err
+	}
+	signed := ledger.SigningStore{Store: st, Writer: wk.Signer}
 	if len(st.Restored) == 0 {
 		fmt.Fprintln(stdout, "the store's schema is whole: nothing to restore")
 		return nil
@@ -57,7 +63,7 @@ func runStore(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if _, err := st.Append(ctx, maintenanceStream, eventstore.Any, []eventstore.EventData{{ID: id, Type: "store.schema_restored", Data: data, Metadata: meta}}); err != nil {
+	if _, err := signed.Append(ctx, maintenanceStream, eventstore.Any, []eventstore.EventData{{ID: id, Type: "store.schema_restored", Data: data, Metadata: meta}}); err != nil {
 		return fmt.Errorf("the schema was restored but the record could not say so: %w", err)
 	}
 	for _, p := range st.Restored {

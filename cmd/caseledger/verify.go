@@ -13,6 +13,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/caseledger/caseledger/services/witness"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // errChainBroken is returned by verify when any chain breaks.
@@ -47,8 +48,12 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer store.Close()
+	writers, err := localWriters(f.store)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	v, tree, err := verifyAll(ctx, store)
+	v, tree, wrep, err := verifyWriters(ctx, store, writers)
 	if err != nil {
 		return err
 	}
@@ -63,6 +68,19 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 			fmt.Fprintf(stdout, "BROKEN %s at version %d: %s\n", b.Stream, b.Version, b.Reason)
 		}
 		errs = append(errs, fmt.Errorf("%w in %d streams", errChainBroken, len(v.Breaks)))
+	}
+	switch {
+	case len(writers) == 0:
+		fmt.Fprintf(stdout, "writer signatures not checked: no writer key in %s\n", writerKeyDir(f.store))
+	case !wrep.checked:
+		fmt.Fprintln(stdout, "writer signatures not checked: the record began before writer signatures")
+	case wrep.bad == 0:
+		fmt.Fprintln(stdout, "every event is signed by a registered writer")
+	default:
+		for _, msg := range wrep.failures {
+			fmt.Fprintf(stdout, "UNSIGNED %s\n", msg)
+		}
+		errs = append(errs, fmt.Errorf("%w: %d", errUnsigned, wrep.bad))
 	}
 	// The embedded store's schema backs its invariants: one an insider
 	// altered (a trigger dropped to rewrite a row) is reported.
@@ -139,16 +157,52 @@ func checkCheckpoints(ctx context.Context, store eventstore.Reader, tree *ledger
 // verifyAll feeds the global log through a chain verifier and into a
 // Merkle log rebuilt in memory, in one pass.
 func verifyAll(ctx context.Context, store eventstore.Reader) (*eventstore.Verifier, *ledger.Log, error) {
+	v, tree, _, err := verifyWriters(ctx, store, nil)
+	return v, tree, err
+}
+
+// verifyWriters walks the log once, checking every chain, rebuilding the
+// Merkle log and, when writers are given and the record signs from its
+// first event, every event's writer signature; it returns each event a
+// registered writer did not sign (at most 100 of them, and their count).
+func verifyWriters(ctx context.Context, store eventstore.Reader, writers []note.Verifier) (*eventstore.Verifier, *ledger.Log, writerReport, error) {
 	v := eventstore.NewVerifier()
 	tree := ledger.NewMemory()
+	var rep writerReport
+	if len(writers) > 0 {
+		signs, err := ledger.SignsFromStart(ctx, store)
+		if err != nil {
+			return nil, nil, rep, fmt.Errorf("verify: %w", err)
+		}
+		rep.checked = signs
+	}
 	_, err := tree.CatchUp(ctx, store, func(page []eventstore.Record) error {
 		for _, r := range page {
 			v.Add(r)
+			if rep.checked {
+				if err := ledger.CheckWriter(r, writers); err != nil {
+					rep.bad++
+					if len(rep.failures) < 100 {
+						rep.failures = append(rep.failures, err.Error())
+					}
+				}
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("verify: %w", err)
+		return nil, nil, rep, fmt.Errorf("verify: %w", err)
 	}
-	return v, tree, nil
+	return v, tree, rep, nil
 }
+
+// writerReport is what verify found of the writer signatures.
+type writerReport struct {
+	checked  bool // the record signs from its first event, and writers were given
+	bad      int
+	failures []string
+}
+
+// errUnsigned is returned by verify when events are not signed by a
+// registered writer.
+var errUnsigned = errors.New("events not signed by a registered writer")

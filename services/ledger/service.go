@@ -15,6 +15,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -55,6 +56,13 @@ var ErrInconsistent = errors.New("ledger: the log does not extend the last signe
 
 // Service keeps the log up to date with the record and signs checkpoints.
 type Service struct {
+	// Writers are the keys whose signatures the ledger requires on every
+	// event it logs, once the record's first event is signed (see
+	// CheckWriter); none, and nothing is checked.
+	Writers []note.Verifier
+	// checkWriters is decided at the first event: the record signs from
+	// its start.
+	checkWriters, decided bool
 	// Cosign, when set, has every checkpoint cosigned by the witnesses
 	// after it is signed and kept; a checkpoint they do not cosign stays
 	// signed, is logged at ERROR, and is not kept as witnessed.
@@ -218,7 +226,25 @@ func (s *Service) consistent(c Checkpoint) error {
 
 func (s *Service) catchUp(ctx context.Context) (int64, error) {
 	n, err := s.Log.CatchUp(ctx, s.Store, func(page []eventstore.Record) error {
+		if len(s.Writers) > 0 && !s.decided {
+			signs, err := SignsFromStart(ctx, s.Store)
+			if err != nil {
+				return err
+			}
+			s.checkWriters, s.decided = signs, true
+			if !signs {
+				s.Logger.Warn("the record began before writer signatures: the ledger logs its events unchecked")
+			}
+		}
 		for _, r := range page {
+			if s.checkWriters {
+				// Nothing a registered writer did not sign is logged, nor
+				// anything after it.
+				if err := CheckWriter(r, s.Writers); err != nil {
+					s.Logger.Error("event refused: not signed by a registered writer", "stream", r.Stream, "version", r.Version, "err", err.Error())
+					return err
+				}
+			}
 			if r.Stream != CheckpointStream {
 				s.grew = true
 			}
