@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/caseledger/caseledger/domain/gen"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestWitnessedLedgerCatchesARollback plays adversary D with the stock
@@ -56,6 +60,26 @@ func TestWitnessedLedgerCatchesARollback(t *testing.T) {
 		t.Fatalf("emit: %v\n%s", err, out)
 	}
 	within(t, 30*time.Second, func() bool { return strings.Contains(serve.out.String(), `"msg":"checkpoint witnessed"`) })
+	// The witnessed checkpoint is published on NATS, into a stream no one
+	// may purge or delete from.
+	nc, err := nats.Connect("nats://127.0.0.1:" + strconv.Itoa(natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	cps, err := js.Stream(ctx, natsbus.CheckpointsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastMsg, err := cps.GetLastMsgForSubject(ctx, natsbus.CheckpointsSubject)
+	if err != nil || !strings.Contains(string(lastMsg.Data), "witness.test/w1") {
+		t.Fatalf("the last checkpoint on NATS is not the witnessed one: %v %s", err, lastMsg.Data)
+	}
+	if err := cps.Purge(ctx); err == nil {
+		t.Error("the checkpoint stream was purged")
+	}
+	nc.Close()
 	serve.stop(t)
 
 	// Untouched: a bundle of a case verifies, cosigned by the witness.
@@ -79,6 +103,31 @@ func TestWitnessedLedgerCatchesARollback(t *testing.T) {
 	if out, err := exec.Command(bin, "ledger", "status", "--data-dir", data, "--keys-dir", keysDir, "--witnesses", witnesses).CombinedOutput(); err != nil ||
 		!strings.Contains(string(out), "cosigned by witnesses") || !strings.Contains(string(out), "witness witness.test/w1 cosigned") {
 		t.Fatalf("ledger status: %v\n%s", err, out)
+	}
+
+	// One case rolled back: its last two events deleted (in the middle of
+	// the log), every checkpoint row and the ledger's files too, on a copy.
+	one := filepath.Join(root, "one-case")
+	if err := os.MkdirAll(one, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(one, "events.db"), raw, 0o600)
+	if out, err := exec.Command("sqlite3", "-cmd", ".timeout 5000", filepath.Join(one, "events.db"),
+		"DROP TRIGGER events_no_delete",
+		"DELETE FROM events WHERE position IN (SELECT position FROM events WHERE stream = 'case-"+c.ID.String()+"' ORDER BY version DESC LIMIT 2)",
+		"DELETE FROM events WHERE stream = 'ledger-checkpoints'").CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3 on the copy: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "store", "restore-schema", "--data-dir", one, "--keys-dir", keysDir, "--operator", "insider").CombinedOutput(); err != nil {
+		t.Fatalf("restore-schema on the copy: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "verify", "--data-dir", one, "--keys-dir", keysDir, "--witnesses", witnesses).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "WITNESS witness.test/w1") {
+		t.Fatalf("verify --witnesses after one case was rolled back: %v\n%s", err, out)
 	}
 
 	// The insider rolls the whole log back by its last five events, and

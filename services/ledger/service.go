@@ -351,6 +351,11 @@ func (s *Service) witness(ctx context.Context, c Checkpoint, signed []byte) {
 		s.Logger.Error("cosigned checkpoint not kept", "size", c.Size, "err", err.Error())
 		return
 	}
+	if s.NATS != nil {
+		if err := s.NATS.Publish(Subject, body); err != nil {
+			s.Logger.Warn("cosigned checkpoint not published on NATS", "size", c.Size, "err", err)
+		}
+	}
 	s.Logger.Info("checkpoint witnessed", "size", c.Size)
 }
 

@@ -24,6 +24,10 @@ const (
 	IntakeStream     = "INTAKE"
 	CaseEventsStream = "CASE_EVENTS"
 	RejectedStream   = "REJECTED"
+	// CheckpointsStream keeps every checkpoint the ledger publishes, signed
+	// and then cosigned, on CheckpointsSubject: no one deletes or purges it.
+	CheckpointsStream  = "CHECKPOINTS"
+	CheckpointsSubject = "caseledger.ledger.checkpoints"
 
 	IntakePrefix   = "caseledger.intake."   // + command name
 	EventsPrefix   = "caseledger.events."   // + case id + "." + event type
@@ -72,7 +76,7 @@ type Config struct {
 // Defaults for a single node.
 var Defaults = Config{Replicas: 1, DedupWindow: 24 * time.Hour, MaxMsgSize: 1 << 20, RejectedMaxAge: 90 * 24 * time.Hour}
 
-// EnsureStreams creates or updates the three streams.
+// EnsureStreams creates or updates caseledger's streams.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error {
 	streams := []jetstream.StreamConfig{
 		{
@@ -87,6 +91,12 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 			Duplicates: c.DedupWindow, Replicas: c.Replicas,
 			DenyDelete: true, DenyPurge: true,
 			Description: "every committed case event, relayed from the store",
+		},
+		{
+			Name: CheckpointsStream, Subjects: []string{CheckpointsSubject},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: c.Replicas, DenyDelete: true, DenyPurge: true,
+			Description: "the ledger's signed and witnessed checkpoints, as published",
 		},
 		{
 			Name: RejectedStream, Subjects: []string{RejectedPrefix + ">"},

@@ -47,11 +47,11 @@ func Permissions(role string) (*server.Permissions, error) {
 		}
 	}
 	inbox := "_INBOX.>"
-	// The writing roles make sure caseledger's three streams exist, and
+	// The writing roles make sure caseledger's streams exist, and
 	// may touch no other stream.
 	var streams []string
 	for _, op := range []string{"CREATE", "UPDATE", "INFO"} {
-		for _, st := range []string{IntakeStream, CaseEventsStream, RejectedStream} {
+		for _, st := range []string{IntakeStream, CaseEventsStream, RejectedStream, CheckpointsStream} {
 			streams = append(streams, "$JS.API.STREAM."+op+"."+st)
 		}
 	}
