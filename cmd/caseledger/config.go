@@ -33,6 +33,10 @@ type storeConfig struct {
 	// they protect (CASELEDGER_KEYS_DIR; default caseledger-keys beside
 	// the data directory, so ./caseledger-keys by default).
 	KeysDir string
+	// WriterKey, when set, is the writer's signing key file instead of
+	// KEYS_DIR/writer/signing.key (CASELEDGER_WRITER_KEY): processes that
+	// share one registered writer key, as compose's roles do.
+	WriterKey string
 }
 
 // keysDir is KeysDir, or its default when the configuration was built
@@ -130,6 +134,8 @@ func newFlags(name string, getenv func(string) string, stderr io.Writer) *flags 
 	f.StringVar(&f.store.ReadModelURL, "readmodel-url", f.store.ReadModelURL, "PostgreSQL for the read models instead of DATA_DIR/readmodels.db (env CASELEDGER_READMODEL_URL)")
 	f.StringVar(&f.store.DataDir, "data-dir", f.store.DataDir, "data directory of the embedded store (env CASELEDGER_DATA_DIR)")
 	f.StringVar(&f.store.EventStoreURL, "eventstore-url", f.store.EventStoreURL, "EventStoreDB/KurrentDB connection string instead of the embedded store (env CASELEDGER_EVENTSTORE_URL)")
+	f.store.WriterKey = getenv("CASELEDGER_WRITER_KEY")
+	f.StringVar(&f.store.WriterKey, "writer-key", f.store.WriterKey, "the writer's signing key file instead of KEYS_DIR/writer/signing.key (env CASELEDGER_WRITER_KEY)")
 	f.store.KeysDir = getenv("CASELEDGER_KEYS_DIR")
 	f.StringVar(&f.store.KeysDir, "keys-dir", f.store.KeysDir, "directory of every key and credentials file, apart from the data directory (env CASELEDGER_KEYS_DIR; default caseledger-keys beside the data directory)")
 	return f

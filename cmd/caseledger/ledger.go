@@ -39,12 +39,22 @@ func writerKeyDir(c storeConfig) string { return filepath.Join(c.keysDir(), "wri
 // writerKeys loads the writer key that signs every append of this
 // process, making it on first use.
 func writerKeys(c storeConfig) (ledger.Keys, error) {
+	if c.WriterKey != "" {
+		return ledger.LoadKeys(c.WriterKey)
+	}
 	return ledger.LoadOrCreateKeys(writerKeyDir(c), writerOrigin)
 }
 
 // localWriters is the writer public key of the keys directory, if any: what
 // verify and the single-node ledger check appends against.
 func localWriters(c storeConfig) ([]note.Verifier, error) {
+	if c.WriterKey != "" {
+		k, err := ledger.LoadKeys(c.WriterKey)
+		if err != nil {
+			return nil, err
+		}
+		return []note.Verifier{k.Verifier}, nil
+	}
 	path := filepath.Join(writerKeyDir(c), ledger.PublicKeyFile)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -641,3 +641,29 @@ func forgeTail(t *testing.T, afterCheckpoint bool) {
 		t.Fatal("a bundle of the case with the forged tail was made")
 	}
 }
+
+// TestSharedWriterKey: processes given one writer key (--writer-key, as
+// compose's roles are) sign with it, and verify checks with it; events
+// signed with another process's own key are named.
+func TestSharedWriterKey(t *testing.T) {
+	shared := filepath.Join(t.TempDir(), "w")
+	if _, err := ledger.LoadOrCreateKeys(shared, writerOrigin); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(shared, ledger.SigningKeyFile)
+	dir := t.TempDir()
+	env := map[string]string{"CASELEDGER_DATA_DIR": dir, "CASELEDGER_WRITER_KEY": key}
+	if _, _, err := runArgs(t, env, "demo", "--cases", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if report, _, err := runArgs(t, env, "verify"); err != nil || !strings.Contains(report, "every event is signed by a registered writer") {
+		t.Fatalf("verify with the shared key: %v\n%s", err, report)
+	}
+	// The same store appended to by a process with its own key.
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "demo", "--cases", "1", "--seed", "9"); err != nil {
+		t.Fatal(err)
+	}
+	if report, _, err := runArgs(t, env, "verify"); !errors.Is(err, errUnsigned) || !strings.Contains(report, "UNSIGNED ledger: the event is signed by a key that is not a registered writer's") {
+		t.Fatalf("verify after a foreign writer: %v\n%s", err, report)
+	}
+}
