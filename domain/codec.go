@@ -2,7 +2,9 @@ package domain
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,6 +150,18 @@ func UnmarshalEvent(b []byte) (Event, error) {
 		return Event{}, prefixField("data", err)
 	}
 	return Event{ID: w.ID, CaseID: w.CaseID, Meta: meta, Data: d}, nil
+}
+
+// CommandDigest is the SHA-256 (hex) of a command's name and canonical
+// JSON: what tells a retry of a command from another command reusing its
+// id.
+func CommandDigest(c Command) (string, error) {
+	name, data, err := EncodeCommand(c)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(append([]byte(name+"\n"), data...))
+	return hex.EncodeToString(h[:]), nil
 }
 
 // EncodeCommand returns a command's name and JSON.

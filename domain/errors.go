@@ -115,7 +115,18 @@ var (
 	// ErrOrderRequired is returned when a disclosure includes sealed entries
 	// and names no production order recorded on the case.
 	ErrOrderRequired = errors.New("domain: sealed entries are disclosed only under a recorded court order")
+
+	// ErrConflictingDuplicate is returned when a command's id was already
+	// recorded with another command: a retry must carry the same body; a
+	// new command needs a new id. What was recorded stays as it is.
+	ErrConflictingDuplicate = errors.New("domain: this command id was recorded with another command")
 )
+
+// ConflictingDuplicate is the refusal of a command whose id was recorded
+// with another body.
+func ConflictingDuplicate() error {
+	return fieldErr(ErrConflictingDuplicate, "command_id", "already recorded with another body: a retry must be the same command, a new command needs a new id")
+}
 
 // FieldError says which field of a command or event is wrong and why. It
 // wraps one of the sentinel errors above. Field is a JSON path such as

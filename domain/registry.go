@@ -157,6 +157,10 @@ type Meta struct {
 	// TraceParent is the W3C trace context of the command that recorded
 	// the event (ids only), so that a trace follows it to the projections.
 	TraceParent string `json:"traceparent,omitempty" cl:"max=128"`
+	// CommandDigest is, on a command's first event, the SHA-256 (hex) of
+	// the command as decided (CommandDigest): a later command with the
+	// same id and another body is refused, not absorbed as a retry.
+	CommandDigest string `json:"command_digest,omitempty" cl:"max=64"`
 }
 
 // Event is one recorded fact about a case: a payload in its envelope.

@@ -251,6 +251,8 @@ type Entry struct {
 	// Target is the entry a correction, redaction or marking in error
 	// annotates (Nil for any other entry).
 	Target uuid.UUID
+	// Digest is the recording command's digest, on its first entry.
+	Digest string
 }
 
 // ContactDue is an obligation to contact the victim quickly after a high
@@ -433,7 +435,7 @@ func AddWorkingDays(t time.Time, n int) time.Time {
 func Evolve(s State, e Event) State {
 	s.init()
 	at := e.Meta.OccurredAt
-	s.Entries[e.ID] = Entry{Type: e.Type(), Version: s.Version, Compartment: e.Meta.Compartment, Target: Annotated(e.Data)}
+	s.Entries[e.ID] = Entry{Type: e.Type(), Version: s.Version, Compartment: e.Meta.Compartment, Target: Annotated(e.Data), Digest: e.Meta.CommandDigest}
 	s.Version++
 
 	switch d := e.Data.(type) {

@@ -267,6 +267,17 @@ func TestCommands(t *testing.T) {
 	if status, out = f.post(t, "officer-token-0123456789abcd", path, body); status != 200 || out["duplicate"] != true {
 		t.Fatalf("retry: %d %v", status, out)
 	}
+	// The same id with another body is another command: refused, and the
+	// note recorded stays as it was.
+	changed := note
+	changed.Text = "Victim recanted."
+	_, changedBody, _ := domain.EncodeCommand(changed)
+	if status, out = f.post(t, "officer-token-0123456789abcd", path, changedBody); status != 409 || out["code"] != "conflicting_duplicate" || out["field"] != "command_id" {
+		t.Fatalf("a conflicting duplicate: %d %v", status, out)
+	}
+	if recs, _ := f.store.ReadStream(context.Background(), domain.StreamName(c.ID), 0, 10000); !strings.Contains(string(recs[len(recs)-1].Data), "Called the victim") {
+		t.Fatal("the recorded note changed")
+	}
 	escalate := domain.EscalateHighRisk{CommandHeader: note.CommandHeader, HighRiskEscalated: domain.HighRiskEscalated{To: "cell"}}
 	escalate.CommandID = domain.EventID(c.ID, 702)
 	_, escBody, _ := domain.EncodeCommand(escalate)

@@ -170,20 +170,34 @@ func DecideRun(s domain.State, cmds []domain.Command, now func() time.Time, prep
 	run := Run{Base: s.Version}
 	decided := 0
 	for i, cmd := range cmds {
-		if _, ok := s.Entries[domain.EventID(cmd.Head().CommandID, 0)]; ok {
+		digest, derr := domain.CommandDigest(cmd)
+		if first, ok := s.Entries[domain.EventID(cmd.Head().CommandID, 0)]; ok {
 			if i == 0 {
-				o := recorded(s, cmd.Head().CommandID)
-				o.Duplicate = true
-				run.Outcomes = []Outcome{o}
+				// The same id with another body is another command, not a
+				// retry: refused, and what was recorded stays. (Entries
+				// recorded before digests were kept are taken as retries.)
+				if first.Digest != "" && (derr != nil || first.Digest != digest) {
+					run.Outcomes = []Outcome{{Err: domain.ConflictingDuplicate()}}
+				} else {
+					o := recorded(s, cmd.Head().CommandID)
+					o.Duplicate = true
+					run.Outcomes = []Outcome{o}
+				}
 			}
 			break
 		}
 		events, err := domain.Decide(s, cmd, now())
+		if err == nil {
+			err = derr
+		}
 		if err != nil {
 			if i == 0 {
 				run.Outcomes = []Outcome{{Err: err}}
 			}
 			break
+		}
+		if len(events) > 0 {
+			events[0].Meta.CommandDigest = digest
 		}
 		if prepare != nil {
 			prepare(i, events)

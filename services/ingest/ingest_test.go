@@ -273,6 +273,15 @@ func TestRedeliveryIsAbsorbed(t *testing.T) {
 
 // TestBadInputIsRejected: each kind of bad input gets a structured answer
 // and a copy on REJECTED, and a valid command sent among them is accepted.
+// conflicting returns an open_case body with another module than module.
+func conflicting(body, module string) string {
+	other := "joint"
+	if module == other {
+		other = "victim_support"
+	}
+	return strings.Replace(body, `"module":"`+module+`"`, `"module":"`+other+`"`, 1)
+}
+
 func TestBadInputIsRejected(t *testing.T) {
 	n := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -320,6 +329,8 @@ func TestBadInputIsRejected(t *testing.T) {
 		{"missing field", "caseledger.intake.add_note", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","note_id":"` + uuid.NewString() + `"}`, "invalid_field", "text"},
 		{"case that does not exist", "caseledger.intake.add_note", `{"case_id":"` + uuid.NewString() + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","note_id":"` + uuid.NewString() + `","text":"` + secret + `"}`, "case_not_found", ""},
 		{"rule broken", "caseledger.intake.escalate_high_risk", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"` + open.Head().Actor.Agency + `"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","to":"cell"}`, "not_high_risk", ""},
+		// The open_case already recorded, sent again with another body.
+		{"conflicting duplicate", "caseledger.intake.open_case", conflicting(string(openBody), string(open.(domain.OpenCase).Module)), "conflicting_duplicate", "command_id"},
 		// Another agency's case is unknown to its commands, on NATS as over HTTP.
 		{"case of another agency", "caseledger.intake.escalate_high_risk", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","to":"cell"}`, "case_not_found", ""},
 		{"oversized", "caseledger.intake.add_note", `{"text":"` + strings.Repeat("x", 300<<10) + `"}`, "too_large", "(body)"},

@@ -48,6 +48,7 @@ var table = []struct {
 	{domain.ErrLegalHold, "legal_hold", http.StatusUnprocessableEntity},
 	{domain.ErrOrderRequired, "order_required", http.StatusUnprocessableEntity},
 	{domain.ErrUnknownEventType, "unknown_event_type", http.StatusBadRequest},
+	{domain.ErrConflictingDuplicate, "conflicting_duplicate", http.StatusConflict},
 }
 
 // Codes lists every refusal code, in a stable order.

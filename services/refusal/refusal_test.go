@@ -24,7 +24,7 @@ var sentinels = map[string]error{
 	"ErrNoConsent": domain.ErrNoConsent, "ErrApprovalRequired": domain.ErrApprovalRequired, "ErrOpenItems": domain.ErrOpenItems,
 	"ErrUnknownEntry": domain.ErrUnknownEntry, "ErrCompartmentWidened": domain.ErrCompartmentWidened, "ErrNoChange": domain.ErrNoChange,
 	"ErrNotHighRisk": domain.ErrNotHighRisk, "ErrCustodyMismatch": domain.ErrCustodyMismatch, "ErrLegalHold": domain.ErrLegalHold,
-	"ErrOrderRequired": domain.ErrOrderRequired,
+	"ErrOrderRequired": domain.ErrOrderRequired, "ErrConflictingDuplicate": domain.ErrConflictingDuplicate,
 }
 
 // TestEveryDomainSentinelHasARefusal: every error the domain can return
