@@ -187,7 +187,7 @@ func Routes() []Route {
 }
 
 // maxCommand bounds a command's body, as ingest does on NATS.
-const maxCommand = 256 << 10
+const maxCommand = natsbus.MaxCommandSize
 
 // postCommand decides a command through the same path as NATS intake
 // (casefile.Execute: load, decide, append with the expected version, absorb

@@ -70,7 +70,7 @@ func (c *Config) defaults() {
 		c.Attempts = 10
 	}
 	if c.MaxBody <= 0 {
-		c.MaxBody = 256 << 10
+		c.MaxBody = natsbus.MaxCommandSize
 	}
 	if c.Cached <= 0 {
 		c.Cached = 20_000

@@ -334,6 +334,9 @@ func TestBadInputIsRejected(t *testing.T) {
 		// Another agency's case is unknown to its commands, on NATS as over HTTP.
 		{"case of another agency", "caseledger.intake.escalate_high_risk", `{"case_id":"` + caseID + `","command_id":"` + uuid.NewString() + `","actor":{"user_id":"u","role":"officer","agency":"a"},"occurred_at":"2025-01-01T00:00:00Z","source_system":"t","to":"cell"}`, "case_not_found", ""},
 		{"oversized", "caseledger.intake.add_note", `{"text":"` + strings.Repeat("x", 300<<10) + `"}`, "too_large", "(body)"},
+		// Over INTAKE's old 1 MiB limit, under the server's: stored, then
+		// rejected with a reason, not dropped by the stream.
+		{"far oversized", "caseledger.intake.add_note", `{"text":"` + strings.Repeat("x", 2<<20) + `"}`, "too_large", "(body)"},
 		{"subject with extra tokens", "caseledger.intake.add_note.extra", `{}`, "bad_subject", "subject"},
 	}
 	for _, tt := range tests {

@@ -69,10 +69,17 @@ func New(nc *nats.Conn) (*Client, error) {
 	return &Client{nc: nc, js: js}, nil
 }
 
+// ErrTooLarge is returned, before anything is sent, for a command larger
+// than caseledger takes (natsbus.MaxCommandSize).
+var ErrTooLarge = errors.New("intake: the command is larger than caseledger takes")
+
 func encode(cmd domain.Command) (string, []byte, error) {
 	name, body, err := domain.EncodeCommand(cmd)
 	if err != nil {
 		return "", nil, fmt.Errorf("intake: %w", err)
+	}
+	if len(body) > natsbus.MaxCommandSize {
+		return "", nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(body), natsbus.MaxCommandSize)
 	}
 	return name, body, nil
 }

@@ -74,7 +74,17 @@ type Config struct {
 }
 
 // Defaults for a single node.
-var Defaults = Config{Replicas: 1, DedupWindow: 24 * time.Hour, MaxMsgSize: 1 << 20, RejectedMaxAge: 90 * 24 * time.Hour}
+var Defaults = Config{Replicas: 1, DedupWindow: 24 * time.Hour, MaxMsgSize: MaxPayload, RejectedMaxAge: 90 * 24 * time.Hour}
+
+// MaxCommandSize is the largest command caseledger takes, on NATS and over
+// HTTP; ingest rejects a larger one (too_large) and keeps it on REJECTED.
+const MaxCommandSize = 256 << 10
+
+// MaxPayload is the embedded server's largest message, and INTAKE's: any
+// message a client can publish is stored, so an oversized command is
+// rejected with a reason rather than dropped by the stream; a larger one
+// is refused by the client library itself.
+const MaxPayload = 8 << 20
 
 // EnsureStreams creates or updates caseledger's streams.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error {
@@ -149,7 +159,7 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		ServerName: "caseledger", Host: host, Port: port,
 		JetStream: true, StoreDir: c.StoreDir,
 		NoSigs: true, NoLog: true,
-		MaxPayload: 8 << 20,
+		MaxPayload: MaxPayload,
 	}
 	self, err := secure(opts, c)
 	if err != nil {
