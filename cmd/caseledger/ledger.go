@@ -13,7 +13,6 @@ import (
 	"strconv"
 
 	"github.com/caseledger/caseledger/services/ledger"
-	"github.com/caseledger/caseledger/services/witness"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -226,19 +225,9 @@ func ledgerFromRecord(ctx context.Context, c storeConfig, pubkey string) (events
 // --witnesses, each witness's latest view against the record.
 func runLedgerStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("ledger status", getenv, stderr)
-	pubkey := getenv("CASELEDGER_LEDGER_PUBKEY")
-	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default KEYS_DIR/ledger/ledger.pub) (env CASELEDGER_LEDGER_PUBKEY)")
-	witnesses := getenv("CASELEDGER_WITNESSES")
-	f.StringVar(&witnesses, "witnesses", witnesses, "the ledger's witnesses file (env CASELEDGER_WITNESSES)")
-	if err := f.parse(args, 0); err != nil {
+	pubkey, clients, err := logCheckFlags(f, getenv, args)
+	if err != nil {
 		return err
-	}
-	var clients []*witness.Client
-	if witnesses != "" {
-		var err error
-		if _, clients, err = witness.LoadConfig(witnesses); err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
-		}
 	}
 	store, tree, keys, err := ledgerFromRecord(ctx, f.store, pubkey)
 	if err != nil {

@@ -16,6 +16,24 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
+// logCheckFlags declares and parses what the commands that check the log
+// against its key and witnesses take: --pubkey and --witnesses.
+func logCheckFlags(f *flags, getenv func(string) string, args []string) (pubkey string, clients []*witness.Client, err error) {
+	pubkey = getenv("CASELEDGER_LEDGER_PUBKEY")
+	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default KEYS_DIR/ledger/ledger.pub) (env CASELEDGER_LEDGER_PUBKEY)")
+	witnesses := getenv("CASELEDGER_WITNESSES")
+	f.StringVar(&witnesses, "witnesses", witnesses, "the ledger's witnesses file: the record must extend what each witness cosigned (env CASELEDGER_WITNESSES)")
+	if err := f.parse(args, 0); err != nil {
+		return "", nil, err
+	}
+	if witnesses != "" {
+		if _, clients, err = witness.LoadConfig(witnesses); err != nil {
+			return "", nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	return pubkey, clients, nil
+}
+
 // errChainBroken is returned by verify when any chain breaks.
 var errChainBroken = fmt.Errorf("chain broken")
 
@@ -29,19 +47,9 @@ var errSchemaAltered = errors.New("the event store's schema was altered")
 // signature, and its root against the rebuilt log).
 func runVerify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("verify", getenv, stderr)
-	pubkey := getenv("CASELEDGER_LEDGER_PUBKEY")
-	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default KEYS_DIR/ledger/ledger.pub) (env CASELEDGER_LEDGER_PUBKEY)")
-	witnesses := getenv("CASELEDGER_WITNESSES")
-	f.StringVar(&witnesses, "witnesses", witnesses, "the ledger's witnesses file: the record must extend what each witness cosigned (env CASELEDGER_WITNESSES)")
-	if err := f.parse(args, 0); err != nil {
+	pubkey, clients, err := logCheckFlags(f, getenv, args)
+	if err != nil {
 		return err
-	}
-	var clients []*witness.Client
-	if witnesses != "" {
-		var err error
-		if _, clients, err = witness.LoadConfig(witnesses); err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
-		}
 	}
 	store, err := openReader(ctx, f.store)
 	if err != nil {
