@@ -377,8 +377,11 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		case <-t.C:
 			if _, _, err := s.SignNow(ctx); err != nil {
-				if errors.Is(err, ErrInconsistent) {
-					return err // never sign past an inconsistency
+				if errors.Is(err, ErrInconsistent) || errors.Is(err, ErrUnsigned) || errors.Is(err, ErrUnknownWriter) || errors.Is(err, ErrBadWriterSig) {
+					// Never sign past an inconsistency or an event no
+					// registered writer signed: the role fails, visibly
+					// (its supervisor logs it and /readyz turns 503).
+					return err
 				}
 				if ctx.Err() == nil {
 					s.Logger.Warn("checkpoint not signed", "err", err)

@@ -102,6 +102,21 @@ func TestLedgerRefusesUnsignedEvents(t *testing.T) {
 	if size := svc.Log.Size(); size != 2 { // the two signed events; nothing of the page holding the forgery
 		t.Errorf("the ledger logged %d leaves", size)
 	}
+	// Running, the ledger does not go on past it: Run ends with the error,
+	// for its supervisor to report and restart.
+	svc.Interval = 10 * time.Millisecond
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ledger.ErrUnsigned) {
+			t.Fatalf("Run past an unsigned event: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the ledger keeps running past an unsigned event")
+	}
 	// A record begun unsigned is logged unchecked.
 	legacy, _ := writerStore(t)
 	if _, err := legacy.Append(ctx, "case-0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", eventstore.NoStream, []eventstore.EventData{event(`{"a":1}`)}); err != nil {
