@@ -1,7 +1,6 @@
 package supervise_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,25 +11,11 @@ import (
 	"time"
 
 	"github.com/caseledger/caseledger/internal/supervise"
+	"github.com/caseledger/caseledger/internal/testfixture"
 )
 
-// syncBuffer is a log sink safe for the group's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log sink safe for goroutines.
+type syncBuffer = testfixture.SyncBuffer
 
 func group(log *syncBuffer) *supervise.Group {
 	return &supervise.Group{Logger: slog.New(slog.NewJSONHandler(log, nil)), Backoff: 20 * time.Millisecond, Limit: 3, Window: time.Minute, Settle: 50 * time.Millisecond}
