@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
@@ -134,6 +135,84 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 	return info.State.Msgs
 }
 
+// eventMsgs counts the relayed events in every compartment's stream.
+func eventMsgs(t *testing.T, js jetstream.JetStream) uint64 {
+	t.Helper()
+	var n uint64
+	for _, c := range natsbus.EventCompartments {
+		n += streamMsgs(t, js, natsbus.EventStream(c))
+	}
+	return n
+}
+
+// relayedIDs reads every compartment stream (through js, or through the
+// connection that may read it) and returns the event ids relayed, failing
+// on one relayed twice or on a stream holding another's subjects.
+func relayedIDs(t *testing.T, jsFor func(domain.Compartment) jetstream.JetStream) map[string]bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ids := map[string]bool{}
+	for _, c := range natsbus.EventCompartments {
+		js := jsFor(c)
+		n := streamMsgs(t, js, natsbus.EventStream(c))
+		if n == 0 {
+			continue
+		}
+		st, err := js.Stream(ctx, natsbus.EventStream(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := m.Headers().Get(nats.MsgIdHdr)
+			if ids[id] {
+				t.Fatalf("event %s relayed twice", id)
+			}
+			if !strings.HasPrefix(m.Subject(), natsbus.EventsPrefix+string(c)+".") {
+				t.Fatalf("%s holds %s", natsbus.EventStream(c), m.Subject())
+			}
+			ids[id] = true
+		}
+	}
+	return ids
+}
+
+// localSigner is the local emitter serve makes in a keys directory.
+func localSigner(t *testing.T, keysDir string) *intake.Signer {
+	t.Helper()
+	var s *intake.Signer
+	within(t, 30*time.Second, func() bool {
+		var err error
+		s, err = intake.LoadSigner(localEmitterName, filepath.Join(emittersDir(keysDir), localEmitterName+".key"))
+		return err == nil
+	})
+	return s
+}
+
+// connectAs connects to serve's embedded NATS with one of the identities
+// serve wrote in the keys directory.
+func connectAs(t *testing.T, url, keysDir, role string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	co, err := natsbus.ClientOptions(filepath.Join(keysDir, natsbus.AuthorityDir, role+".creds"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, append(co, opts...)...)
+	if err != nil {
+		t.Fatalf("connect as %s: %v", role, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
 // publishCases publishes every command of the cases to INTAKE, each case in
 // order, retrying each publish until NATS stores it (as an emitter would
 // across an outage); the command id is the message id, so a retry that had
@@ -167,11 +246,11 @@ func checkRecord(t *testing.T, bin, dataDir string, js jetstream.JetStream, case
 		want += len(c.Events())
 	}
 	deadline := time.Now().Add(3 * time.Minute)
-	for streamMsgs(t, js, natsbus.IntakeStream) != 0 || streamMsgs(t, js, natsbus.CaseEventsStream) != uint64(want) {
+	for streamMsgs(t, js, natsbus.IntakeStream) != 0 || eventMsgs(t, js) != uint64(want) {
 		if time.Now().After(deadline) {
 			out := serve.out.String()
-			t.Fatalf("not drained in 3 minutes: INTAKE %d, CASE_EVENTS %d of %d events, REJECTED %d; serve's log ends:\n%s",
-				streamMsgs(t, js, natsbus.IntakeStream), streamMsgs(t, js, natsbus.CaseEventsStream), want, streamMsgs(t, js, natsbus.RejectedStream),
+			t.Fatalf("not drained in 3 minutes: INTAKE %d, event streams %d of %d events, REJECTED %d; serve's log ends:\n%s",
+				streamMsgs(t, js, natsbus.IntakeStream), eventMsgs(t, js), want, streamMsgs(t, js, natsbus.RejectedStream),
 				out[max(0, len(out)-3000):])
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -179,34 +258,14 @@ func checkRecord(t *testing.T, bin, dataDir string, js jetstream.JetStream, case
 	if n := streamMsgs(t, js, natsbus.RejectedStream); n != 0 {
 		t.Fatalf("%d commands rejected", n)
 	}
-	// Exactly once on CASE_EVENTS: every generated event id, none twice.
-	ids := map[string]bool{}
+	// Exactly once on the event streams: every generated event id.
+	relayed := relayedIDs(t, func(domain.Compartment) jetstream.JetStream { return js })
 	for _, c := range cases {
 		for _, e := range c.Events() {
-			ids[e.ID.String()] = false
+			if !relayed[e.ID.String()] {
+				t.Fatalf("event %s not relayed", e.ID)
+			}
 		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := js.Stream(ctx, natsbus.CaseEventsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range want {
-		m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := m.Headers().Get(nats.MsgIdHdr)
-		seen, known := ids[id]
-		if !known || seen {
-			t.Fatalf("CASE_EVENTS: event %s unknown or relayed twice", id)
-		}
-		ids[id] = true
 	}
 	out, err := exec.Command(bin, "verify", "--data-dir", dataDir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), fmt.Sprintf("verified %d events in %d streams", want, len(cases))) || !strings.Contains(string(out), "every chain holds") {
@@ -233,13 +292,14 @@ func TestKill9MidStream(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	client, _ := intake.New(nc)
+	client = client.WithSigner(localSigner(t, keysBeside(dataDir)))
 	cases, err := gen.New(71).Cases(120)
 	if err != nil {
 		t.Fatal(err)
 	}
 	published := make(chan struct{})
 	go func() { defer close(published); publishCases(t, client, cases) }()
-	within(t, time.Minute, func() bool { return streamMsgs(t, js, natsbus.CaseEventsStream) > 300 })
+	within(t, time.Minute, func() bool { return eventMsgs(t, js) > 300 })
 	serve.kill() // SIGKILL: no drain, no flush
 	if strings.Contains(serve.out.String(), "stopped cleanly") {
 		t.Fatal("serve was not killed mid-stream")
@@ -269,13 +329,14 @@ func TestNATSRestartMidStream(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	client, _ := intake.New(nc)
+	client = client.WithSigner(localSigner(t, keysBeside(dataDir)))
 	cases, err := gen.New(72).Cases(80)
 	if err != nil {
 		t.Fatal(err)
 	}
 	published := make(chan struct{})
 	go func() { defer close(published); publishCases(t, client, cases) }()
-	within(t, time.Minute, func() bool { return streamMsgs(t, js, natsbus.CaseEventsStream) > 200 })
+	within(t, time.Minute, func() bool { return eventMsgs(t, js) > 200 })
 	ns.stop(t)
 	time.Sleep(time.Second)
 	startNATS(t, natsBin, natsDir, port)

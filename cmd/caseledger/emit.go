@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,8 +17,12 @@ import (
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
-	"github.com/nats-io/nats.go"
 )
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
 
 // errRejected marks a command that caseledger refused: emit exits 3.
 var errRejected = errors.New("rejected")
@@ -72,9 +77,8 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	cfg.Creds = getenv("CASELEDGER_NATS_CREDS")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "NATS to send to (env CASELEDGER_NATS_URL)")
-	f.StringVar(&cfg.Creds, "creds", cfg.Creds, "NATS credentials file (env CASELEDGER_NATS_CREDS)")
-	nkey, ca := getenv("CASELEDGER_NATS_NKEY"), getenv("CASELEDGER_NATS_CA")
-	f.StringVar(&nkey, "nkey", nkey, "NATS NKey seed file of this emitter, from caseledger keygen --nats-user (env CASELEDGER_NATS_NKEY)")
+	f.StringVar(&cfg.Creds, "creds", cfg.Creds, "NATS creds file of this emitter (env CASELEDGER_NATS_CREDS; default KEYS_DIR/nats/emitter.creds, written by serve)")
+	ca := getenv("CASELEDGER_NATS_CA")
 	f.StringVar(&ca, "nats-ca", ca, "CA file that signed the NATS server's TLS certificate (env CASELEDGER_NATS_CA)")
 	f.StringVar(&cfg.Command, "command", "", "command name, e.g. open_case; the JSON comes from FILE or stdin")
 	f.IntVar(&cfg.Demo, "demo", 0, "send the commands of N generated cases instead")
@@ -82,17 +86,22 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	f.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "cases sent at once with --demo")
 	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "how long to wait for each outcome")
 	cfg.Emitter, cfg.Key = getenv("CASELEDGER_EMITTER"), getenv("CASELEDGER_EMITTER_KEY")
-	f.StringVar(&cfg.Emitter, "emitter", cfg.Emitter, "sign commands as this emitter (env CASELEDGER_EMITTER)")
+	f.StringVar(&cfg.Emitter, "emitter", cfg.Emitter, "sign commands as this emitter (env CASELEDGER_EMITTER; default the local emitter serve made, KEYS_DIR/emitters/local.key)")
 	f.StringVar(&cfg.Key, "key", cfg.Key, "the emitter's private key file, from caseledger keygen (env CASELEDGER_EMITTER_KEY)")
 	if err := f.parseRange(args, 0, 1, func() error { return cfg.Validate() }); err != nil {
 		return err
 	}
-	opts, err := natsbus.ClientOptions(nkey, ca)
+	// What serve wrote in the keys directory is the default identity.
+	keys := f.store.keysDir()
+	if p := filepath.Join(keys, natsbus.AuthorityDir, natsbus.RoleEmitter+".creds"); cfg.Creds == "" && exists(p) {
+		cfg.Creds = p
+	}
+	if p := filepath.Join(emittersDir(keys), localEmitterName+".key"); cfg.Emitter == "" && exists(p) {
+		cfg.Emitter, cfg.Key = localEmitterName, p
+	}
+	opts, err := natsbus.ClientOptions(cfg.Creds, ca)
 	if err != nil {
 		return err
-	}
-	if cfg.Creds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.Creds))
 	}
 	nc, err := intake.Dial(cfg.NATSURL, opts...)
 	if err != nil {

@@ -8,49 +8,34 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/caseledger/caseledger/services/intake"
-	"github.com/caseledger/caseledger/services/natsbus"
 )
 
 // runKeygen makes an emitter's signing key: the private key goes to
 // DIR/<emitter>.key (readable by its owner only), and the registry entry for
-// serve's --emitters file is printed.
+// serve's emitters registry is printed, registered for its own name as
+// source system and for the agencies given.
 func runKeygen(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("keygen", getenv, stderr)
-	var emitter, natsUser, natsRole, out string
+	var emitter, agencies, out string
 	f.StringVar(&emitter, "emitter", "", "the emitting system's id, e.g. cad or shelter-aube")
-	f.StringVar(&natsUser, "nats-user", "", "instead, make a NATS identity (NKey) of this name, for serve --nats-users")
-	f.StringVar(&natsRole, "role", natsbus.RoleEmitter, "the NATS identity's role: emitter, ingest, relay, ledger, reader or all")
+	f.StringVar(&agencies, "agencies", "", "comma-separated agencies the emitter acts for, e.g. police-lavallee (\"*\" for any)")
 	f.StringVar(&out, "out", ".", "directory for the private key file")
 	if err := f.parse(args, 0, func() error {
-		if (emitter == "") == (natsUser == "") {
-			return errors.New("give --emitter ID or --nats-user NAME")
+		var errs []error
+		if emitter == "" {
+			errs = append(errs, errors.New("give --emitter ID (NATS identities: caseledger creds issue)"))
 		}
-		if natsUser != "" {
-			if _, err := natsbus.Permissions(natsRole); err != nil {
-				return err
-			}
+		if agencies == "" {
+			errs = append(errs, errors.New("give --agencies: the agencies this emitter acts for"))
 		}
-		return nil
+		return errors.Join(errs...)
 	}); err != nil {
 		return err
 	}
-	if natsUser != "" {
-		seed, public, err := natsbus.NewUserKey()
-		if err != nil {
-			return err
-		}
-		path := filepath.Join(out, natsUser+".nk")
-		if err := writeSecret(path, string(seed)+"\n"); err != nil {
-			return err
-		}
-		b, _ := json.Marshal(natsbus.User{Name: natsUser, NKey: public, Role: natsRole})
-		fmt.Fprintf(stderr, "NKey seed written to %s (give it with --nkey or --nats-nkey); add this entry to the NATS users file:\n", path)
-		fmt.Fprintln(stdout, string(b))
-		return nil
-	}
-	priv, entry, err := intake.NewKey(emitter)
+	priv, entry, err := intake.NewKey(emitter, strings.Split(agencies, ",")...)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -59,7 +44,7 @@ func runKeygen(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	b, _ := json.Marshal(entry)
-	fmt.Fprintf(stderr, "private key written to %s; add this entry to the emitters registry:\n", path)
+	fmt.Fprintf(stderr, "private key written to %s; add this entry to the emitters registry (KEYS_DIR/emitters/registry.json or serve --emitters):\n", path)
 	fmt.Fprintln(stdout, string(b))
 	return nil
 }

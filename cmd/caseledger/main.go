@@ -42,14 +42,19 @@ Usage:
   caseledger serve [--data-dir DIR] [--nats-listen HOST:PORT | --nats-url URL]
                    [--eventstore-url URL] [--readmodel-url URL]
                    [--role all|ingest|relay|project|api] [--emitters FILE]
+                   [--keys-dir DIR] [--nats-creds FILE] [--allow-unsigned] [--insecure-anonymous]
                    [--http-listen HOST:PORT] [--tokens FILE]
                    [--oidc-issuer URL --oidc-audience AUD --oidc-jwks-url URL]
       run caseledger: an embedded NATS server with JetStream (unless --nats-url),
       the store, ingest (NATS intake to the record), relay (the record to
-      caseledger.events.*) and the read models; Ctrl-C drains and stops
+      caseledger.events.*) and the read models; Ctrl-C drains and stops.
+      On first start it writes the NATS identities (KEYS_DIR/nats/*.creds) and
+      the local emitter's signing key (KEYS_DIR/emitters/); the keys directory
+      defaults to ./caseledger-keys beside the data directory
   caseledger emit --command NAME [FILE] | --demo N [--seed S] [--nats-url URL] [--creds FILE]
       send one command (JSON from FILE or stdin) or the commands of N generated
-      cases to caseledger over NATS; exit 3 when caseledger rejects a command
+      cases to caseledger over NATS, signed; by default with the emitter creds
+      and local emitter key serve wrote; exit 3 when caseledger rejects a command
   caseledger demo [--cases N] [--seed S] [--show K] [--data-dir DIR]
       generate N synthetic cases through the domain rules, append them to the
       store, and print the timeline of one (who, what, when, compartment)
@@ -89,17 +94,19 @@ Usage:
   caseledger project [--rebuild case_files] [--data-dir DIR]
       bring the read models (DIR/readmodels.db) up to date with the record,
       or rebuild one from position zero
-  caseledger keygen --emitter ID [--out DIR]
+  caseledger keygen --emitter ID --agencies A,B [--out DIR]
       make an emitter's signing key (DIR/ID.key) and print its registry entry
-      for serve --emitters FILE; emit signs with --emitter ID --key FILE
+      for KEYS_DIR/emitters/registry.json; emit signs with --emitter ID --key FILE
   caseledger schemas [--out DIR]
       write docs/asyncapi.yaml and docs/schemas/ (JSON Schemas of every command
       and event) from the Go types; CI checks they are current
-  caseledger keygen --nats-user NAME --role ROLE [--out DIR]
-      make a NATS identity (NKey seed DIR/NAME.nk) and print its users entry
-  caseledger natsconf USERS_FILE
-      print the nats-server authorization block for those users, with the
-      same per-role subjects as the embedded server (for the compose cluster)
+  caseledger creds issue ROLE NAME [--expires D] | creds revoke FILE | creds list
+      issue a NATS identity (KEYS_DIR/nats/NAME.creds) of a role: emitter,
+      reader-police, reader-social_work, reader-shared, ops, ingest, relay,
+      ledger, service; or revoke one (a running serve drops it within seconds)
+  caseledger natsconf [--keys-dir DIR]
+      print the nats-server configuration (operator, account, revocations) that
+      makes an external cluster trust the keys directory's identities
   caseledger health [URL]
       exit 0 only if URL (default http://127.0.0.1:9464/readyz) answers 200
   caseledger help
@@ -136,6 +143,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runHealth(ctx, args[1:], getenv, stdout, stderr)
 	case "natsconf":
 		return runNATSConf(ctx, args[1:], getenv, stdout, stderr)
+	case "creds":
+		return runCreds(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":
 		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "restore":

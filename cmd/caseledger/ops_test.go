@@ -55,11 +55,11 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"nats":"ok"`) || !strings.Contains(body, `"readmodels":"ok"`) {
 		t.Fatalf("readyz at start: %d %s", code, body)
 	}
-	env := map[string]string{"CASELEDGER_NATS_URL": url}
+	env := map[string]string{"CASELEDGER_NATS_URL": url, "CASELEDGER_KEYS_DIR": keysBeside(filepath.Join(dir, "data"))}
 	if got, _, err := runArgs(t, env, "emit", "--demo", "6", "--seed", "8"); err != nil {
 		t.Fatalf("emit: %v\n%s", err, got)
 	}
-	// A command ingest itself must refuse: raw bytes on the intake subject.
+	// A command ingest itself must refuse: raw unsigned bytes on the intake subject.
 	raw, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	}
 	for metric, least := range map[string]float64{
 		`caseledger_ingest_commands_total{outcome="accepted"}`:                100,
-		`caseledger_ingest_rejected_total{code="malformed"}`:                  1,
+		`caseledger_ingest_rejected_total{code="unauthenticated"}`:            1,
 		`caseledger_append_seconds_count`:                                     1,
 		`caseledger_relay_published_events_total`:                             100,
 		`caseledger_access_records_total{result="written"}`:                   1,
@@ -194,7 +194,7 @@ func TestThreeRolesOnExternalNATSAndPostgres(t *testing.T) {
 	for _, p := range []*proc{project, relay} {
 		within(t, 30*time.Second, func() bool { return strings.Contains(p.out.String(), "caseledger serving") })
 	}
-	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": url}, "emit", "--demo", "4", "--seed", "12"); err != nil {
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": url, "CASELEDGER_KEYS_DIR": keysBeside(data)}, "emit", "--demo", "4", "--seed", "12"); err != nil {
 		t.Fatalf("emit: %v\n%s", err, got)
 	}
 	c, _ := gen.New(12).Case()
@@ -228,7 +228,7 @@ func TestThreeRolesOnExternalNATSAndPostgres(t *testing.T) {
 	for _, k := range cases {
 		want += len(k.Events())
 	}
-	within(t, 30*time.Second, func() bool { return streamMsgs(t, js, natsbus.CaseEventsStream) == uint64(want) })
+	within(t, 30*time.Second, func() bool { return eventMsgs(t, js) == uint64(want) })
 	for _, p := range []*proc{relay, project, api} {
 		p.stop(t)
 		if !strings.Contains(p.out.String(), "stopped cleanly") {

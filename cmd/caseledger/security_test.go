@@ -4,102 +4,131 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/caseledger/caseledger/internal/testcert"
-	"github.com/caseledger/caseledger/services/natsbus"
-	"github.com/nats-io/nats-server/v2/server"
 	"net"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/internal/testcert"
+	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
-// TestServeWithNATSSecurity: serve's embedded server with TLS and NKey
-// users takes commands from an emitter holding its seed and trusting the
-// CA, and refuses the same emitter without its seed; misconfigurations are
+// TestServeWithNATSSecurity: serve's embedded server with TLS takes
+// commands from an emitter holding the creds serve wrote and trusting the
+// CA, and refuses the same emitter without them; misconfigurations are
 // listed at start, one message each, before anything starts.
 func TestServeWithNATSSecurity(t *testing.T) {
 	dir := t.TempDir()
 	ca, cert, key := testcert.Write(t, dir)
-	entry, _, err := runArgs(t, nil, "keygen", "--nats-user", "cad", "--role", "emitter", "--out", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := filepath.Join(dir, "users.json")
-	os.WriteFile(users, []byte("["+strings.TrimSpace(entry)+"]"), 0o600)
 	port := strconv.Itoa(freePort(t))
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var out syncBuffer
 	done := make(chan error, 1)
+	keys := filepath.Join(dir, "keys")
 	go func() {
-		done <- run(ctx, []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--nats-listen", "127.0.0.1:" + port,
-			"--nats-tls-cert", cert, "--nats-tls-key", key, "--nats-users", users}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
+		done <- run(ctx, []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--keys-dir", keys, "--nats-listen", "127.0.0.1:" + port,
+			"--nats-tls-cert", cert, "--nats-tls-key", key}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
 	}()
 	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
-	env := map[string]string{"CASELEDGER_NATS_URL": "tls://127.0.0.1:" + port}
-	got, _, err := runArgs(t, env, "emit", "--demo", "2", "--nkey", filepath.Join(dir, "cad.nk"), "--nats-ca", ca)
+	env := map[string]string{"CASELEDGER_NATS_URL": "tls://127.0.0.1:" + port, "CASELEDGER_KEYS_DIR": keys}
+	got, _, err := runArgs(t, env, "emit", "--demo", "2", "--nats-ca", ca)
 	if err != nil || !strings.Contains(got, "emitted 2 cases") {
-		t.Fatalf("emit with the emitter's seed: %v\n%s", err, got)
+		t.Fatalf("emit with the emitter's creds: %v\n%s", err, got)
 	}
-	if _, _, err := runArgs(t, env, "emit", "--demo", "1", "--nats-ca", ca, "--timeout", "2s"); err == nil {
-		t.Fatal("an emitter without its seed was let in")
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": env["CASELEDGER_NATS_URL"], "CASELEDGER_KEYS_DIR": t.TempDir()},
+		"emit", "--demo", "1", "--nats-ca", ca, "--timeout", "2s"); err == nil || !strings.Contains(err.Error(), "Authorization Violation") {
+		t.Fatalf("an emitter without creds: %v", err)
 	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v\n%s", err, out.String())
 	}
 
-	_, _, err = runArgs(t, nil, "serve", "--data-dir", t.TempDir(), "--nats-tls-cert", filepath.Join(dir, "missing.pem"), "--nats-users", filepath.Join(dir, "none.json"),
-		"--nats-nkey", filepath.Join(dir, "cad.nk"))
+	_, _, err = runArgs(t, nil, "serve", "--data-dir", t.TempDir(), "--nats-tls-cert", filepath.Join(dir, "missing.pem"),
+		"--nats-creds", filepath.Join(dir, "none.creds"))
 	if !errors.Is(err, errUsage) {
 		t.Fatalf("misconfigured serve: %v", err)
 	}
 	for _, want := range []string{"--nats-tls-cert and --nats-tls-key go together", "--nats-tls-cert: " + filepath.Join(dir, "missing.pem") + " cannot be read",
-		"--nats-users: " + filepath.Join(dir, "none.json") + " cannot be read", "--nats-nkey and --nats-ca are for an external NATS"} {
+		"--nats-creds: " + filepath.Join(dir, "none.creds") + " cannot be read", "--nats-creds and --nats-ca are for an external NATS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error lacks %q:\n%v", want, err)
 		}
 	}
 }
 
-// TestNATSConfForTheCluster: the authorization block natsconf prints is
-// read by nats-server's own parser into the same users and permissions the
-// embedded server applies.
-func TestNATSConfForTheCluster(t *testing.T) {
-	dir := t.TempDir()
-	var entries []string
-	for _, u := range [][2]string{{"cad", "emitter"}, {"ingest", "ingest"}, {"dashboard", "reader"}} {
-		e, _, err := runArgs(t, nil, "keygen", "--nats-user", u[0], "--role", u[1], "--out", dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, strings.TrimSpace(e))
-	}
-	users := filepath.Join(dir, "users.json")
-	os.WriteFile(users, []byte("["+strings.Join(entries, ",")+"]"), 0o600)
-	conf, _, err := runArgs(t, nil, "natsconf", users)
+// externalNATS starts a nats-server process with the configuration natsconf
+// prints for a keys directory, and returns its URL.
+func externalNATS(t *testing.T, keys string) string {
+	t.Helper()
+	_, natsBin := binaries(t)
+	conf, _, err := runArgs(t, nil, "natsconf", "--keys-dir", keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "auth.conf")
-	os.WriteFile(path, []byte("port: 4222\n"+conf), 0o600)
-	opts, err := server.ProcessConfigFile(path)
-	if err != nil {
-		t.Fatalf("nats-server rejects the block: %v\n%s", err, conf)
+	dir := t.TempDir()
+	port := freePort(t)
+	path := filepath.Join(dir, "nats.conf")
+	os.WriteFile(path, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\njetstream { store_dir: %q }\n%s", port, filepath.Join(dir, "js"), conf)), 0o600)
+	start(t, natsBin, "-c", path)
+	within(t, 20*time.Second, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return fmt.Sprintf("nats://127.0.0.1:%d", port)
+}
+
+// TestNATSConfForTheCluster: a real nats-server configured by natsconf
+// trusts the keys directory's identities with the same subjects as the
+// embedded server: an ingest, a relay and a project process run on it with
+// their default creds, the emitter sends a case, a police reader reads
+// its police events and is refused the social-work stream, and anonymous
+// clients are refused.
+func TestNATSConfForTheCluster(t *testing.T) {
+	root := t.TempDir()
+	keys, data := filepath.Join(root, "keys"), filepath.Join(root, "data")
+	url := externalNATS(t, keys)
+	if c, err := nats.Connect(url); err == nil {
+		c.Close()
+		t.Fatal("an anonymous client connected to the configured server")
 	}
-	loaded, _ := natsbus.LoadUsers(users)
-	if len(opts.Nkeys) != len(loaded) {
-		t.Fatalf("%d nkey users parsed, %d in the file", len(opts.Nkeys), len(loaded))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var outs [2]syncBuffer
+	done := make(chan error, 2)
+	for i, role := range []string{"ingest", "relay"} {
+		go func() {
+			done <- run(ctx, []string{"serve", "--data-dir", data, "--keys-dir", keys, "--nats-url", url, "--role", role},
+				func(string) string { return "" }, strings.NewReader(""), &outs[i], &outs[i])
+		}()
+		within(t, 20*time.Second, func() bool {
+			return strings.Contains(outs[i].String(), "caseledger serving") || strings.Contains(outs[i].String(), "ERROR")
+		})
 	}
-	for i, u := range loaded {
-		want, _ := natsbus.Permissions(u.Role)
-		got := opts.Nkeys[i]
-		if got.Nkey != u.NKey || !reflect.DeepEqual(got.Permissions.Publish.Allow, want.Publish.Allow) || !reflect.DeepEqual(got.Permissions.Subscribe.Allow, want.Subscribe.Allow) {
-			t.Errorf("user %s: parsed %+v, want %+v", u.Name, got.Permissions, want)
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": url, "CASELEDGER_KEYS_DIR": keys}, "emit", "--demo", "2", "--seed", "31"); err != nil {
+		t.Fatalf("emit: %v\n%s\ningest:\n%s", err, got, outs[0].String())
+	}
+	js, _ := jetstream.New(connectAs(t, url, keys, natsbus.RoleReaderPolice))
+	within(t, 20*time.Second, func() bool { return streamMsgs(t, js, natsbus.EventStream(domain.CompartmentPolice)) > 0 })
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := js.CreateOrUpdateConsumer(tctx, natsbus.EventStream(domain.CompartmentSocialWork), jetstream.ConsumerConfig{}); err == nil {
+		t.Error("the police reader read the social-work stream on the cluster")
+	}
+	stop()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
 		}
 	}
 }
@@ -132,49 +161,32 @@ func TestMisconfiguredDeploymentStopsAtStart(t *testing.T) {
 			}
 		})
 	}
-	// NATS refusing the identity: an external nats-server whose users come
-	// from natsconf, and a seed it does not know.
-	_, natsBin := binaries(t)
-	dir := t.TempDir()
-	entry, _, err := runArgs(t, nil, "keygen", "--nats-user", "relay", "--role", "relay", "--out", dir)
-	if err != nil {
+	// NATS refusing the identity: an external nats-server configured by
+	// natsconf, and creds of another authority, or of another role.
+	keys := t.TempDir()
+	url := externalNATS(t, keys)
+	foreign := t.TempDir()
+	if _, _, err := runArgs(t, nil, "creds", "list", "--keys-dir", foreign); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := runArgs(t, nil, "keygen", "--nats-user", "stranger", "--role", "relay", "--out", dir); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "users.json"), []byte("["+strings.TrimSpace(entry)+"]"), 0o600)
-	auth, _, err := runArgs(t, nil, "natsconf", filepath.Join(dir, "users.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	conf := filepath.Join(dir, "nats.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listen: 127.0.0.1:%d\njetstream { store_dir: %q }\n%s", port, filepath.Join(dir, "js"), auth)), 0o600)
-	start(t, natsBin, "-c", conf)
-	within(t, 20*time.Second, func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	for seed, want := range map[string]string{"stranger.nk": "Authorization Violation", "relay.nk": "cannot read INTAKE with this NATS identity"} {
+	for creds, want := range map[string]string{
+		filepath.Join(foreign, natsbus.AuthorityDir, "ingest.creds"): "Authorization Violation",
+		filepath.Join(keys, natsbus.AuthorityDir, "relay.creds"):     "cannot read INTAKE with this NATS identity",
+	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out syncBuffer
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"serve", "--data-dir", dir, "--role", "ingest", "--nats-url", url, "--nats-nkey", filepath.Join(dir, seed)},
+			done <- run(ctx, []string{"serve", "--data-dir", t.TempDir(), "--keys-dir", keys, "--role", "ingest", "--nats-url", url, "--nats-creds", creds},
 				func(string) string { return "" }, strings.NewReader(""), &out, &out)
 		}()
 		select {
 		case err := <-done:
 			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("serve with %s: %v (want %q)", seed, err, want)
+				t.Errorf("serve with %s: %v (want %q)", creds, err, want)
 			}
 		case <-time.After(15 * time.Second):
-			t.Errorf("serve with %s did not stop at start", seed)
+			t.Errorf("serve with %s did not stop at start", creds)
 			cancel()
 			<-done
 		}

@@ -49,19 +49,24 @@ type serveConfig struct {
 	// (CASELEDGER_FIRST_CONTACT_DAYS, CASELEDGER_HOLIDAYS).
 	FirstContactDays int
 	Holidays         string
-	// NATS security: the embedded server's TLS certificate and key and its
-	// users file (CASELEDGER_NATS_TLS_CERT, _TLS_KEY, _USERS); this
-	// process's NKey seed and the CA it trusts when NATS is external
-	// (CASELEDGER_NATS_NKEY, _CA).
 	// OTelEndpoint, when set, receives traces over OTLP/gRPC
 	// (CASELEDGER_OTEL_ENDPOINT, host:port; _OTEL_INSECURE for no TLS).
 	OTelEndpoint string
 	OTelInsecure bool
 	// EventStoreURL is the store flags' (an external store lets the API
 	// run apart from ingest).
-	EventStoreURL                      string
-	NATSTLSCert, NATSTLSKey, NATSUsers string
-	NATSNKey, NATSCA                   string
+	EventStoreURL string
+	// NATS security: the embedded server's TLS certificate and key
+	// (CASELEDGER_NATS_TLS_CERT, _TLS_KEY); its identities are the keys
+	// directory's authority, unless InsecureAnonymous. With an external
+	// NATS, this process's creds file and the CA it trusts
+	// (CASELEDGER_NATS_CREDS, _CA).
+	NATSTLSCert, NATSTLSKey string
+	NATSCreds, NATSCA       string
+	InsecureAnonymous       bool
+	// AllowUnsigned records unsigned commands with the source_system they
+	// claim (CASELEDGER_ALLOW_UNSIGNED); by default they are refused.
+	AllowUnsigned bool
 	// The ledger (CASELEDGER_LEDGER_ORIGIN, _KEY, _INTERVAL).
 	LedgerOrigin, LedgerKey string
 	LedgerInterval          time.Duration
@@ -115,7 +120,7 @@ func (c serveConfig) Validate() error {
 	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
 		errs = append(errs, errors.New("--nats-tls-cert and --nats-tls-key go together"))
 	}
-	for flag, file := range map[string]string{"--nats-tls-cert": c.NATSTLSCert, "--nats-tls-key": c.NATSTLSKey, "--nats-users": c.NATSUsers, "--nats-nkey": c.NATSNKey, "--nats-ca": c.NATSCA} {
+	for flag, file := range map[string]string{"--nats-tls-cert": c.NATSTLSCert, "--nats-tls-key": c.NATSTLSKey, "--nats-creds": c.NATSCreds, "--nats-ca": c.NATSCA} {
 		if file == "" {
 			continue
 		}
@@ -123,11 +128,11 @@ func (c serveConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %s cannot be read", flag, file))
 		}
 	}
-	if c.NATSURL != "" && (c.NATSTLSCert != "" || c.NATSUsers != "") {
-		errs = append(errs, errors.New("--nats-tls-cert and --nats-users secure the embedded server; with --nats-url, configure that server, and give --nats-nkey and --nats-ca"))
+	if c.NATSURL != "" && (c.NATSTLSCert != "" || c.InsecureAnonymous) {
+		errs = append(errs, errors.New("--nats-tls-cert and --insecure-anonymous configure the embedded server; with --nats-url, configure that server (caseledger natsconf), and give --nats-creds and --nats-ca"))
 	}
-	if c.NATSURL == "" && (c.NATSNKey != "" || c.NATSCA != "") {
-		errs = append(errs, errors.New("--nats-nkey and --nats-ca are for an external NATS (--nats-url)"))
+	if c.NATSURL == "" && (c.NATSCreds != "" || c.NATSCA != "") {
+		errs = append(errs, errors.New("--nats-creds and --nats-ca are for an external NATS (--nats-url)"))
 	}
 	if c.RestartBackoff < 10*time.Millisecond || c.RestartBackoff > time.Minute {
 		errs = append(errs, errors.New("--restart-backoff must be a duration from 10ms to 1m"))
@@ -188,8 +193,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.str(&cfg.Holidays, "holidays", "CASELEDGER_HOLIDAYS", "", "file of public holidays, one YYYY-MM-DD per line, skipped as working days")
 	f.str(&cfg.NATSTLSCert, "nats-tls-cert", "CASELEDGER_NATS_TLS_CERT", "", "TLS certificate of the embedded NATS server")
 	f.str(&cfg.NATSTLSKey, "nats-tls-key", "CASELEDGER_NATS_TLS_KEY", "", "its private key")
-	f.str(&cfg.NATSUsers, "nats-users", "CASELEDGER_NATS_USERS", "", "JSON list of {name, nkey, role}: only these identities may connect to the embedded server, each with its role's subjects")
-	f.str(&cfg.NATSNKey, "nats-nkey", "CASELEDGER_NATS_NKEY", "", "this process's NKey seed file for an external NATS")
+	f.boolean(&cfg.InsecureAnonymous, "insecure-anonymous", "CASELEDGER_INSECURE_ANONYMOUS", false, "let any client into the embedded NATS server without an identity (experiments only: logged at ERROR on every start)")
+	f.str(&cfg.NATSCreds, "nats-creds", "CASELEDGER_NATS_CREDS", "", "this process's NATS creds file for an external NATS (default KEYS_DIR/nats/<role>.creds when there is one)")
 	f.str(&cfg.NATSCA, "nats-ca", "CASELEDGER_NATS_CA", "", "CA file of an external NATS server's TLS certificate")
 	f.str(&cfg.OTelEndpoint, "otel-endpoint", "CASELEDGER_OTEL_ENDPOINT", "", "OpenTelemetry collector (host:port, OTLP/gRPC) to send traces to")
 	f.boolean(&cfg.OTelInsecure, "otel-insecure", "CASELEDGER_OTEL_INSECURE", false, "send traces without TLS")
@@ -198,7 +203,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.duration(&cfg.LedgerInterval, "ledger-interval", "CASELEDGER_LEDGER_INTERVAL", time.Minute, "how often the ledger signs a checkpoint, and once more at shutdown")
 	f.duration(&cfg.RestartBackoff, "restart-backoff", "CASELEDGER_RESTART_BACKOFF", time.Second, "first delay before a failed role is restarted, doubling up to 30s")
 	f.integer(&cfg.RestartLimit, "restart-limit", "CASELEDGER_RESTART_LIMIT", 5, "failures of one role within five minutes that stop the process, for its service manager to restart it")
-	f.str(&cfg.Emitters, "emitters", "CASELEDGER_EMITTERS", "", "JSON registry of emitters' public keys: when set, only commands they sign are recorded")
+	f.str(&cfg.Emitters, "emitters", "CASELEDGER_EMITTERS", "", "JSON registry of emitters' public keys, source systems and agencies: only commands they sign are recorded (default KEYS_DIR/emitters/registry.json, made on first start with a local emitter)")
+	f.boolean(&cfg.AllowUnsigned, "allow-unsigned", "CASELEDGER_ALLOW_UNSIGNED", false, "record unsigned commands with the source_system they claim (logged at ERROR on every start)")
 	f.str(&cfg.Writers, "writers", "CASELEDGER_WRITERS", "", "file of writer public keys, one a line (each process's KEYS_DIR/writer/ledger.pub): the ledger logs only what they signed (default on a single node: this process's own)")
 	f.str(&cfg.Witnesses, "witnesses", "CASELEDGER_WITNESSES", "", "JSON file {quorum, witnesses: [{url, key}]}: the ledger has every checkpoint cosigned, and refuses to start when a witness saw a longer or other log")
 	if err := f.parse(args, 0, func() error { cfg.EventStoreURL = f.store.EventStoreURL; return cfg.Validate() }); err != nil {
@@ -212,7 +218,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	defer pre.close()
-	natsUsers, registry, rule := pre.natsUsers, pre.registry, pre.rule
+	registry, rule := pre.registry, pre.rule
 	base := slog.New(slog.NewJSONHandler(stderr, nil))
 	log := base.With("component", "serve")
 	if cfg.OTelEndpoint != "" {
@@ -226,25 +232,53 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			_ = shutdown(sctx)
 		}()
 	}
-	if cfg.Emitters == "" && cfg.has("ingest") {
-		log.Warn("no --emitters registry: commands are recorded with the source_system they claim, unauthenticated")
+	if cfg.has("ingest") && registry == nil {
+		var path string
+		if registry, path, err = localEmitter(f.store.keysDir()); err != nil {
+			return err
+		}
+		log.Info("emitters registry", "file", path, "emitters", registry.Len())
+	}
+	if cfg.AllowUnsigned && cfg.has("ingest") {
+		log.Error("--allow-unsigned: unsigned commands are recorded with the source_system and agency they claim; any client that reaches NATS can write to the record")
 	}
 
 	url := cfg.NATSURL
 	var connect []nats.Option
 	if url == "" {
+		var auth *natsbus.Authority
+		if cfg.InsecureAnonymous {
+			log.Error("--insecure-anonymous: the embedded NATS server takes anonymous clients; any local process can read every event stream and send commands", "listen", cfg.NATSListen)
+		} else {
+			var created []string
+			if auth, created, err = natsbus.OpenAuthority(f.store.keysDir()); err != nil {
+				return err
+			}
+			if len(created) > 0 {
+				log.Info("NATS identities written", "dir", auth.Dir(), "files", len(created))
+			}
+		}
 		ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: cfg.NATSListen, StoreDir: filepath.Join(f.store.DataDir, "nats"),
-			TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Users: natsUsers})
+			TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Authority: auth})
 		if err != nil {
 			return err
 		}
 		defer ns.Shutdown()
+		if auth != nil {
+			wctx, stopWatch := context.WithCancel(ctx)
+			defer stopWatch()
+			go ns.WatchRevocations(wctx, auth, func(err error) { log.Error("NATS revocations not applied", "error", err) })
+		}
 		url = ns.ClientURL()
 		// The process's own roles talk to its server in process: no
-		// network, no TLS, their own identity when users are required.
+		// network, no TLS, an identity of their own made for this run.
 		connect = append(connect, ns.Self...)
 	} else {
-		opts, err := natsbus.ClientOptions(cfg.NATSNKey, cfg.NATSCA)
+		creds := cfg.NATSCreds
+		if creds == "" {
+			creds = defaultCreds(f.store.keysDir(), cfg.Role)
+		}
+		opts, err := natsbus.ClientOptions(creds, cfg.NATSCA)
 		if err != nil {
 			return err
 		}
@@ -316,7 +350,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
-		in, err := ingest.New(nc, store, ingest.Config{Logger: base.With("component", "ingest"), Emitters: registry, ObserveAppend: appends.Observe})
+		in, err := ingest.New(nc, store, ingest.Config{Logger: base.With("component", "ingest"), Emitters: registry, AllowUnsigned: cfg.AllowUnsigned, ObserveAppend: appends.Observe})
 		if err != nil {
 			return err
 		}
@@ -480,7 +514,6 @@ func loadWriters(path string) ([]note.Verifier, error) {
 // served is what prepareServe read and opened before anything was made.
 type served struct {
 	witnesses         *witness.Quorum
-	natsUsers         []natsbus.User
 	registry          *intake.Registry
 	tokens            *api.Tokens
 	rule              projections.ContactRule
@@ -504,11 +537,6 @@ func prepareServe(cfg serveConfig) (served, error) {
 		errs []error
 		err  error
 	)
-	if cfg.NATSUsers != "" {
-		if p.natsUsers, err = natsbus.LoadUsers(cfg.NATSUsers); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if cfg.Holidays != "" {
 		if p.rule.Holidays, err = projections.LoadHolidays(cfg.Holidays); err != nil {
 			errs = append(errs, err)

@@ -20,7 +20,6 @@ import (
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/services/natsbus"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -53,7 +52,8 @@ func TestServeAndEmit(t *testing.T) {
 	}()
 	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
 
-	env := map[string]string{"CASELEDGER_NATS_URL": url}
+	keys := keysBeside(dir)
+	env := map[string]string{"CASELEDGER_NATS_URL": url, "CASELEDGER_KEYS_DIR": keys}
 	got, _, err := runArgs(t, env, "emit", "--demo", "15", "--seed", "4")
 	if err != nil || !strings.Contains(got, "emitted 15 cases") || !strings.Contains(got, " 0 rejected") {
 		t.Fatalf("emit --demo: %v\n%s", err, got)
@@ -79,11 +79,7 @@ func TestServeAndEmit(t *testing.T) {
 	}
 
 	// The checkpoint signed at shutdown is published on NATS too.
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := connectAs(t, url, keys, natsbus.RoleOps)
 	published, err := nc.SubscribeSync(ledger.Subject)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +198,7 @@ func within(t *testing.T, d time.Duration, cond func() bool) {
 // registered emitter signed.
 func TestSignedEmitters(t *testing.T) {
 	dir := t.TempDir()
-	entry, _, err := runArgs(t, nil, "keygen", "--emitter", "cad", "--out", dir)
+	entry, _, err := runArgs(t, nil, "keygen", "--emitter", "cad", "--agencies", "police-lavallee", "--out", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +206,7 @@ func TestSignedEmitters(t *testing.T) {
 	if err := os.WriteFile(reg, []byte("["+strings.TrimSpace(entry)+"]"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := runArgs(t, nil, "keygen", "--emitter", "cad", "--out", dir); err == nil {
+	if _, _, err := runArgs(t, nil, "keygen", "--emitter", "cad", "--agencies", "police-lavallee", "--out", dir); err == nil {
 		t.Fatal("keygen overwrote a key")
 	}
 	port := strconv.Itoa(freePort(t))
@@ -225,9 +221,15 @@ func TestSignedEmitters(t *testing.T) {
 	open := c.Steps[0].Command.(domain.OpenCase)
 	open.SourceSystem = "cad"
 	_, body, _ := domain.EncodeCommand(open)
-	env := map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port}
+	env := map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port, "CASELEDGER_KEYS_DIR": keysBeside(filepath.Join(dir, "data"))}
 	if got, _, err := runStdin(t, env, string(body), "emit", "--command", "open_case"); !errors.Is(err, errRejected) || !strings.Contains(got, "unauthenticated") {
 		t.Fatalf("unsigned: %v\n%s", err, got)
+	}
+	other := open
+	other.Actor.Agency, other.Agency = "police-montreal", "police-montreal"
+	_, otherBody, _ := domain.EncodeCommand(other)
+	if got, _, err := runStdin(t, env, string(otherBody), "emit", "--command", "open_case", "--emitter", "cad", "--key", filepath.Join(dir, "cad.key")); !errors.Is(err, errRejected) || !strings.Contains(got, "actor.agency") {
+		t.Fatalf("signed for an agency the emitter is not registered for: %v\n%s", err, got)
 	}
 	if got, _, err := runStdin(t, env, string(body), "emit", "--command", "open_case", "--emitter", "cad", "--key", filepath.Join(dir, "cad.key")); err != nil || !strings.Contains(got, `"accepted": true`) {
 		t.Fatalf("signed: %v\n%s", err, got)
@@ -258,7 +260,7 @@ func TestRolesAsSeparateProcesses(t *testing.T) {
 		done <- run(ctx, []string{"serve", "--data-dir", dir, "--nats-url", url, "--role", "relay"}, func(string) string { return "" }, strings.NewReader(""), &relayOut, &relayOut)
 	}()
 	within(t, 20*time.Second, func() bool { return strings.Contains(relayOut.String(), "caseledger serving") })
-	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": url}, "emit", "--demo", "5"); err != nil {
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": url, "CASELEDGER_KEYS_DIR": keysBeside(dir)}, "emit", "--demo", "5"); err != nil {
 		t.Fatalf("emit: %v\n%s", err, got)
 	}
 	// The relay process, reading the store beside the writer, relays them.
@@ -267,13 +269,8 @@ func TestRolesAsSeparateProcesses(t *testing.T) {
 	for _, c := range cases {
 		want += len(c.Events())
 	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	within(t, 30*time.Second, func() bool { return streamMsgs(t, js, natsbus.CaseEventsStream) == uint64(want) })
+	js, _ := jetstream.New(connectAs(t, url, keysBeside(dir), natsbus.RoleOps))
+	within(t, 30*time.Second, func() bool { return eventMsgs(t, js) == uint64(want) })
 	stop()
 	for range 2 {
 		if err := <-done; err != nil {
@@ -298,7 +295,7 @@ func TestServeAPI(t *testing.T) {
 			"--metrics-listen", "127.0.0.1:" + metricsPort}, func(string) string { return "" }, strings.NewReader(""), &out, &out)
 	}()
 	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
-	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port}, "emit", "--demo", "3"); err != nil {
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port, "CASELEDGER_KEYS_DIR": keysBeside(filepath.Join(dir, "data"))}, "emit", "--demo", "3"); err != nil {
 		t.Fatalf("emit: %v\n%s", err, got)
 	}
 	c, _ := gen.New(1).Case()

@@ -50,7 +50,7 @@ func TestServeSupervisesItsRoles(t *testing.T) {
 	natsURL := "nats://127.0.0.1:" + strconv.Itoa(natsPort)
 	emit := func(seed string) {
 		t.Helper()
-		if out, err := exec.Command(bin, "emit", "--demo", "3", "--seed", seed, "--nats-url", natsURL).CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, "emit", "--demo", "3", "--seed", seed, "--nats-url", natsURL, "--data-dir", data).CombinedOutput(); err != nil {
 			t.Fatalf("emit: %v\n%s", err, out)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/services/natsbus"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -56,16 +55,13 @@ func TestWitnessedLedgerCatchesARollback(t *testing.T) {
 		"--witnesses", witnesses, "--ledger-interval", "1s"}
 	serve := start(t, bin, serveArgs...)
 	within(t, 30*time.Second, func() bool { return strings.Contains(serve.out.String(), "caseledger serving") })
-	if out, err := exec.Command(bin, "emit", "--demo", "4", "--seed", "21", "--nats-url", "nats://127.0.0.1:"+strconv.Itoa(natsPort)).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "emit", "--demo", "4", "--seed", "21", "--nats-url", "nats://127.0.0.1:"+strconv.Itoa(natsPort), "--keys-dir", keysDir).CombinedOutput(); err != nil {
 		t.Fatalf("emit: %v\n%s", err, out)
 	}
 	within(t, 30*time.Second, func() bool { return strings.Contains(serve.out.String(), `"msg":"checkpoint witnessed"`) })
 	// The witnessed checkpoint is published on NATS, into a stream no one
 	// may purge or delete from.
-	nc, err := nats.Connect("nats://127.0.0.1:" + strconv.Itoa(natsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := connectAs(t, "nats://127.0.0.1:"+strconv.Itoa(natsPort), keysDir, natsbus.RoleOps)
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
 	cps, err := js.Stream(ctx, natsbus.CheckpointsStream)
@@ -78,6 +74,9 @@ func TestWitnessedLedgerCatchesARollback(t *testing.T) {
 	}
 	if err := cps.Purge(ctx); err == nil {
 		t.Error("the checkpoint stream was purged")
+	}
+	if info, err := cps.Info(ctx); err != nil || !info.Config.DenyPurge || !info.Config.DenyDelete {
+		t.Errorf("the checkpoint stream allows purge or delete: %v", err)
 	}
 	nc.Close()
 	serve.stop(t)

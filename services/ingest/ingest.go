@@ -50,10 +50,13 @@ type Config struct {
 	Cached   int // case states kept in memory (default 20,000)
 	Now      func() time.Time
 	Logger   *slog.Logger
-	// Emitters, when set, is the registry every command must be signed
-	// against; the command's source_system must be the emitter that signed
-	// it. Without it, the source_system a command claims is recorded as is.
-	Emitters *intake.Registry
+	// Emitters is the registry every command must be signed against; the
+	// command's source_system and its actor's agency must be among the
+	// signing emitter's. An unsigned command is refused unauthenticated
+	// unless AllowUnsigned is set, when it is recorded with the
+	// source_system it claims (a signed one is still checked).
+	Emitters      *intake.Registry
+	AllowUnsigned bool
 	// ObserveAppend, when set, is told how long each durable append took
 	// and how many events it wrote (for the metrics).
 	ObserveAppend func(d time.Duration, events int)
@@ -398,17 +401,26 @@ func (s *Service) decode(m jetstream.Msg) (item, error) {
 	if len(m.Data()) > s.cfg.MaxBody {
 		return item{name: name}, &refused{refusal.TooLarge, "(body)", fmt.Sprintf("larger than %d bytes", s.cfg.MaxBody)}
 	}
+	// Who sent it comes before what it says: an unauthenticated message is
+	// refused as such, whatever its body.
+	var emitter *intake.Emitter
+	if m.Headers().Get(intake.HeaderSignature) != "" || !s.cfg.AllowUnsigned {
+		if s.cfg.Emitters == nil {
+			return item{name: name}, &refused{refusal.Unauthenticated, intake.HeaderSignature, "no emitter is registered: this node takes no signed command"}
+		}
+		var verr error
+		if emitter, verr = s.cfg.Emitters.Verify(m.Subject(), m.Data(), m.Headers()); verr != nil {
+			return item{name: name}, &refused{refusal.Unauthenticated, intake.HeaderSignature, "not signed by a registered emitter"}
+		}
+	}
 	cmd, err := domain.DecodeCommand(name, m.Data())
 	if errors.Is(err, domain.ErrUnknownCommand) {
 		return item{name: "unknown"}, err
 	}
-	if err == nil && s.cfg.Emitters != nil {
-		emitter, verr := s.cfg.Emitters.Verify(m.Subject(), m.Data(), m.Headers())
-		switch {
-		case verr != nil:
-			return item{name: name}, &refused{refusal.Unauthenticated, intake.HeaderSignature, "not signed by a registered emitter"}
-		case cmd.Head().SourceSystem != emitter:
-			return item{name: name}, &refused{refusal.Unauthenticated, "source_system", "not the emitter that signed the command"}
+	if err == nil && emitter != nil {
+		h := cmd.Head()
+		if field, ok := emitter.Allows(h.SourceSystem, h.Actor.Agency); !ok {
+			return item{name: name}, &refused{refusal.Unauthenticated, field, "not one the signing emitter is registered for"}
 		}
 	}
 	return item{msg: m, name: name, cmd: cmd}, err

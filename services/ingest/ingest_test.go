@@ -45,7 +45,9 @@ func startNode(t testing.TB) *node {
 // wrap is given (a fault-injecting wrapper, say).
 func startNodeWith(t testing.TB, wrap func(eventstore.Store) eventstore.Store) *node {
 	t.Helper()
-	return startNodeCfg(t, wrap, ingest.Config{})
+	// These nodes test what ingest does with commands, not who sent them
+	// (TestSignedCommands): unsigned commands are taken.
+	return startNodeCfg(t, wrap, ingest.Config{AllowUnsigned: true})
 }
 
 func startNodeCfg(t testing.TB, wrap func(eventstore.Store) eventstore.Store, cfg ingest.Config) *node {
@@ -178,36 +180,46 @@ func TestGeneratedCasesEndToEnd(t *testing.T) {
 		t.Fatalf("%d events stored, %d emitted", stored, len(want))
 	}
 	within(t, 30*time.Second, "relay caught up", func() bool { return int(n.relay.Published.Load()) == len(want) })
-	st, err := n.js.Stream(ctx, natsbus.CaseEventsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int(info.State.Msgs) != len(want) {
-		t.Fatalf("CASE_EVENTS holds %d messages for %d events", info.State.Msgs, len(want))
-	}
-	// Each event once: read them all back.
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Each event once, in the stream of its compartment: read them all
+	// back.
 	seen := map[string]bool{}
-	for len(seen) < len(want) {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	for _, comp := range natsbus.EventCompartments {
+		st, err := n.js.Stream(ctx, natsbus.EventStream(comp))
 		if err != nil {
-			t.Fatalf("after %d messages: %v", len(seen), err)
+			t.Fatal(err)
 		}
-		id := m.Headers().Get(nats.MsgIdHdr)
-		if seen[id] {
-			t.Fatalf("event %s relayed twice", id)
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !strings.HasPrefix(m.Subject(), natsbus.EventsPrefix) {
-			t.Fatalf("subject %s", m.Subject())
+		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		seen[id] = true
+		for i := uint64(0); i < info.State.Msgs; i++ {
+			m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+			if err != nil {
+				t.Fatalf("%s after %d messages: %v", natsbus.EventStream(comp), i, err)
+			}
+			id := m.Headers().Get(nats.MsgIdHdr)
+			if seen[id] {
+				t.Fatalf("event %s relayed twice", id)
+			}
+			if !strings.HasPrefix(m.Subject(), natsbus.EventsPrefix+string(comp)+".") {
+				t.Fatalf("subject %s in %s", m.Subject(), natsbus.EventStream(comp))
+			}
+			var rm relay.Message
+			if err := json.Unmarshal(m.Data(), &rm); err != nil || rm.Compartment != string(comp) {
+				t.Fatalf("message %s: compartment %q, %v", id, rm.Compartment, err)
+			}
+			if comp == domain.CompartmentSealed && (rm.Data != nil || rm.Metadata != nil) {
+				t.Fatalf("sealed entry %s published with its payload", id)
+			}
+			seen[id] = true
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("the event streams hold %d messages for %d events", len(seen), len(want))
 	}
 	if n.ingest.Stats.Accepted.Load() == 0 || n.ingest.Stats.Rejected.Load() != 0 {
 		t.Fatalf("stats: accepted %d, rejected %d", n.ingest.Stats.Accepted.Load(), n.ingest.Stats.Rejected.Load())
@@ -474,11 +486,12 @@ func TestStoreOutage(t *testing.T) {
 	within(t, 30*time.Second, "relay caught up", func() bool { return int(n.relay.Published.Load()) == want })
 }
 
-// TestSignedCommands: with an emitters registry, only commands signed by a
-// registered emitter, whose source_system is that emitter, are recorded.
+// TestSignedCommands: only commands signed by a registered emitter, whose
+// source_system and actor's agency are among the emitter's, are recorded;
+// without a registry nothing unsigned is.
 func TestSignedCommands(t *testing.T) {
 	dir := t.TempDir()
-	priv, entry, err := intake.NewKey("cad")
+	priv, entry, err := intake.NewKey("cad", "police-lavallee")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,15 +525,19 @@ func TestSignedCommands(t *testing.T) {
 	impostor, _ := intake.LoadSigner("cad", otherFile)
 	wrongSystem := open
 	wrongSystem.SourceSystem = "records"
+	otherAgency := open
+	otherAgency.Actor.Agency = "police-montreal"
+	otherAgency.Agency = "police-montreal"
 
 	for name, tc := range map[string]struct {
 		client *intake.Client
 		cmd    domain.Command
 		field  string
 	}{
-		"unsigned":              {n.client, open, intake.HeaderSignature},
-		"another key":           {n.client.WithSigner(impostor), open, intake.HeaderSignature},
-		"claims another system": {n.client.WithSigner(signer), wrongSystem, "source_system"},
+		"unsigned":                {n.client, open, intake.HeaderSignature},
+		"another key":             {n.client.WithSigner(impostor), open, intake.HeaderSignature},
+		"claims another system":   {n.client.WithSigner(signer), wrongSystem, "source_system"},
+		"acts for another agency": {n.client.WithSigner(signer), otherAgency, "actor.agency"},
 	} {
 		out, err := tc.client.Send(ctx, tc.cmd)
 		if !errors.Is(err, intake.ErrRejected) || out.Code != "unauthenticated" || out.Field != tc.field {
@@ -531,10 +548,21 @@ func TestSignedCommands(t *testing.T) {
 	if err != nil || !out.Accepted {
 		t.Fatalf("signed command: %+v %v", out, err)
 	}
+	// No registry and unsigned commands not allowed: refused, not recorded.
+	bare := startNodeCfg(t, nil, ingest.Config{})
+	c2, _ := gen.New(6).Case()
+	if out, err := bare.client.Send(ctx, c2.Steps[0].Command); !errors.Is(err, intake.ErrRejected) || out.Code != "unauthenticated" {
+		t.Errorf("unsigned command without a registry: %+v %v", out, err)
+	}
+	if ev, _ := bare.store.ReadStream(ctx, "case-"+c2.ID.String(), 0, 10); len(ev) != 0 {
+		t.Errorf("the refused command recorded %d events", len(ev))
+	}
 	// A registry with a bad entry is refused whole, naming each problem.
 	bad := filepath.Join(dir, "bad.json")
-	os.WriteFile(bad, []byte(`[{"emitter":"CAD!","public_key":"x"},{"emitter":"rms","public_key":"bm90IGEga2V5"}]`), 0o600)
-	if _, err := intake.LoadRegistry(bad); err == nil || !strings.Contains(err.Error(), "entry 0") || !strings.Contains(err.Error(), "entry 1 (rms)") {
+	os.WriteFile(bad, []byte(`[{"emitter":"CAD!","public_key":"x"},{"emitter":"rms","public_key":"bm90IGEga2V5"},`+
+		`{"emitter":"shelter","public_key":"`+entry.PublicKey+`"}]`), 0o600)
+	if _, err := intake.LoadRegistry(bad); err == nil || !strings.Contains(err.Error(), "entry 0") || !strings.Contains(err.Error(), "entry 1 (rms)") ||
+		!strings.Contains(err.Error(), "entry 2 (shelter): agencies must list") {
 		t.Fatalf("bad registry: %v", err)
 	}
 }

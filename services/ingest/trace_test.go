@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/natsbus"
@@ -53,7 +54,7 @@ func TestOneTraceFromEmitterToProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The relayed message carries the trace on.
-	cons, err := n.js.CreateOrUpdateConsumer(context.Background(), natsbus.CaseEventsStream, jetstream.ConsumerConfig{})
+	cons, err := n.js.CreateOrUpdateConsumer(context.Background(), natsbus.EventStream(domain.CompartmentPolice), jetstream.ConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package intake_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -28,11 +29,26 @@ func ExampleClient_Send() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	url, stop := startNode(ctx, dir)
+	// The emitter's signing key; its registry entry (public key, the
+	// agencies it acts for) is what the node trusts.
+	private, entry, err := intake.NewKey("cad", "police-lavallee")
+	if err != nil {
+		log.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "cad.key")
+	if err := os.WriteFile(keyFile, []byte(private), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	url, creds, stop := startNode(ctx, dir, entry)
 	defer stop()
 
-	// An emitter connects with intake.Dial and its credentials.
-	nc, err := intake.Dial(url)
+	// An emitter connects with intake.Dial and its creds file, and signs
+	// every command with its key.
+	opts, err := natsbus.ClientOptions(creds, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	nc, err := intake.Dial(url, opts...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,6 +57,11 @@ func ExampleClient_Send() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	signer, err := intake.LoadSigner("cad", keyFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client = client.WithSigner(signer)
 	cmd := domain.OpenCase{
 		CommandHeader: domain.CommandHeader{
 			CaseID:       uuid.MustParse("0190f3a4-5b6c-7d8e-9f00-112233445566"),
@@ -70,15 +91,30 @@ func ExampleClient_Send() {
 }
 
 // startNode starts what a single caseledger node runs for intake: an
-// embedded NATS server with the streams, and ingest on a SQLite store. It
-// returns the server's address; stop drains ingest, then closes the store
+// embedded NATS server with the streams, which takes only the identities
+// of its authority, and ingest on a SQLite store, which takes only commands
+// signed by a registered emitter. It returns the server's address and the
+// emitter identity's creds file; stop drains ingest, then closes the store
 // and the server.
-func startNode(ctx context.Context, dir string) (url string, stop func()) {
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "nats")})
+func startNode(ctx context.Context, dir string, emitter intake.RegistryEntry) (url, creds string, stop func()) {
+	auth, _, err := natsbus.OpenAuthority(filepath.Join(dir, "keys"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	nc, err := natsbus.Connect(ns.ClientURL(), "ingest")
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "nats"), Authority: auth})
+	if err != nil {
+		log.Fatal(err)
+	}
+	registryFile := filepath.Join(dir, "emitters.json")
+	b, _ := json.Marshal([]intake.RegistryEntry{emitter})
+	if err := os.WriteFile(registryFile, b, 0o600); err != nil {
+		log.Fatal(err)
+	}
+	registry, err := intake.LoadRegistry(registryFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	nc, err := natsbus.Connect(ns.ClientURL(), "ingest", ns.Self...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -93,14 +129,14 @@ func startNode(ctx context.Context, dir string) (url string, stop func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	svc, err := ingest.New(nc, store, ingest.Config{})
+	svc, err := ingest.New(nc, store, ingest.Config{Emitters: registry})
 	if err != nil {
 		log.Fatal(err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(runCtx) }()
-	return ns.ClientURL(), func() {
+	return ns.ClientURL(), filepath.Join(auth.Dir(), natsbus.RoleEmitter+".creds"), func() {
 		cancel()
 		if err := <-done; err != nil {
 			log.Print(err)

@@ -1,6 +1,7 @@
 // Package natsbus is caseledger's NATS wiring: the subjects, the JetStream
-// streams (INTAKE, CASE_EVENTS, REJECTED) and the embedded server a single
-// node runs. Ingest, relay and the emitters' client all take their names
+// streams (INTAKE, one CASE_EVENTS_<COMPARTMENT> per compartment, REJECTED,
+// CHECKPOINTS), the identities and their permissions, and the embedded
+// server a single node runs. Ingest, relay and the emitters' client all take their names
 // from here, so that a subject is spelled once.
 //
 // Subjects carry ids and type names only, never personal data.
@@ -11,9 +12,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,16 +25,19 @@ import (
 
 // Stream and subject names. Frozen: renaming one strands what is stored.
 const (
-	IntakeStream     = "INTAKE"
-	CaseEventsStream = "CASE_EVENTS"
-	RejectedStream   = "REJECTED"
+	IntakeStream   = "INTAKE"
+	RejectedStream = "REJECTED"
+	// LegacyCaseEventsStream is the single event stream of earlier
+	// versions, which carried every compartment's payloads: it is no longer
+	// written, and serve warns while it exists.
+	LegacyCaseEventsStream = "CASE_EVENTS"
 	// CheckpointsStream keeps every checkpoint the ledger publishes, signed
 	// and then cosigned, on CheckpointsSubject: no one deletes or purges it.
 	CheckpointsStream  = "CHECKPOINTS"
 	CheckpointsSubject = "caseledger.ledger.checkpoints"
 
 	IntakePrefix   = "caseledger.intake."   // + command name
-	EventsPrefix   = "caseledger.events."   // + case id + "." + event type
+	EventsPrefix   = "caseledger.events."   // + compartment + "." + case id + "." + event type
 	RejectedPrefix = "caseledger.rejected." // + command name
 
 	// IngestConsumer is the durable pull consumer of INTAKE.
@@ -56,8 +63,30 @@ const (
 // IntakeSubject is the subject a command is sent on.
 func IntakeSubject(command string) string { return IntakePrefix + command }
 
-// EventSubject is the subject a committed event is relayed on.
-func EventSubject(caseID, eventType string) string { return EventsPrefix + caseID + "." + eventType }
+// EventCompartments are the compartments with an event stream each. The
+// sealed stream carries envelopes only (ids, type, version, hashes), never
+// a sealed entry's payload or metadata.
+var EventCompartments = []domain.Compartment{domain.CompartmentPolice, domain.CompartmentSocialWork, domain.CompartmentShared, domain.CompartmentSealed}
+
+// EventStream is the stream of a compartment's events.
+func EventStream(c domain.Compartment) string {
+	return "CASE_EVENTS_" + strings.ToUpper(string(c))
+}
+
+// EventSubject is the subject a committed event is relayed on: its
+// compartment first, so that permissions and streams split on it.
+func EventSubject(c domain.Compartment, caseID, eventType string) string {
+	return EventsPrefix + string(c) + "." + caseID + "." + eventType
+}
+
+// Streams are the names of every caseledger stream.
+func Streams() []string {
+	out := []string{IntakeStream, RejectedStream, CheckpointsStream}
+	for _, c := range EventCompartments {
+		out = append(out, EventStream(c))
+	}
+	return out
+}
 
 // CommandOf returns the command name of an intake subject.
 func CommandOf(subject string) (string, bool) {
@@ -96,13 +125,6 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 			Description: "commands from emitting services, consumed by ingest",
 		},
 		{
-			Name: CaseEventsStream, Subjects: []string{EventsPrefix + ">"},
-			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
-			Duplicates: c.DedupWindow, Replicas: c.Replicas,
-			DenyDelete: true, DenyPurge: true,
-			Description: "every committed case event, relayed from the store",
-		},
-		{
 			Name: CheckpointsStream, Subjects: []string{CheckpointsSubject},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Replicas: c.Replicas, DenyDelete: true, DenyPurge: true,
@@ -114,6 +136,18 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 			Replicas: c.Replicas, MaxAge: c.RejectedMaxAge, DenyDelete: true,
 			Description: "refused commands with their reason",
 		},
+	}
+	for _, comp := range EventCompartments {
+		desc := "committed case events of the " + string(comp) + " compartment, relayed from the store"
+		if comp == domain.CompartmentSealed {
+			desc = "envelopes (ids, type, version, hashes) of sealed entries, never their payload"
+		}
+		streams = append(streams, jetstream.StreamConfig{
+			Name: EventStream(comp), Subjects: []string{EventsPrefix + string(comp) + ".>"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Duplicates: c.DedupWindow, Replicas: c.Replicas,
+			DenyDelete: true, DenyPurge: true, Description: desc,
+		})
 	}
 	for _, sc := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
@@ -129,10 +163,11 @@ type EmbeddedConfig struct {
 	StoreDir string // JetStream's directory
 	// TLSCert and TLSKey, when set, make clients connect with TLS.
 	TLSCert, TLSKey string
-	// Users, when set, are the only identities allowed in, each with its
-	// role's subject permissions; the process itself gets an identity of
-	// its own (see Embedded.Self).
-	Users []User
+	// Authority, when set, is the only source of identities allowed in,
+	// each with its role's subjects; the process itself gets an identity of
+	// its own (see Embedded.Self). Without it the server takes anonymous
+	// clients (serve --insecure-anonymous).
+	Authority *Authority
 }
 
 // Embedded is a running embedded server.
@@ -165,6 +200,11 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Authority != nil {
+		if err := adoptAnonymousStreams(c.StoreDir, c.Authority.Account()); err != nil {
+			return nil, err
+		}
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
@@ -174,16 +214,32 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		s.Shutdown()
 		return nil, errors.New("natsbus: embedded server did not start within 15s (is the address in use?)")
 	}
-	e := &Embedded{Server: s, Self: []nats.Option{nats.InProcessServer(s)}}
-	if self != nil {
-		e.Self = append(e.Self, self)
-	}
+	e := &Embedded{Server: s, Self: append([]nats.Option{nats.InProcessServer(s)}, self...)}
 	if opts.TLS {
 		// The in-process pipe reaches this very server object, so the
 		// certificate it presents need not be checked against a CA.
 		e.Self = append(e.Self, nats.Secure(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}))
 	}
 	return e, nil
+}
+
+// adoptAnonymousStreams moves streams stored by an earlier anonymous run
+// (JetStream's global account, $G) into the authority's account, so that
+// commands waiting in INTAKE are not stranded when identities are turned
+// on. It does nothing when the account already has streams.
+func adoptAnonymousStreams(storeDir, account string) error {
+	js := filepath.Join(storeDir, "jetstream")
+	from, to := filepath.Join(js, server.DEFAULT_GLOBAL_ACCOUNT), filepath.Join(js, account)
+	if _, err := os.Stat(from); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(to); err == nil {
+		return nil
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("natsbus: move the streams of the anonymous account into %s: %w", account, err)
+	}
+	return nil
 }
 
 func splitHostPort(hp string) (string, int, error) {

@@ -2,135 +2,156 @@ package natsbus
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/caseledger/caseledger/domain"
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 )
 
-// User is one NATS identity: an NKey public key (the seed stays with its
-// holder; the server keeps no secret) and the role that sets what it may
-// publish and subscribe to. Name is for logs and operators.
-type User struct {
-	Name string `json:"name"`
-	NKey string `json:"nkey"`
-	Role string `json:"role"`
-}
-
-// Roles a NATS identity can have.
+// Roles a NATS identity can have. Each is a set of subjects (Permissions);
+// an identity is a user JWT with its role's subjects, signed by the
+// deployment's account (Authority).
 const (
 	RoleEmitter = "emitter" // sends commands: publish intake only
-	RoleIngest  = "ingest"  // consumes intake, files rejections
-	RoleRelay   = "relay"   // publishes committed events
+	RoleIngest  = "ingest"  // consumes intake, files rejections, answers emitters
+	RoleRelay   = "relay"   // publishes committed events to the compartment streams
 	RoleLedger  = "ledger"  // publishes checkpoints
-	RoleReader  = "reader"  // projection workers, the API, subscribers: read only
-	RoleAll     = "all"     // a single node's own process
+	RoleService = "service" // a caseledger process that reads the record, not NATS (projections, the API)
+	RoleOps     = "ops"     // stream and consumer state, checkpoints: no payload
+	// Event readers, one per compartment they may read: each also reads the
+	// shared compartment and the envelopes of sealed entries.
+	RoleReaderPolice     = "reader-police"
+	RoleReaderSocialWork = "reader-social_work"
+	RoleReaderShared     = "reader-shared"
+	RoleAll              = "all" // a single node's own process, in memory only
 )
 
-var natsRoles = []string{RoleEmitter, RoleIngest, RoleRelay, RoleLedger, RoleReader, RoleAll}
+// Roles lists every role an identity can be issued for.
+var Roles = []string{RoleEmitter, RoleIngest, RoleRelay, RoleLedger, RoleService, RoleOps, RoleReaderPolice, RoleReaderSocialWork, RoleReaderShared}
 
-// Permissions are each role's subjects. Every role may receive replies on
-// its own inboxes; JetStream's API is open to the roles that consume or
-// publish to streams, and closed to emitters, whose publishes are acked
-// on their inboxes.
-func Permissions(role string) (*server.Permissions, error) {
+// InboxPrefix is the inbox prefix of an identity: it may subscribe to its
+// own inboxes only, so that no identity reads the replies (stream reads,
+// consumer deliveries) meant for another. Clients set it with
+// nats.CustomInboxPrefix, the stock nats CLI with --inbox-prefix.
+func InboxPrefix(name string) string { return "_INBOX." + name }
+
+// readerStreams are the event streams each reader role may read.
+var readerStreams = map[string][]domain.Compartment{
+	RoleReaderPolice:     {domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed},
+	RoleReaderSocialWork: {domain.CompartmentSocialWork, domain.CompartmentShared, domain.CompartmentSealed},
+	RoleReaderShared:     {domain.CompartmentShared, domain.CompartmentSealed},
+}
+
+// ReaderRoleOf returns the reader role that may read a compartment's
+// stream and nothing wider ("" for sealed: every reader gets its
+// envelopes).
+func ReaderRoleOf(c domain.Compartment) string {
+	switch c {
+	case domain.CompartmentPolice:
+		return RoleReaderPolice
+	case domain.CompartmentSocialWork:
+		return RoleReaderSocialWork
+	case domain.CompartmentShared:
+		return RoleReaderShared
+	}
+	return ""
+}
+
+// consumerAPI are the JetStream API subjects that create, inspect, delete
+// and pull from consumers of one stream, spelled with the stream in its
+// fixed position so that no wildcard reaches another stream.
+func consumerAPI(stream string) []string {
+	return []string{
+		"$JS.API.CONSUMER.CREATE." + stream, "$JS.API.CONSUMER.CREATE." + stream + ".>",
+		"$JS.API.CONSUMER.DURABLE.CREATE." + stream + ".>",
+		"$JS.API.CONSUMER.INFO." + stream + ".>", "$JS.API.CONSUMER.DELETE." + stream + ".>",
+		"$JS.API.CONSUMER.NAMES." + stream, "$JS.API.CONSUMER.LIST." + stream,
+		"$JS.API.CONSUMER.MSG.NEXT." + stream + ".>",
+		"$JS.ACK." + stream + ".>", "$JS.FC." + stream + ".>",
+	}
+}
+
+// Permissions are the subjects of an identity of a role named name. Every
+// identity may receive replies on its own inboxes only (InboxPrefix);
+// JetStream's API is open to the roles that use streams, each for its
+// streams alone.
+func Permissions(role, name string) (*server.Permissions, error) {
+	inbox := InboxPrefix(name) + ".>"
 	allow := func(pub, sub []string) *server.Permissions {
 		return &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: pub},
-			Subscribe: &server.SubjectPermission{Allow: sub},
+			Subscribe: &server.SubjectPermission{Allow: append([]string{inbox}, sub...)},
 		}
 	}
-	inbox := "_INBOX.>"
-	// The writing roles make sure caseledger's streams exist, and
-	// may touch no other stream.
-	var streams []string
+	// The writing roles make sure caseledger's streams exist, and may touch
+	// no other stream.
+	var manage []string
 	for _, op := range []string{"CREATE", "UPDATE", "INFO"} {
-		for _, st := range []string{IntakeStream, CaseEventsStream, RejectedStream, CheckpointsStream} {
-			streams = append(streams, "$JS.API.STREAM."+op+"."+st)
+		for _, st := range Streams() {
+			manage = append(manage, "$JS.API.STREAM."+op+"."+st)
 		}
 	}
-	// Consumers of one stream: create, info, delete, next message.
-	consumers := func(stream string) []string {
-		return []string{"$JS.API.CONSUMER.*." + stream, "$JS.API.CONSUMER.*." + stream + ".>", "$JS.API.CONSUMER.*.*." + stream + ".>"}
-	}
+	// Whoever reads checkpoints may also get them from their stream.
+	checkpoints := []string{"$JS.API.STREAM.MSG.GET." + CheckpointsStream, "$JS.API.DIRECT.GET." + CheckpointsStream + ".>"}
 	switch role {
 	case RoleEmitter:
-		return allow([]string{IntakePrefix + ">"}, []string{inbox}), nil
+		return allow([]string{IntakePrefix + ">"}, nil), nil
 	case RoleIngest:
-		pub := append(append([]string{"$JS.API.INFO", "$JS.ACK.INTAKE.>", RejectedPrefix + ">", inbox}, streams...), consumers(IntakeStream)...)
-		return allow(pub, []string{inbox}), nil
+		// Outcomes go to the inbox an emitter named (Caseledger-Reply-To).
+		pub := slices.Concat([]string{"$JS.API.INFO", RejectedPrefix + ">", "_INBOX.>"}, manage, consumerAPI(IntakeStream))
+		return allow(pub, nil), nil
 	case RoleRelay:
-		// The relay's checkpoint is the last message of CASE_EVENTS.
-		pub := append([]string{"$JS.API.INFO", "$JS.API.STREAM.MSG.GET." + CaseEventsStream, EventsPrefix + ">", inbox}, streams...)
-		return allow(pub, []string{inbox}), nil
+		// The relay's checkpoint is the last message of the event streams.
+		pub := []string{"$JS.API.INFO", EventsPrefix + ">"}
+		for _, c := range EventCompartments {
+			pub = append(pub, "$JS.API.STREAM.MSG.GET."+EventStream(c))
+		}
+		return allow(slices.Concat(pub, manage), nil), nil
 	case RoleLedger:
-		return allow([]string{"caseledger.ledger.checkpoints", "$JS.API.STREAM.INFO.>", "$JS.API.INFO", inbox}, []string{inbox}), nil
-	case RoleReader:
-		// Consumers on CASE_EVENTS only.
-		pub := append([]string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + CaseEventsStream, "$JS.ACK.CASE_EVENTS.>", inbox}, consumers(CaseEventsStream)...)
-		return allow(pub, []string{inbox, EventsPrefix + ">", "caseledger.ledger.checkpoints"}), nil
+		return allow([]string{CheckpointsSubject, "$JS.API.INFO", "$JS.API.STREAM.INFO." + CheckpointsStream}, nil), nil
+	case RoleService:
+		return allow([]string{"$JS.API.INFO"}, nil), nil
+	case RoleOps:
+		pub := []string{"$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST"}
+		for _, st := range Streams() {
+			pub = append(pub, "$JS.API.STREAM.INFO."+st, "$JS.API.CONSUMER.INFO."+st+".>", "$JS.API.CONSUMER.NAMES."+st, "$JS.API.CONSUMER.LIST."+st)
+		}
+		return allow(append(pub, checkpoints...), []string{CheckpointsSubject}), nil
+	case RoleReaderPolice, RoleReaderSocialWork, RoleReaderShared:
+		pub := append([]string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + CheckpointsStream}, checkpoints...)
+		sub := []string{CheckpointsSubject}
+		for _, c := range readerStreams[role] {
+			st := EventStream(c)
+			pub = append(pub, "$JS.API.STREAM.INFO."+st, "$JS.API.STREAM.MSG.GET."+st, "$JS.API.DIRECT.GET."+st, "$JS.API.DIRECT.GET."+st+".>")
+			pub = append(pub, consumerAPI(st)...)
+			sub = append(sub, EventsPrefix+string(c)+".>")
+		}
+		return allow(pub, sub), nil
 	case RoleAll:
 		return nil, nil // no restriction
 	}
-	return nil, fmt.Errorf("natsbus: role %q is not one of %s", role, strings.Join(natsRoles, ", "))
+	return nil, fmt.Errorf("natsbus: role %q is not one of %s", role, strings.Join(Roles, ", "))
 }
 
-// LoadUsers reads a JSON list of users; every problem is named, with the
-// entry's position, never a key.
-func LoadUsers(path string) ([]User, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("natsbus: users: %w", err)
+// userPermissions is Permissions in a user JWT's terms.
+func userPermissions(role, name string) (jwt.Permissions, error) {
+	p, err := Permissions(role, name)
+	if err != nil || p == nil {
+		return jwt.Permissions{}, err
 	}
-	var users []User
-	if err := json.Unmarshal(raw, &users); err != nil {
-		return nil, fmt.Errorf("natsbus: users file %s is not a JSON list of {name, nkey, role}", path)
-	}
-	var errs []error
-	seen := map[string]bool{}
-	for i, u := range users {
-		if !nkeys.IsValidPublicUserKey(u.NKey) {
-			errs = append(errs, fmt.Errorf("natsbus: users file entry %d (%s): nkey is not a user public key (U…)", i+1, u.Name))
-		}
-		if !slices.Contains(natsRoles, u.Role) {
-			errs = append(errs, fmt.Errorf("natsbus: users file entry %d (%s): role must be one of %s", i+1, u.Name, strings.Join(natsRoles, ", ")))
-		}
-		if seen[u.NKey] {
-			errs = append(errs, fmt.Errorf("natsbus: users file entry %d (%s): the same nkey twice", i+1, u.Name))
-		}
-		seen[u.NKey] = true
-	}
-	if len(users) == 0 {
-		errs = append(errs, fmt.Errorf("natsbus: users file %s lists no user", path))
-	}
-	return users, errors.Join(errs...)
+	return jwt.Permissions{Pub: jwt.Permission{Allow: p.Publish.Allow}, Sub: jwt.Permission{Allow: p.Subscribe.Allow}}, nil
 }
 
-// NewUserKey makes an NKey user pair: the seed for the holder, the public
-// key for the server's users file.
-func NewUserKey() (seed []byte, public string, err error) {
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		return nil, "", err
-	}
-	seed, err = kp.Seed()
-	if err != nil {
-		return nil, "", err
-	}
-	public, err = kp.PublicKey()
-	return seed, public, err
-}
-
-// secure applies TLS and users to the embedded server's options, and
-// returns the connect option of the process's own identity (role all,
-// generated for this run).
-func secure(opts *server.Options, c EmbeddedConfig) (nats.Option, error) {
+// secure applies TLS and the authority's identities to the embedded
+// server's options, and returns the connect option of the process's own
+// identity (role all, issued in memory for this run).
+func secure(opts *server.Options, c EmbeddedConfig) ([]nats.Option, error) {
 	if c.TLSCert != "" || c.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
 		if err != nil {
@@ -139,38 +160,53 @@ func secure(opts *server.Options, c EmbeddedConfig) (nats.Option, error) {
 		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		opts.TLS = true
 	}
-	if len(c.Users) == 0 {
+	if c.Authority == nil {
 		return nil, nil
 	}
-	kp, err := nkeys.CreateUser()
-	if err != nil {
+	if err := c.Authority.configure(opts); err != nil {
 		return nil, err
 	}
-	self, _ := kp.PublicKey()
-	users := append([]User{{Name: "caseledger-internal", NKey: self, Role: RoleAll}}, c.Users...)
-	for _, u := range users {
-		perms, err := Permissions(u.Role)
-		if err != nil {
-			return nil, err
-		}
-		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.NKey, Permissions: perms})
-	}
-	return nats.Nkey(self, kp.Sign), nil
+	return c.Authority.selfOptions()
 }
 
-// ClientOptions are the connect options of a NATS identity: an NKey seed
-// file and, for a server with TLS, the CA that signed its certificate. A
-// file that cannot be used is an error naming the flag's file.
-func ClientOptions(seedFile, caFile string) ([]nats.Option, error) {
+// CredsOptions are the connect options of an identity's creds file: the
+// credentials, and the inbox prefix its permissions allow. A file that is
+// not a creds file is named in the error, its content never.
+func CredsOptions(path string) ([]nats.Option, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: creds file: %w", err)
+	}
+	token, err := jwt.ParseDecoratedJWT(raw)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: creds file %s holds no user JWT", path)
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: creds file %s: the user JWT does not decode: %v", path, err)
+	}
+	if _, err := jwt.ParseDecoratedNKey(raw); err != nil {
+		return nil, fmt.Errorf("natsbus: creds file %s holds no NKey seed", path)
+	}
+	opts := []nats.Option{nats.UserCredentials(path)}
+	if uc.Name != "" {
+		opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(uc.Name)))
+	}
+	return opts, nil
+}
+
+// ClientOptions are the connect options of an identity: its creds file
+// and, for a server with TLS, the CA that signed its certificate. Every
+// file that cannot be used is named.
+func ClientOptions(credsFile, caFile string) ([]nats.Option, error) {
 	var opts []nats.Option
 	var errs []error
-	if seedFile != "" {
-		opt, err := nats.NkeyOptionFromSeed(seedFile)
+	if credsFile != "" {
+		o, err := CredsOptions(credsFile)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("natsbus: NKey seed file %s: %w", seedFile, err))
-		} else {
-			opts = append(opts, opt)
+			errs = append(errs, err)
 		}
+		opts = append(opts, o...)
 	}
 	if caFile != "" {
 		if _, err := os.Stat(caFile); err != nil {

@@ -2,7 +2,6 @@ package natsbus_test
 
 import (
 	"context"
-	"github.com/caseledger/caseledger/internal/testcert"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,23 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/internal/testcert"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// tlsFiles writes a CA and a server certificate for 127.0.0.1 signed by it.
-
-func identity(t *testing.T, dir, name, role string) (natsbus.User, string) {
-	t.Helper()
-	seed, pub, err := natsbus.NewUserKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, name+".nk")
-	os.WriteFile(p, seed, 0o600)
-	return natsbus.User{Name: name, NKey: pub, Role: role}, p
-}
 
 // violations collects a connection's asynchronous permission errors.
 type violations struct {
@@ -51,21 +39,29 @@ func (v *violations) saw(sub string) bool {
 	return false
 }
 
-// TestPermissions: on the embedded server with TLS and NKey users, an
-// emitter can publish commands and nothing else: it cannot subscribe to
-// committed events, read CASE_EVENTS through JetStream, or publish on
-// another role's subjects; a reader can read events and cannot send
-// commands; unknown identities and clients that do not trust the CA are
-// refused.
+const caseID = "0195f000-0000-7000-8000-000000000001"
+
+// TestPermissions: on the embedded server with TLS and the authority's
+// identities, an emitter publishes commands and nothing else; a police
+// reader reads the police, shared and sealed-envelope streams and no
+// social-work message by any path (core subscribe, consumer, stream get,
+// direct get, another identity's inbox); unknown, foreign, expired and
+// revoked identities and anonymous clients are refused.
 func TestPermissions(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	ca, cert, key := testcert.Write(t, dir)
-	emitter, emitterSeed := identity(t, dir, "cad", natsbus.RoleEmitter)
-	reader, readerSeed := identity(t, dir, "dashboard", natsbus.RoleReader)
-	_, strangerSeed := identity(t, dir, "stranger", natsbus.RoleAll)
-	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "js"), TLSCert: cert, TLSKey: key,
-		Users: []natsbus.User{emitter, reader}})
+	auth, created, err := natsbus.OpenAuthority(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created) != len(natsbus.Roles) {
+		t.Fatalf("created %v, want one creds file per role", created)
+	}
+	if st, _ := os.Stat(auth.Dir()); st.Mode().Perm() != 0o700 {
+		t.Errorf("identities directory mode %v, want 0700", st.Mode().Perm())
+	}
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "js"), TLSCert: cert, TLSKey: key, Authority: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,20 +75,23 @@ func TestPermissions(t *testing.T) {
 	if err := natsbus.EnsureStreams(ctx, sjs, natsbus.Defaults); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sjs.Publish(ctx, natsbus.EventSubject("0195f000-0000-7000-8000-000000000001", "case.opened"), []byte(`{}`)); err != nil {
-		t.Fatal(err)
+	for _, c := range natsbus.EventCompartments {
+		if _, err := sjs.Publish(ctx, natsbus.EventSubject(c, caseID, "case.note_added"), []byte(`{"secret":"`+string(c)+`"}`)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	url := strings.Replace(ns.ClientURL(), "nats://", "tls://", 1)
-	as := func(seed string, v *violations) (*nats.Conn, error) {
-		opts, err := natsbus.ClientOptions(seed, ca)
+	creds := func(role string) string { return filepath.Join(auth.Dir(), role+".creds") }
+	as := func(credsFile string, v *violations) (*nats.Conn, error) {
+		opts, err := natsbus.ClientOptions(credsFile, ca)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		return nats.Connect(url, append(opts, nats.ErrorHandler(v.handler))...)
 	}
 
 	var ev violations
-	nc, err := as(emitterSeed, &ev)
+	nc, err := as(creds(natsbus.RoleEmitter), &ev)
 	if err != nil {
 		t.Fatalf("the emitter could not connect: %v", err)
 	}
@@ -101,64 +100,111 @@ func TestPermissions(t *testing.T) {
 	if _, err := js.Publish(ctx, natsbus.IntakeSubject("add_note"), []byte(`{}`)); err != nil {
 		t.Fatalf("the emitter could not send a command: %v", err)
 	}
-	if _, err := nc.SubscribeSync(natsbus.EventsPrefix + ">"); err != nil {
-		t.Fatal(err)
-	}
-	nc.Publish(natsbus.EventSubject("x", "case.opened"), []byte(`{}`))
+	nc.SubscribeSync(natsbus.EventsPrefix + ">")
+	nc.SubscribeSync("_INBOX.>")
+	nc.Publish(natsbus.EventSubject(domain.CompartmentPolice, "x", "case.opened"), []byte(`{}`))
 	nc.Publish(natsbus.RejectedPrefix+"add_note", []byte(`{}`))
 	nc.Flush()
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := js.CreateOrUpdateConsumer(tctx, natsbus.CaseEventsStream, jetstream.ConsumerConfig{}); err == nil {
-		t.Error("the emitter made a consumer on CASE_EVENTS")
+	if _, err := js.CreateOrUpdateConsumer(tctx, natsbus.EventStream(domain.CompartmentPolice), jetstream.ConsumerConfig{}); err == nil {
+		t.Error("the emitter made a consumer on an event stream")
 	}
-	within := func(what string, ok func() bool) {
+	within := func(v *violations, what string, ok func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Errorf("not refused: %s (errors seen: %v)", what, ev.errs)
+				t.Errorf("not refused: %s (errors seen: %v)", what, v.errs)
 				return
 			}
 		}
 	}
-	within("the emitter subscribing to committed events", func() bool { return ev.saw("Subscription to \"" + natsbus.EventsPrefix + ">\"") })
-	within("the emitter publishing an event", func() bool { return ev.saw("Publish to \"" + natsbus.EventsPrefix) })
-	within("the emitter publishing a rejection", func() bool { return ev.saw("Publish to \"" + natsbus.RejectedPrefix) })
+	within(&ev, "the emitter subscribing to committed events", func() bool { return ev.saw("Subscription to \"" + natsbus.EventsPrefix + ">\"") })
+	within(&ev, "the emitter subscribing to every inbox", func() bool { return ev.saw("Subscription to \"_INBOX.>\"") })
+	within(&ev, "the emitter publishing an event", func() bool { return ev.saw("Publish to \"" + natsbus.EventsPrefix) })
+	within(&ev, "the emitter publishing a rejection", func() bool { return ev.saw("Publish to \"" + natsbus.RejectedPrefix) })
 
 	var rv violations
-	rc, err := as(readerSeed, &rv)
+	rc, err := as(creds(natsbus.RoleReaderPolice), &rv)
 	if err != nil {
-		t.Fatalf("the reader could not connect: %v", err)
+		t.Fatalf("the police reader could not connect: %v", err)
 	}
 	defer rc.Close()
 	rjs, _ := jetstream.New(rc)
-	cons, err := rjs.CreateOrUpdateConsumer(ctx, natsbus.CaseEventsStream, jetstream.ConsumerConfig{})
-	if err != nil {
-		t.Fatalf("the reader could not read CASE_EVENTS: %v", err)
-	}
-	if msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second)); err != nil || len(collect(msgs)) != 1 {
-		t.Fatalf("the reader fetched nothing: %v", err)
-	}
-	rc.Publish(natsbus.IntakeSubject("add_note"), []byte(`{}`))
-	rc.Flush()
-	for deadline := time.Now().Add(5 * time.Second); !rv.saw("Publish to \"" + natsbus.IntakePrefix); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the reader sent a command (errors seen: %v)", rv.errs)
+	for _, c := range []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed} {
+		cons, err := rjs.CreateOrUpdateConsumer(ctx, natsbus.EventStream(c), jetstream.ConsumerConfig{})
+		if err != nil {
+			t.Fatalf("the police reader could not read %s: %v", natsbus.EventStream(c), err)
+		}
+		if msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second)); err != nil || len(collect(msgs)) != 1 {
+			t.Fatalf("the police reader fetched nothing from %s: %v", natsbus.EventStream(c), err)
 		}
 	}
+	sw := natsbus.EventStream(domain.CompartmentSocialWork)
+	tctx2, cancel2 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel2()
+	if _, err := rjs.CreateOrUpdateConsumer(tctx2, sw, jetstream.ConsumerConfig{}); err == nil {
+		t.Error("the police reader made a consumer on the social-work stream")
+	}
+	if _, err := rjs.CreateOrUpdateConsumer(tctx2, sw, jetstream.ConsumerConfig{Name: natsbus.EventStream(domain.CompartmentPolice)}); err == nil {
+		t.Error("the police reader made a consumer on the social-work stream named after its own")
+	}
+	if _, err := rc.Request("$JS.API.STREAM.MSG.GET."+sw, []byte(`{"seq":1}`), time.Second); err == nil {
+		t.Error("the police reader got a social-work message by stream get")
+	}
+	if _, err := rc.Request("$JS.API.DIRECT.GET."+sw, []byte(`{"seq":1}`), time.Second); err == nil {
+		t.Error("the police reader got a social-work message by direct get")
+	}
+	rc.SubscribeSync(natsbus.EventsPrefix + string(domain.CompartmentSocialWork) + ".>")
+	rc.Publish(natsbus.IntakeSubject("add_note"), []byte(`{}`))
+	rc.Flush()
+	within(&rv, "the police reader subscribing to social-work events", func() bool { return rv.saw("Subscription to \"" + natsbus.EventsPrefix + "social_work") })
+	within(&rv, "the police reader sending a command", func() bool { return rv.saw("Publish to \"" + natsbus.IntakePrefix) })
 
-	if c, err := as(strangerSeed, &violations{}); err == nil {
-		c.Close()
-		t.Error("an identity not in the users file connected")
+	// Identities the server must not let in.
+	refused := func(what string, opts ...nats.Option) {
+		t.Helper()
+		if c, err := nats.Connect(url, append([]nats.Option{nats.RootCAs(ca)}, opts...)...); err == nil {
+			c.Close()
+			t.Errorf("%s connected", what)
+		}
 	}
-	if c, err := nats.Connect(url, nats.RootCAs(ca)); err == nil {
-		c.Close()
-		t.Error("a client without an identity connected")
+	refused("an anonymous client")
+	foreign, _, err := natsbus.OpenAuthority(filepath.Join(dir, "other-keys"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	opts, _ := natsbus.ClientOptions(emitterSeed, "")
+	refused("an identity of another authority", nats.UserCredentials(filepath.Join(foreign.Dir(), "emitter.creds")))
+	expired, _, err := auth.Issue(natsbus.RoleEmitter, "short", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiredFile := filepath.Join(dir, "short.creds")
+	os.WriteFile(expiredFile, expired, 0o600)
+	time.Sleep(2100 * time.Millisecond)
+	refused("an expired identity", nats.UserCredentials(expiredFile))
+	opts, _ := natsbus.ClientOptions(creds(natsbus.RoleEmitter), "")
 	if c, err := nats.Connect(url, opts...); err == nil {
 		c.Close()
 		t.Error("a client that does not trust the CA connected")
+	}
+
+	// Revocation: a running server closes the identity's connection and
+	// refuses it from then on.
+	wctx, wstop := context.WithCancel(ctx)
+	defer wstop()
+	go ns.WatchRevocations(wctx, auth, func(err error) { t.Error(err) })
+	if name, err := auth.Revoke(creds(natsbus.RoleReaderPolice)); err != nil || name != natsbus.RoleReaderPolice {
+		t.Fatalf("revoke: %q %v", name, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); rc.IsConnected(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the revoked identity is still connected")
+		}
+	}
+	refused("a revoked identity", nats.UserCredentials(creds(natsbus.RoleReaderPolice)))
+	if _, err := foreign.Revoke(creds(natsbus.RoleEmitter)); err == nil || !strings.Contains(err.Error(), "not issued by this authority") {
+		t.Errorf("revoking another authority's identity: %v", err)
 	}
 }
 
@@ -170,14 +216,46 @@ func collect(b jetstream.MessageBatch) []jetstream.Msg {
 	return out
 }
 
-func TestLoadUsersNamesEveryProblem(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "users.json")
-	os.WriteFile(p, []byte(`[{"name":"a","nkey":"SUAM","role":"emitter"},{"name":"b","nkey":"UABC","role":"boss"}]`), 0o600)
-	_, err := natsbus.LoadUsers(p)
-	if err == nil || !strings.Contains(err.Error(), "entry 1 (a): nkey is not a user public key") || !strings.Contains(err.Error(), "entry 2 (b): role must be one of") {
-		t.Fatalf("got %v", err)
+// TestAnonymousStreamsAdopted: streams an anonymous run stored (commands
+// waiting in INTAKE) are there when the same store starts with identities.
+func TestAnonymousStreamsAdopted(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := filepath.Join(dir, "js")
+	ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(err.Error(), "SUAM") {
-		t.Error("the error repeats a key")
+	nc, _ := natsbus.Connect(ns.ClientURL(), "t", ns.Self...)
+	js, _ := jetstream.New(nc)
+	if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
+		t.Fatal(err)
+	}
+	js.Publish(ctx, natsbus.IntakeSubject("add_note"), []byte(`{}`))
+	nc.Close()
+	ns.Shutdown()
+	ns.WaitForShutdown()
+
+	auth, _, err := natsbus.OpenAuthority(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err = natsbus.StartEmbedded(natsbus.EmbeddedConfig{StoreDir: store, Authority: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err = natsbus.Connect(ns.ClientURL(), "t", ns.Self...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ = jetstream.New(nc)
+	st, err := js.Stream(ctx, natsbus.IntakeStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := st.Info(ctx); info.State.Msgs != 1 {
+		t.Fatalf("INTAKE holds %d messages after identities were turned on, want 1", info.State.Msgs)
 	}
 }

@@ -1,25 +1,30 @@
 // Package relay publishes every committed case event to NATS: it follows
 // the store's global subscription and publishes each event of a case stream
-// to caseledger.events.<caseID>.<type> in the CASE_EVENTS stream, with the
-// event id as Nats-Msg-Id, so dashboards and other services get a live feed.
+// to caseledger.events.<compartment>.<caseID>.<type>, in the stream of its
+// compartment (CASE_EVENTS_POLICE, _SOCIAL_WORK, _SHARED), with the event id
+// as Nats-Msg-Id, so dashboards and other services get a live feed and each
+// reader identity gets only the compartments it may read. A sealed entry is
+// published to CASE_EVENTS_SEALED as its envelope only: ids, type, version
+// and hashes, never its payload or metadata.
 //
-// The checkpoint is CASE_EVENTS itself: each message carries its position in
-// the store's log (Caseledger-Position), and on start the relay resumes after
-// the last message stored there. Publishing is in order and one at a time, so
-// the last stored message is always the end of an unbroken prefix; the event
-// id as message id drops a re-publish after a crash between the store's ack
-// and our own bookkeeping. Nothing is lost and nothing is published twice.
+// The checkpoint is the event streams themselves: each message carries its
+// position in the store's log (Caseledger-Position), and on start the relay
+// resumes after the latest last message of the four. Publishing is in order
+// and one at a time, so that message is always the end of an unbroken
+// prefix; the event id as message id drops a re-publish after a crash
+// between the store's ack and our own bookkeeping. Nothing is lost and
+// nothing is published twice.
 //
-// Subjects carry the case id and the event type only.
+// Subjects carry the compartment, the case id and the event type only.
 //
 // It never writes to the record: it reads the global log and nothing else,
 // so a relay that is down or behind delays the feed, never the record. It
 // never re-encodes what it publishes (subscribers check the exact stored
 // bytes against the chain), never skips an event it could not publish (it
 // waits for NATS instead), and never logs event contents: ids only. Events
-// are not split by compartment yet (DESIGN's per-compartment streams):
-// CASE_EVENTS carries every case event's stored payload, so only identities
-// cleared for every compartment may read it.
+// are routed by the compartment recorded in their metadata at the time they
+// were committed; an entry reclassified later (redacted, moved to sealed)
+// was already published where it then belonged.
 package relay
 
 import (
@@ -28,10 +33,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/natsbus"
@@ -46,17 +53,20 @@ import (
 // exact stored bytes of its data and metadata, and its chain link, so a
 // subscriber can check what it receives.
 type Message struct {
-	ID         string          `json:"id"`
-	CaseID     string          `json:"case_id"`
-	Stream     string          `json:"stream"`
-	Version    int64           `json:"version"`
-	Position   string          `json:"position"`
-	Type       string          `json:"type"`
-	RecordedAt time.Time       `json:"recorded_at"`
-	Metadata   json.RawMessage `json:"metadata"`
-	Data       json.RawMessage `json:"data"`
-	PrevHash   string          `json:"prev_hash"`
-	Hash       string          `json:"hash"`
+	ID         string    `json:"id"`
+	CaseID     string    `json:"case_id"`
+	Stream     string    `json:"stream"`
+	Version    int64     `json:"version"`
+	Position   string    `json:"position"`
+	Type       string    `json:"type"`
+	RecordedAt time.Time `json:"recorded_at"`
+	// Compartment is the event's compartment, as its subject says.
+	Compartment string `json:"compartment"`
+	// Metadata and Data are absent from a sealed entry's envelope.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
 }
 
 // Service is the relay.
@@ -80,28 +90,36 @@ func New(nc *nats.Conn, store eventstore.Reader, log *slog.Logger) (*Service, er
 	return &Service{js: js, store: store, log: log}, nil
 }
 
-// Checkpoint reads the position of the last event in CASE_EVENTS.
+// Checkpoint reads the position of the last event relayed: the latest of
+// the event streams' last messages.
 func (s *Service) Checkpoint(ctx context.Context) (eventstore.Position, error) {
-	st, err := s.js.Stream(ctx, natsbus.CaseEventsStream)
-	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("relay: %w", err)
+	last := eventstore.Start
+	for _, c := range natsbus.EventCompartments {
+		name := natsbus.EventStream(c)
+		st, err := s.js.Stream(ctx, name)
+		if err != nil {
+			return eventstore.Position{}, fmt.Errorf("relay: %w", err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return eventstore.Position{}, fmt.Errorf("relay: %w", err)
+		}
+		if info.State.Msgs == 0 {
+			continue
+		}
+		m, err := st.GetMsg(ctx, info.State.LastSeq)
+		if err != nil {
+			return eventstore.Position{}, fmt.Errorf("relay: read last message of %s: %w", name, err)
+		}
+		p, err := eventstore.ParsePosition(m.Header.Get(natsbus.HeaderPosition))
+		if err != nil {
+			return eventstore.Position{}, fmt.Errorf("relay: last message of %s has no position: %w", name, err)
+		}
+		if last.Less(p) {
+			last = p
+		}
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("relay: %w", err)
-	}
-	if info.State.Msgs == 0 {
-		return eventstore.Start, nil
-	}
-	m, err := st.GetMsg(ctx, info.State.LastSeq)
-	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("relay: read last message: %w", err)
-	}
-	p, err := eventstore.ParsePosition(m.Header.Get(natsbus.HeaderPosition))
-	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("relay: last message of %s has no position: %w", natsbus.CaseEventsStream, err)
-	}
-	return p, nil
+	return last, nil
 }
 
 // Run relays until ctx ends (returning nil). A NATS outage pauses it; it
@@ -136,23 +154,34 @@ func (s *Service) publish(ctx context.Context, r eventstore.Record) error {
 	if err != nil {
 		return nil // access and ledger streams are not case events
 	}
-	body, err := json.Marshal(Message{
+	// The compartment and trace context, kept in the event's metadata.
+	var meta struct {
+		Compartment domain.Compartment `json:"compartment"`
+		TraceParent string             `json:"traceparent"`
+	}
+	_ = json.Unmarshal(r.Metadata, &meta)
+	if !slices.Contains(natsbus.EventCompartments, meta.Compartment) {
+		// Without a known compartment, nothing of it goes out but its
+		// envelope.
+		meta.Compartment = domain.CompartmentSealed
+	}
+	msg := Message{
 		ID: r.ID.String(), CaseID: caseID.String(), Stream: r.Stream, Version: r.Version,
-		Position: r.Position.String(), Type: r.Type, RecordedAt: r.RecordedAt,
-		Metadata: rawOrNull(r.Metadata), Data: rawOrNull(r.Data), PrevHash: r.PrevHash.String(), Hash: r.Hash.String(),
-	})
+		Position: r.Position.String(), Type: r.Type, RecordedAt: r.RecordedAt, Compartment: string(meta.Compartment),
+		PrevHash: r.PrevHash.String(), Hash: r.Hash.String(),
+	}
+	if meta.Compartment != domain.CompartmentSealed {
+		msg.Metadata, msg.Data = rawOrNull(r.Metadata), rawOrNull(r.Data)
+	}
+	body, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("relay: encode %s: %w", r.ID, err)
 	}
-	m := &nats.Msg{Subject: natsbus.EventSubject(caseID.String(), r.Type), Data: body, Header: nats.Header{}}
+	m := &nats.Msg{Subject: natsbus.EventSubject(meta.Compartment, caseID.String(), r.Type), Data: body, Header: nats.Header{}}
 	m.Header.Set(nats.MsgIdHdr, r.ID.String())
 	m.Header.Set(natsbus.HeaderPosition, r.Position.String())
 	m.Header.Set("Caseledger-Version", strconv.FormatInt(r.Version, 10))
-	// The command's trace, kept in the event's metadata, goes on here.
-	var meta struct {
-		TraceParent string `json:"traceparent"`
-	}
-	_ = json.Unmarshal(r.Metadata, &meta)
+	// The command's trace goes on here.
 	sctx, span := tracing.Tracer().Start(tracing.FromTraceParent(ctx, meta.TraceParent), "caseledger.relay",
 		trace.WithAttributes(attribute.String("caseledger.event_type", r.Type), attribute.String("caseledger.case_id", caseID.String())))
 	defer span.End()

@@ -67,16 +67,26 @@ func asyncAPI() obj {
 		"correlationId": ref("#/components/correlationIds/commandId"),
 	}
 
+	var compartments, streams []string
+	for _, c := range natsbus.EventCompartments {
+		compartments = append(compartments, string(c))
+		streams = append(streams, natsbus.EventStream(c))
+	}
 	channels["caseEvents"] = obj{
-		"address":            natsbus.EventsPrefix + "{caseId}.{eventType}",
+		"address":            natsbus.EventsPrefix + "{compartment}.{caseId}.{eventType}",
 		"title":              "Case events",
-		"x-jetstream-stream": natsbus.CaseEventsStream,
-		"description": "Every committed case event, in the store's order, published once (the event id is its Nats-Msg-Id). " +
+		"x-jetstream-stream": strings.Join(streams, ", "),
+		"description": "Every committed case event, in the store's order, published once (the event id is its Nats-Msg-Id), " +
+			"in the stream of its compartment (" + strings.Join(streams, ", ") + "). A reader identity reads only its " +
+			"compartments' streams and subjects (reader-police: police, shared; reader-social_work: social_work, shared; " +
+			"reader-shared: shared), and every reader reads " + natsbus.EventStream(domain.CompartmentSealed) + ", which holds the " +
+			"envelopes of sealed entries (ids, type, version, hashes) and never their data or metadata. " +
 			"The event type holds a dot, so it spans the last two subject tokens: subscribe to " + natsbus.EventsPrefix +
-			"<caseId>.> for one case, or " + natsbus.EventsPrefix + "*.case.referral_sent for one type.",
+			"police.<caseId>.> for one case's police events, or " + natsbus.EventsPrefix + "shared.*.case.referral_sent for one type.",
 		"parameters": obj{
-			"caseId":    obj{"description": "The case id (a uuid)."},
-			"eventType": obj{"description": "The event type string.", "enum": caseEventTypes()},
+			"compartment": obj{"description": "The event's compartment when it was recorded.", "enum": compartments},
+			"caseId":      obj{"description": "The case id (a uuid)."},
+			"eventType":   obj{"description": "The event type string.", "enum": caseEventTypes()},
 		},
 		"messages": obj{"caseEvent": ref("#/components/messages/caseEvent")},
 	}
@@ -187,8 +197,12 @@ func description() string {
 			"decided the command. Without the header the publish is fire-and-forget with at-least-once delivery.",
 		"- **Rejections**: a refused command is also filed on `" + natsbus.RejectedPrefix + "<command>` (stream " +
 			natsbus.RejectedStream + ") with its original bytes and the reason in headers. Nothing is dropped.",
-		"- **Events**: every committed case event is published on `" + natsbus.EventsPrefix + "<caseId>.<eventType>` " +
-			"(stream " + natsbus.CaseEventsStream + ": limits, deny delete, deny purge) with the event id as `" + natsMsgID + "`.",
+		"- **Events**: every committed case event is published on `" + natsbus.EventsPrefix + "<compartment>.<caseId>.<eventType>` " +
+			"(one stream per compartment, CASE_EVENTS_<COMPARTMENT>: limits, deny delete, deny purge) with the event id as `" + natsMsgID + "`; " +
+			"a sealed entry as its envelope only.",
+		"- **Identities**: the server takes no anonymous client. Each identity is a NATS creds file issued by caseledger " +
+			"(KEYS_DIR/nats/<role>.creds) and may subscribe to its own inboxes only: connect with the inbox prefix `_INBOX.<name>` " +
+			"(nats.go CustomInboxPrefix, the nats CLI's --inbox-prefix). Commands must also be signed by a registered emitter.",
 		fmt.Sprintf("- **Size**: %s stores messages up to %s; ingest rejects a command over %s with code too_large.",
 			natsbus.IntakeStream, kib(int64(d.MaxMsgSize)), ingestMaxBody),
 		"- **Privacy**: subjects and headers carry ids, codes and type names only. Schema members marked " +

@@ -175,7 +175,7 @@ func eventSchema(typ string) (obj, error) {
 	if spec == nil {
 		return nil, fmt.Errorf("not in the registry")
 	}
-	where := "It is relayed, inside a relayed event (relayed-event.json), on " + natsbus.EventSubject("{caseId}", typ) + "."
+	where := "It is relayed, inside a relayed event (relayed-event.json), on " + natsbus.EventSubject("{compartment}", "{caseId}", typ) + " (its payload only outside the sealed compartment)."
 	if !strings.HasPrefix(typ, "case.") {
 		where = "It is recorded in the access-<yyyy-mm-dd> streams and is not relayed on NATS."
 	}
@@ -254,9 +254,9 @@ func relayedEventSchema() (obj, error) {
 	}
 	return b.root(reflect.TypeFor[relay.Message](), obj{
 		"title": "RelayedEvent",
-		"description": "A committed case event as the relay publishes it on caseledger.events.<caseId>.<type> (stream " +
-			natsbus.CaseEventsStream + "): the stored record with the exact stored bytes of its data and metadata and its " +
-			"chain link, so that a subscriber can check what it receives.",
+		"description": "A committed case event as the relay publishes it on caseledger.events.<compartment>.<caseId>.<type> " +
+			"(stream CASE_EVENTS_<COMPARTMENT>): the stored record with the exact stored bytes of its data and metadata and its " +
+			"chain link, so that a subscriber can check what it receives. A sealed entry's envelope has no data and no metadata.",
 	})
 }
 
