@@ -547,6 +547,30 @@ type RecordViewed struct {
 	OrderID uuid.UUID `json:"order_id,omitzero"`
 }
 
+// ListViewed records a read of a list, a search or the dashboard, allowed
+// or denied: which list, why, what it was asked for (ids only, e.g.
+// "assignee=sw-3"), how many cases it revealed (each also gets its own
+// RecordViewed), and why it was denied.
+type ListViewed struct {
+	List    string   `json:"list" cl:"required,max=64"`
+	Purpose string   `json:"purpose,omitempty" cl:"max=256"`
+	Filters []string `json:"filters,omitempty" cl:"max=10"`
+	Cases   int      `json:"cases"`
+	Denied  bool     `json:"denied"`
+	Reason  string   `json:"reason,omitempty" cl:"max=512"`
+}
+
+// AccessRefused is a security event: a request refused before anything
+// was read, for want of a valid credential (401) or because the caller's
+// role may not use the route (403). It holds no data: the route pattern
+// (never its values), the status, why, and the caller when one was
+// identified (the event's actor; "unauthenticated" when none was).
+type AccessRefused struct {
+	Route  string `json:"route" cl:"required,max=128"`
+	Status int    `json:"status" cl:"required,min=400,max=499"`
+	Reason string `json:"reason" cl:"required,max=512"`
+}
+
 // BreakGlassAccess records an emergency read outside the reader's normal
 // rights, with its justification.
 type BreakGlassAccess struct {

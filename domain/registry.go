@@ -116,6 +116,8 @@ func init() {
 
 	register[RecordViewed]("access.record_viewed", 1, police)
 	register[BreakGlassAccess]("access.break_glass", 1, police)
+	register[ListViewed]("access.list_viewed", 1, police)
+	register[AccessRefused]("access.refused", 1, police)
 }
 
 // Spec returns the spec of an event type string, or nil if it is unknown.

@@ -93,11 +93,11 @@ func TestDashboardContactRule(t *testing.T) {
 			if _, err := r.CatchUp(ctx, nil); err != nil {
 				t.Fatal(err)
 			}
-			got, err := projections.ReadDashboard(ctx, db, now, rule)
+			got, err := projections.ReadDashboard(ctx, db, "police-lavallee", now, rule)
 			if err != nil {
 				t.Fatal(err)
 			}
-			def, err := projections.ReadDashboard(ctx, db, now, projections.DefaultContactRule())
+			def, err := projections.ReadDashboard(ctx, db, "police-lavallee", now, projections.DefaultContactRule())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -52,14 +52,19 @@ func parseTS(v string) time.Time {
 	return t
 }
 
-// ReadDashboard computes the dashboard at now, judging first contacts by
-// the rule.
-func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time, rule ContactRule) (Dashboard, error) {
+// heldBy is the SQL condition "the row's case is held by the agency": it
+// opened the case or received it by transfer. A case only shared with the
+// agency is not counted on its dashboard.
+const heldBy = `case_id IN (SELECT case_id FROM case_access WHERE agency = $1 AND basis IN ('owner', 'transfer'))`
+
+// ReadDashboard computes the dashboard of one agency's cases (those it
+// holds) at now, judging first contacts by the rule.
+func ReadDashboard(ctx context.Context, db *sql.DB, agency string, now time.Time, rule ContactRule) (Dashboard, error) {
 	d := Dashboard{
 		CaseloadByWorker: map[string]int{}, AwaitingAssignment: map[string]int{}, RiskDistribution: map[string]int{},
 		ReferralOutcomes: map[string]map[string]int{}, ClosureReasons: map[string]int{}, RiskChanges: map[string]map[string]int{},
 	}
-	rc, err := db.QueryContext(ctx, `SELECT substr(at, 1, 7), to_band, count(*) FROM risk_changes GROUP BY substr(at, 1, 7), to_band`)
+	rc, err := db.QueryContext(ctx, `SELECT substr(at, 1, 7), to_band, count(*) FROM risk_changes WHERE `+heldBy+` GROUP BY substr(at, 1, 7), to_band`, agency)
 	if err != nil {
 		return d, fmt.Errorf("projections: dashboard: %w", err)
 	}
@@ -76,7 +81,7 @@ func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time, rule ContactR
 		d.RiskChanges[month][band] = n
 	}
 	rc.Close()
-	rows, err := db.QueryContext(ctx, `SELECT status, assignee, risk, closure_reason, reopened, active_conditions, breaches, opened_at, closed_at, first_victim_contact_at, first_aggressor_contact_at, safety_plans, rapid_response FROM cases`)
+	rows, err := db.QueryContext(ctx, `SELECT status, assignee, risk, closure_reason, reopened, active_conditions, breaches, opened_at, closed_at, first_victim_contact_at, first_aggressor_contact_at, safety_plans, rapid_response FROM cases WHERE `+heldBy, agency)
 	if err != nil {
 		return d, fmt.Errorf("projections: dashboard: %w", err)
 	}
@@ -123,21 +128,21 @@ func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time, rule ContactR
 		return d, err
 	}
 	d.MedianHoursToVictimContact, d.MedianHoursToAggressorContact, d.MedianClosedCaseDays = median(toVictim), median(toAggressor), median(caseDays)
-	if d.RepeatVictims, err = repeatVictims(ctx, db); err != nil {
+	if d.RepeatVictims, err = repeatVictims(ctx, db, agency); err != nil {
 		return d, err
 	}
 	at := ts(now)
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM worklist WHERE due_by < $1`, at).Scan(&d.OverdueFollowUps); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM worklist WHERE `+heldBy+` AND due_by < $2`, agency, at).Scan(&d.OverdueFollowUps); err != nil {
 		return d, err
 	}
-	if err := eachContact(ctx, db, `SELECT since, earliest_due FROM contacts_due`, nil, rule, now, func(s ContactStatus) {
+	if err := eachContact(ctx, db, `SELECT since, earliest_due FROM contacts_due WHERE `+heldBy, []any{agency}, rule, now, func(s ContactStatus) {
 		if s.Missed {
 			d.MissedContacts++
 		}
 	}); err != nil {
 		return d, err
 	}
-	rows, err = db.QueryContext(ctx, `SELECT destination, status, count(*) FROM referrals GROUP BY destination, status`)
+	rows, err = db.QueryContext(ctx, `SELECT destination, status, count(*) FROM referrals WHERE `+heldBy+` GROUP BY destination, status`, agency)
 	if err != nil {
 		return d, err
 	}
@@ -161,8 +166,8 @@ func ReadDashboard(ctx context.Context, db *sql.DB, now time.Time, rule ContactR
 
 // repeatVictims counts people who are the victim in two cases opened within
 // twelve months of each other.
-func repeatVictims(ctx context.Context, db *sql.DB) (int, error) {
-	rows, err := db.QueryContext(ctx, `SELECT p.person_id, c.opened_at FROM parties p JOIN cases c ON c.case_id = p.case_id WHERE p.role = 'victim'`)
+func repeatVictims(ctx context.Context, db *sql.DB, agency string) (int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT p.person_id, c.opened_at FROM parties p JOIN cases c ON c.case_id = p.case_id WHERE p.role = 'victim' AND c.`+heldBy, agency)
 	if err != nil {
 		return 0, err
 	}

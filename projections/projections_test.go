@@ -404,7 +404,7 @@ func TestDashboard(t *testing.T) {
 			if _, err := r.CatchUp(ctx, nil); err != nil {
 				t.Fatal(err)
 			}
-			got, err := projections.ReadDashboard(ctx, db, now, projections.DefaultContactRule())
+			got, err := projections.ReadDashboard(ctx, db, "police-lavallee", now, projections.DefaultContactRule())
 			if err != nil {
 				t.Fatal(err)
 			}

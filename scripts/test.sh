@@ -30,6 +30,18 @@ need pdftoppm poppler-utils
 # docker-compose (Debian's package): a test validates compose.yaml with it.
 need docker-compose docker-compose
 
+# The stock nats CLI (natscli, pinned): the adversary tests use it against
+# serve's NATS, as an attacker with a stolen or wrong creds file would.
+natscli_version=v0.5.0
+tools="$(pwd)/.tools"
+if [ ! -x "$tools/nats-$natscli_version" ]; then
+  echo "== installing the nats CLI $natscli_version"
+  mkdir -p "$tools"
+  GOBIN="$tools" go install "github.com/nats-io/natscli/nats@$natscli_version"
+  mv "$tools/nats" "$tools/nats-$natscli_version"
+fi
+export CASELEDGER_NATS_CLI="$tools/nats-$natscli_version"
+
 # PostgreSQL for the read-model tests: start the machine's cluster if it is
 # not running, and give the tests a database of their own.
 start_postgres() {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/disclosure"
 	"github.com/caseledger/caseledger/services/ledger"
@@ -20,16 +19,16 @@ import (
 // against the public key before anything is written.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("export", getenv, stderr)
-	var out, order, pubkey, exporter, agency, keyFile string
+	var out, order, pubkey, keyFile string
+	var who cliReader
+	who.flags(f)
 	f.StringVar(&out, "out", "", "directory to write the bundle to (created; must be empty)")
 	f.StringVar(&order, "order", "", "a production order recorded on the case: social-work and sealed entries are disclosed under it")
 	f.StringVar(&pubkey, "pubkey", getenv("CASELEDGER_LEDGER_PUBKEY"), "the ledger's public key file (default DATA_DIR/ledger/ledger.pub)")
-	f.StringVar(&exporter, "exporter", getenv("USER"), "who exports, named in the bundle; the access policy judges the bundle for this auditor")
-	f.StringVar(&agency, "agency", "", "the exporter's agency (default: the agency that holds the case)")
 	f.StringVar(&keyFile, "ledger-key", getenv("CASELEDGER_LEDGER_KEY"), "the ledger's signing key, which seals the bundle (default KEYS_DIR/ledger/signing.key; env CASELEDGER_LEDGER_KEY)")
 	var caseID, orderID uuid.UUID
 	if err := f.parse(args, 1, func() error {
-		var errs []error
+		errs := []error{who.validate()}
 		if out == "" {
 			errs = append(errs, errors.New("--out DIR is required"))
 		}
@@ -68,17 +67,18 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	if pubkey == "" {
 		pubkey = filepath.Join(ledgerKeyDir(f.store), ledger.PublicKeyFile)
 	}
-	if exporter == "" {
-		exporter = "unknown"
+	st, recs, err := casefile.Load(ctx, store, caseID)
+	if err != nil {
+		return err
 	}
-	if agency == "" {
-		st, _, err := casefile.Load(ctx, store, caseID)
-		if err != nil {
-			return err
-		}
-		agency = st.Agency
+	if len(recs) == 0 {
+		return fmt.Errorf("case %s: %w in %s", caseID, errNotFound, f.store.where())
 	}
-	reader := domain.Actor{UserID: exporter, Role: domain.RoleAuditor, Agency: agency}
+	// The bundle holds the access log up to now: this export is in it.
+	reader := who.actor(st.Agency)
+	if err := who.record(ctx, f.store, reader, caseID, []string{"export"}, orderID, ""); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
 	res, err := disclosure.Export(ctx, disclosure.Source{Store: store, Tree: tree, Keys: keys},
 		disclosure.Options{CaseID: caseID, OrderID: orderID, Reader: reader, Out: out, Now: time.Now()})
 	if errors.Is(err, disclosure.ErrUnknownCase) {

@@ -132,10 +132,17 @@ func runProve(ctx context.Context, args []string, getenv func(string) string, st
 	pubkey := getenv("CASELEDGER_LEDGER_PUBKEY")
 	f.StringVar(&pubkey, "pubkey", pubkey, "the ledger's public key file (default DATA_DIR/ledger/ledger.pub)")
 	want := 1
+	var who cliReader
+	validators := []func() error{}
 	if args[0] == "consistency" {
 		want = 2
+	} else {
+		// An inclusion proof is asked about one event: who asked and why
+		// is recorded. A consistency proof concerns the log as a whole.
+		who.flags(f)
+		validators = append(validators, func() error { return who.validate() })
 	}
-	if err := f.parse(args[1:], want); err != nil {
+	if err := f.parse(args[1:], want, validators...); err != nil {
 		return err
 	}
 	store, tree, keys, err := ledgerFromRecord(ctx, f.store, pubkey)
@@ -172,6 +179,9 @@ func runProve(ctx context.Context, args []string, getenv func(string) string, st
 		proof, err := tree.ProveRecord(n, last.Size)
 		if err != nil {
 			return err
+		}
+		if err := recordProof(ctx, f.store, who, id); err != nil {
+			return fmt.Errorf("ledger prove: %w", err)
 		}
 		return enc.Encode(map[string]any{"event_id": id, "leaf_index": n, "tree_size": last.Size, "root": last.Root, "proof": proof, "checkpoint": string(last.Note)})
 	}

@@ -23,6 +23,8 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	var recordedAt, occurredAt, position string
 	f.StringVar(&recordedAt, "as-recorded-at", "", "show the case as the record held it at this time (RFC 3339): what was known then")
 	f.StringVar(&occurredAt, "as-occurred-at", "", "show what had happened by this time (RFC 3339), as known now, corrections included")
+	var who cliReader
+	who.flags(f)
 	f.StringVar(&position, "as-of-position", "", "show the case as the record held it up to this global position (COMMIT/PREPARE)")
 	var cut casefile.Cut
 	parseCut := func() error {
@@ -62,7 +64,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return errors.Join(errs...)
 	}
-	if err := f.parse(args, 1, parseCut); err != nil {
+	if err := f.parse(args, 1, parseCut, func() error { return who.validate() }); err != nil {
 		return err
 	}
 	caseID, err := uuid.Parse(f.Arg(0))
@@ -80,6 +82,9 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if len(recs) == 0 {
 		return fmt.Errorf("case %s: %w in %s", caseID, errNotFound, f.store.where())
+	}
+	if err := who.record(ctx, f.store, who.actor(state.Agency), caseID, []string{"replay"}, uuid.Nil, ""); err != nil {
+		return fmt.Errorf("replay: %w", err)
 	}
 	// The chain is checked over the whole stream, whatever the view.
 	broken := eventstore.VerifyStream(recs)

@@ -114,9 +114,24 @@ func TestServeAndEmit(t *testing.T) {
 	}
 	// The case's disclosure bundle, checked by caseverify built on its own.
 	bundle := filepath.Join(t.TempDir(), "bundle")
-	got, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", bundle, "--exporter", "aud-1")
+	got, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", c.ID.String(), "--out", bundle)
 	if err != nil || !strings.Contains(got, "bundle SHA-256") {
 		t.Fatalf("export: %v\n%s", err, got)
+	}
+	// The export is in the bundle's own access log and report, with who
+	// and why.
+	for _, f := range []string{"access.json", "report.html", "manifest.json"} {
+		b, err := os.ReadFile(filepath.Join(bundle, f))
+		if err != nil || !strings.Contains(string(b), "aud-1") {
+			t.Errorf("%s does not name the exporter aud-1: %v", f, err)
+		}
+		if f != "manifest.json" && !strings.Contains(string(b), "disclosure R. v. X") {
+			t.Errorf("%s does not give the export's purpose", f)
+		}
+	}
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", filepath.Join(t.TempDir(), "anon")); !errors.Is(err, errUsage) ||
+		!strings.Contains(err.Error(), "--as USER is required") || !strings.Contains(err.Error(), "--purpose is required") {
+		t.Errorf("export without --as and --purpose: %v", err)
 	}
 	cv := filepath.Join(t.TempDir(), "caseverify")
 	if out, err := exec.Command("go", "build", "-o", cv, "../caseverify").CombinedOutput(); err != nil {
@@ -125,21 +140,21 @@ func TestServeAndEmit(t *testing.T) {
 	if out, err := exec.Command(cv, bundle, "--pubkey", filepath.Join(keysBeside(dir), "ledger", "ledger.pub")).CombinedOutput(); err != nil || !strings.Contains(string(out), "VERIFIED: case "+c.ID.String()) {
 		t.Fatalf("caseverify: %v\n%s", err, out)
 	}
-	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", bundle); err == nil {
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", c.ID.String(), "--out", bundle); err == nil {
 		t.Fatal("export over a non-empty directory")
 	}
 	// The command line's export is judged by the same access policy: an
 	// auditor of another agency is refused; an order that does not stand
 	// opens nothing, and the bundle says why.
-	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", t.TempDir(), "--agency", "police-montreal"); err == nil ||
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", c.ID.String(), "--out", t.TempDir(), "--agency", "police-montreal"); err == nil ||
 		!strings.Contains(err.Error(), "export refused: the case is not open to the reader's agency") {
 		t.Fatalf("export by another agency's auditor: %v", err)
 	}
-	got, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", c.ID.String(), "--out", filepath.Join(t.TempDir(), "b"), "--order", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b")
+	got, _, err = runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", c.ID.String(), "--out", filepath.Join(t.TempDir(), "b"), "--order", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b")
 	if err != nil || !strings.Contains(got, "not applied: no production order with this id is recorded on the case") {
 		t.Fatalf("export under an unrecorded order: %v\n%s", err, got)
 	}
-	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", "--out", t.TempDir()); !errors.Is(err, errNotFound) {
+	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": dir}, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", "--out", t.TempDir()); !errors.Is(err, errNotFound) {
 		t.Fatalf("export of an unknown case: %v", err)
 	}
 	// Checked with another key, the checkpoints fail.

@@ -60,7 +60,7 @@ func TestDemoAppendsAndIsIdempotent(t *testing.T) {
 func TestReplay(t *testing.T) {
 	dir, caseID := demoInto(t, "10")
 	env := map[string]string{"CASELEDGER_DATA_DIR": dir}
-	out, _, err := runArgs(t, env, "replay", caseID)
+	out, _, err := runArgs(t, env, "replay", "--as", "aud-1", "--purpose", "audit", caseID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +69,10 @@ func TestReplay(t *testing.T) {
 			t.Errorf("replay lacks %q", want)
 		}
 	}
-	if _, _, err := runArgs(t, env, "replay", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"); !errors.Is(err, errNotFound) {
+	if _, _, err := runArgs(t, env, "replay", "--as", "aud-1", "--purpose", "audit", "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"); !errors.Is(err, errNotFound) {
 		t.Errorf("unknown case: %v", err)
 	}
-	if _, _, err := runArgs(t, env, "replay", "not-a-case"); !errors.Is(err, errUsage) {
+	if _, _, err := runArgs(t, env, "replay", "--as", "aud-1", "--purpose", "audit", "not-a-case"); !errors.Is(err, errUsage) {
 		t.Errorf("bad case id: %v", err)
 	}
 	if _, _, err := runArgs(t, env, "replay"); !errors.Is(err, errUsage) {
@@ -81,24 +81,24 @@ func TestReplay(t *testing.T) {
 	// Past views, flags after the case id as the usage shows them.
 	whole := strings.Count(out, "\n")
 	for _, args := range [][]string{
-		{"replay", caseID, "--as-recorded-at", "2025-06-01T00:00:00Z"},
-		{"replay", caseID, "--as-occurred-at", "2025-06-01T00:00:00Z"},
-		{"replay", caseID, "--as-of-position", "1/1"},
+		{"replay", "--as", "aud-1", "--purpose", "audit", caseID, "--as-recorded-at", "2025-06-01T00:00:00Z"},
+		{"replay", "--as", "aud-1", "--purpose", "audit", caseID, "--as-occurred-at", "2025-06-01T00:00:00Z"},
+		{"replay", "--as", "aud-1", "--purpose", "audit", caseID, "--as-of-position", "1/1"},
 	} {
 		got, _, err := runArgs(t, env, args...)
-		if err != nil && args[2] == "--as-of-position" && errors.Is(err, casefile.ErrBeforeCase) {
+		if err != nil && args[6] == "--as-of-position" && errors.Is(err, casefile.ErrBeforeCase) {
 			continue // the case is not the first in the log
 		}
 		if err != nil || !strings.Contains(got, "of the") || strings.Count(got, "\n") > whole+1 || !strings.Contains(got, "chain verified") {
-			t.Errorf("%v: %v\n%s", args[2:], err, got)
+			t.Errorf("%v: %v\n%s", args[6:], err, got)
 		}
 	}
-	for args, want := range map[[4]string]string{
-		{"replay", caseID, "--as-recorded-at", "yesterday"}:            "--as-recorded-at is not an RFC 3339 time",
-		{"replay", caseID, "--as-occurred-at", "2999-01-01T00:00:00Z"}: "the time is in the future",
-		{"replay", caseID, "--as-of-position", "x"}:                    "--as-of-position is not a position",
-		{"replay", "--as-recorded-at", "2024-01-01T00:00:00Z", caseID}: "",
-		{"replay", caseID, "--as-recorded-at", "1999-01-01T00:00:00Z"}: "the case had no entry yet",
+	for args, want := range map[[8]string]string{
+		{"replay", "--as", "aud-1", "--purpose", "audit", caseID, "--as-recorded-at", "yesterday"}:            "--as-recorded-at is not an RFC 3339 time",
+		{"replay", "--as", "aud-1", "--purpose", "audit", caseID, "--as-occurred-at", "2999-01-01T00:00:00Z"}: "the time is in the future",
+		{"replay", "--as", "aud-1", "--purpose", "audit", caseID, "--as-of-position", "x"}:                    "--as-of-position is not a position",
+		{"replay", "--as", "aud-1", "--purpose", "audit", "--as-recorded-at", "2024-01-01T00:00:00Z", caseID}: "",
+		{"replay", "--as", "aud-1", "--purpose", "audit", caseID, "--as-recorded-at", "1999-01-01T00:00:00Z"}: "the case had no entry yet",
 	} {
 		_, _, err := runArgs(t, env, args[:]...)
 		if want == "" {
@@ -111,7 +111,7 @@ func TestReplay(t *testing.T) {
 			t.Errorf("%v: %v, want %q", args, err, want)
 		}
 	}
-	_, _, err = runArgs(t, env, "replay", caseID, "--as-recorded-at", "2024-01-01T00:00:00Z", "--as-occurred-at", "2024-01-01T00:00:00Z")
+	_, _, err = runArgs(t, env, "replay", "--as", "aud-1", "--purpose", "audit", caseID, "--as-recorded-at", "2024-01-01T00:00:00Z", "--as-occurred-at", "2024-01-01T00:00:00Z")
 	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "at most one") {
 		t.Errorf("two cuts: %v", err)
 	}
@@ -330,7 +330,7 @@ func TestLedgerProofs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := runArgs(t, env, "ledger", "prove", recs[2].ID.String())
+	out, _, err := runArgs(t, env, "ledger", "prove", "--as", "aud-1", "--purpose", "audit", recs[2].ID.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestLedgerProofs(t *testing.T) {
 	if _, _, err := runArgs(t, env, "ledger", "consistency", "1", strconv.FormatInt(stored[0].Size, 10)); err == nil {
 		t.Error("a size no checkpoint has was accepted")
 	}
-	if _, _, err := runArgs(t, env, "ledger", "prove", "not-an-id"); !errors.Is(err, errUsage) {
+	if _, _, err := runArgs(t, env, "ledger", "prove", "--as", "aud-1", "--purpose", "audit", "not-an-id"); !errors.Is(err, errUsage) {
 		t.Errorf("a malformed event id: %v", err)
 	}
 }
@@ -637,7 +637,7 @@ func forgeTail(t *testing.T, afterCheckpoint bool) {
 	if !errors.Is(err, ledger.ErrBadWriterSig) || !strings.Contains(err.Error(), fmt.Sprintf("%s version %d", last.Stream, version)) {
 		t.Fatalf("serve's ledger on the forged tail: %v", err)
 	}
-	if _, _, err := runArgs(t, env, "export", caseID, "--out", filepath.Join(t.TempDir(), "b")); err == nil {
+	if _, _, err := runArgs(t, env, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", caseID, "--out", filepath.Join(t.TempDir(), "b")); err == nil {
 		t.Fatal("a bundle of the case with the forged tail was made")
 	}
 }

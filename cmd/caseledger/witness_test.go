@@ -84,7 +84,7 @@ func TestWitnessedLedgerCatchesARollback(t *testing.T) {
 	// Untouched: a bundle of a case verifies, cosigned by the witness.
 	c, _ := gen.New(21).Case()
 	bundle := filepath.Join(root, "bundle")
-	if out, err := exec.Command(bin, "export", c.ID.String(), "--out", bundle, "--data-dir", data, "--keys-dir", keysDir).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", c.ID.String(), "--out", bundle, "--data-dir", data, "--keys-dir", keysDir).CombinedOutput(); err != nil {
 		t.Fatalf("export: %v\n%s", err, out)
 	}
 	cv := filepath.Join(root, "caseverify")

@@ -150,3 +150,24 @@ func TestLivesEndInThePast(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadHoldsEveryCompartment: a modest load holds entries of every
+// compartment, sealed ones included, so that tests of what a reader must
+// not see are never vacuous.
+func TestLoadHoldsEveryCompartment(t *testing.T) {
+	cases, err := gen.New(1).Cases(40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[domain.Compartment]int{}
+	for _, c := range cases {
+		for _, e := range c.Events() {
+			seen[e.Meta.Compartment]++
+		}
+	}
+	for _, comp := range []domain.Compartment{domain.CompartmentPolice, domain.CompartmentSocialWork, domain.CompartmentShared, domain.CompartmentSealed} {
+		if seen[comp] == 0 {
+			t.Errorf("40 generated cases hold no %s entry (%v)", comp, seen)
+		}
+	}
+}

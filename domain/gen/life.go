@@ -391,20 +391,33 @@ func (l *life) breach() {
 }
 
 // note adds a note on the author's side; some are later corrected, redacted
-// or marked in error.
+// or marked in error. One officer's note in four reports what a
+// confidential informant said, and is sealed: recorded, never shown
+// without a court order. Which one is read from the note id already drawn,
+// so that sealing draws nothing and every seed's cases keep their shape.
 func (l *life) note() {
 	g := l.g
 	by := pick(g, l.officer, l.worker)
-	ev := l.do(domain.AddNote{CommandHeader: l.hdr(by), NoteAdded: domain.NoteAdded{NoteID: g.id(l.clock), Text: pick(g,
+	h := l.hdr(by)
+	noteID := g.id(l.clock)
+	text := pick(g,
 		"Victim reports threats by text message since the separation.",
 		"Suspect called the victim's workplace twice this week.",
 		"Client is staying with her sister; children at school as usual.",
-		"Discussed the safety plan; client wants to keep the apartment.")}})
+		"Discussed the safety plan; client wants to keep the apartment.")
+	sealed := by == l.officer && noteID[15]%4 == 0
+	if sealed {
+		h.Compartment = domain.CompartmentSealed
+		text = "A confidential informant reports a firearm kept at the residence."
+	}
+	ev := l.do(domain.AddNote{CommandHeader: h, NoteAdded: domain.NoteAdded{NoteID: noteID, Text: text}})
 	if len(ev) == 0 {
 		return
 	}
 	l.notes = append(l.notes, ev[0].ID)
 	switch r := g.rng.Float64(); {
+	case sealed:
+		// No one on the case sees it to correct it.
 	case r < 0.1:
 		l.do(domain.CorrectEntry{CommandHeader: l.hdr(by), EntryCorrected: domain.EntryCorrected{TargetEventID: ev[0].ID, Changes: []domain.FieldChange{{Field: "text", Value: "Suspect called the victim's workplace three times this week."}}, Reason: "wrong count"}})
 	case r < 0.13:

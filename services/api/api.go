@@ -216,7 +216,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, p Principal
 		problem(w, http.StatusBadRequest, "case_mismatch", "the body's case_id is not the case in the path")
 		return
 	case h.Actor != p:
-		problem(w, http.StatusForbidden, "actor_mismatch", "the command's actor must be the authenticated caller")
+		s.refuse(w, r, p, http.StatusForbidden, "actor_mismatch", "the command's actor must be the authenticated caller")
 		return
 	}
 	res, events, err := casefile.Execute(r.Context(), s.store, cmd, s.now, 10)
@@ -275,8 +275,7 @@ func (s *Server) auth(h func(http.ResponseWriter, *http.Request, Principal)) htt
 			}
 		}
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="caseledger"`)
-			problem(w, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
+			s.refuse(w, r, unauthenticated, http.StatusUnauthorized, "unauthenticated", "a valid bearer token is required")
 			return
 		}
 		h(w, r, p)
@@ -294,19 +293,67 @@ func purpose(r *http.Request) (string, bool) {
 // and why it was denied (reason is empty when it was not), to the day's
 // access stream, before anything is read.
 func (s *Server) recordAccess(ctx context.Context, p Principal, caseID uuid.UUID, why string, sections []string, order uuid.UUID, reason string) error {
-	now := s.now().UTC()
-	id, err := uuid.NewV7()
-	if err != nil {
-		return err
+	return s.appendAccess(ctx, p, caseID, domain.RecordViewed{CaseID: caseID, Purpose: why, Sections: sections, Denied: reason != "", Reason: reason, OrderID: order})
+}
+
+// unauthenticated is the actor of a security event whose caller presented
+// no valid credential.
+var unauthenticated = Principal{UserID: "unauthenticated", Role: domain.RoleSystem, Agency: "none"}
+
+// refuse answers a request refused before anything was read (401 or 403)
+// and records it as a security event: the route pattern, never its values,
+// and the caller when identified. The answer does not wait on the record:
+// a refusal the log could not keep is logged at ERROR instead.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p Principal, status int, code, reason string) {
+	route := r.Pattern
+	if route == "" {
+		route = r.Method + " (no route)"
 	}
-	e := domain.Event{ID: id, CaseID: caseID, Meta: domain.Meta{Actor: p, OccurredAt: now, RecordedAt: now, SourceSystem: "api", Compartment: domain.CompartmentShared},
-		Data: domain.RecordViewed{CaseID: caseID, Purpose: why, Sections: sections, Denied: reason != "", Reason: reason, OrderID: order}}
-	typ, data, meta, err := domain.EncodeStored(e)
-	if err != nil {
-		return err
+	if err := s.appendAccess(r.Context(), p, uuid.Nil, domain.AccessRefused{Route: route, Status: status, Reason: reason}); err != nil {
+		s.log.Error("api: security event not recorded", "route", route, "status", status, "error", err)
 	}
-	_, err = s.store.Append(ctx, "access-"+now.Format("2006-01-02"), eventstore.Any, []eventstore.EventData{{ID: id, Type: typ, Data: data, Metadata: meta}})
-	if err != nil {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="caseledger"`)
+	}
+	problem(w, status, code, reason)
+}
+
+// recordList appends the access record of a list, search or dashboard
+// read: allowed (with how many cases it revealed) or denied.
+func (s *Server) recordList(ctx context.Context, p Principal, list, why string, filters []string, cases int, reason string) error {
+	return s.appendAccess(ctx, p, uuid.Nil, domain.ListViewed{List: list, Purpose: why, Filters: filters, Cases: cases, Denied: reason != "", Reason: reason})
+}
+
+// denyList records a refused list read and answers 403.
+func (s *Server) denyList(w http.ResponseWriter, r *http.Request, p Principal, list, reason string) {
+	why, _ := purpose(r)
+	if err := s.recordList(r.Context(), p, list, why, listFilters(r), 0, reason); err != nil {
+		s.fail(w, r, during(errAccessLog, err))
+		return
+	}
+	problem(w, http.StatusForbidden, "forbidden", reason)
+}
+
+// listFilters are what a list read asked for, ids only: its query
+// parameters but purpose and paging, and the person searched.
+func listFilters(r *http.Request) []string {
+	var out []string
+	if v := r.PathValue("person"); v != "" {
+		out = append(out, "person="+v)
+	}
+	for k, vs := range r.URL.Query() {
+		if k == "purpose" || k == "limit" || k == "after" || len(vs) == 0 || len(out) == 10 {
+			continue
+		}
+		out = append(out, k+"="+vs[0])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// appendAccess appends one access record to the day's access stream.
+func (s *Server) appendAccess(ctx context.Context, p Principal, caseID uuid.UUID, d domain.EventData) error {
+	if err := casefile.AppendAccess(ctx, s.store, p, caseID, d, "api", s.now()); err != nil {
 		s.AccessFailed.Add(1)
 		return err
 	}
@@ -468,14 +515,21 @@ type timelineEntry = projections.TimelineEntry
 
 // getDashboard returns aggregate figures (no case data): supervisors,
 // auditors and admins only.
+// The figures are those of the cases the caller's agency holds.
 func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request, p Principal) {
-	if why := access.ForList(p, access.Dashboard, "").Denied(); why != "" {
-		problem(w, http.StatusForbidden, "forbidden", why)
+	l := access.ForList(p, access.Dashboard, "")
+	if why := l.Denied(); why != "" {
+		s.denyList(w, r, p, "dashboard", why)
 		return
 	}
-	d, err := projections.ReadDashboard(r.Context(), s.db, s.now(), s.rule)
+	d, err := projections.ReadDashboard(r.Context(), s.db, l.Agency(), s.now(), s.rule)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	why, _ := purpose(r)
+	if err := s.recordList(r.Context(), p, "dashboard", why, nil, 0, ""); err != nil {
+		s.fail(w, r, during(errAccessLog, err))
 		return
 	}
 	writeJSON(w, d)
@@ -546,6 +600,10 @@ func sendPage[T any](s *Server, w http.ResponseWriter, r *http.Request, p Princi
 		}
 		resp["next"] = q.Encode()
 	}
+	if err := s.recordList(r.Context(), p, section, why, listFilters(r), len(page.Cases), ""); err != nil {
+		s.fail(w, r, during(errAccessLog, err))
+		return
+	}
 	if !s.recordEach(w, r, p, why, section, page.Cases) {
 		return
 	}
@@ -588,7 +646,7 @@ func (s *Server) getReferrals(w http.ResponseWriter, r *http.Request, p Principa
 	}
 	l := access.ForList(p, access.Referrals, "")
 	if why := l.Denied(); why != "" {
-		problem(w, http.StatusForbidden, "forbidden", why)
+		s.denyList(w, r, p, "referrals", why)
 		return
 	}
 	page, err := projections.ReadReferrals(r.Context(), s.db, l, pg)
@@ -605,7 +663,7 @@ func (s *Server) getPersonCases(w http.ResponseWriter, r *http.Request, p Princi
 	}
 	l := access.ForList(p, access.PersonSearch, "")
 	if why := l.Denied(); why != "" {
-		problem(w, http.StatusForbidden, "forbidden", why)
+		s.denyList(w, r, p, "person_search", why)
 		return
 	}
 	person := r.PathValue("person")

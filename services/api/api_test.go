@@ -20,6 +20,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/api"
+	"github.com/google/uuid"
 	_ "modernc.org/sqlite"
 )
 
@@ -91,22 +92,40 @@ func (f *fixture) get(t *testing.T, token, path string) (int, map[string]any) {
 	return resp.StatusCode, body
 }
 
-// accessRecords reads today's access stream.
+// accessRecords reads today's access stream's records of case reads.
 func (f *fixture) accessRecords(t *testing.T) []domain.RecordViewed {
 	t.Helper()
-	recs, err := f.store.ReadStream(context.Background(), "access-2024-01-02", 0, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []domain.RecordViewed
-	for _, r := range recs {
-		d, err := domain.DecodeData(r.Type, 1, r.Data)
+	for _, e := range f.accessEvents(t) {
+		if v, ok := e.Data.(domain.RecordViewed); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// accessEvents reads today's whole access stream: case reads, list reads
+// and security events.
+func (f *fixture) accessEvents(t *testing.T) []domain.Event {
+	t.Helper()
+	var out []domain.Event
+	for from := int64(0); ; {
+		recs, err := f.store.ReadStream(context.Background(), "access-2024-01-02", from, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, d.(domain.RecordViewed))
+		for _, r := range recs {
+			e, err := domain.DecodeStored(r.ID, uuid.Nil, r.Type, r.Data, r.Metadata)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+		if len(recs) < 1000 {
+			return out
+		}
+		from = recs[len(recs)-1].Version + 1
 	}
-	return out
 }
 
 // TestRolesAndCompartments is the role × compartment × endpoint table: what

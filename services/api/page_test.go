@@ -52,7 +52,7 @@ func TestDashboardPageInChromium(t *testing.T) {
 		t.Fatalf("the page did not load its data:\n%.2000s", dom)
 	}
 	db := f.db
-	want, err := projections.ReadDashboard(ctx, db, time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), projections.DefaultContactRule())
+	want, err := projections.ReadDashboard(ctx, db, "police-lavallee", time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), projections.DefaultContactRule())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -275,3 +275,98 @@ func TestCommandsOfOtherAgencies(t *testing.T) {
 		}
 	}
 }
+
+// TestListReadsAndRefusalsAreRecorded is the role × agency × list table:
+// every read of a list, a search or the dashboard, allowed or denied,
+// leaves an access record saying which and why; requests without a valid
+// credential (401) and commands for another actor (403) leave a security
+// event naming the route pattern, never its values.
+func TestListReadsAndRefusalsAreRecorded(t *testing.T) {
+	f := setup(t)
+	for tok, p := range outsiders {
+		tokens[tok] = p
+	}
+	t.Cleanup(func() {
+		for tok := range outsiders {
+			delete(tokens, tok)
+		}
+	})
+	lists := map[string]string{
+		"referrals":     "/v1/referrals?purpose=review",
+		"worklist":      "/v1/worklist?purpose=review&assignee=sw-9",
+		"person_search": "/v1/people/MNI-000001/cases?purpose=review",
+		"dashboard":     "/v1/dashboard?purpose=review",
+	}
+	allowed, denied := 0, 0
+	for tok, reader := range tokens {
+		for list, path := range lists {
+			before := len(f.accessEvents(t))
+			status, body := f.get(t, tok, path)
+			after := f.accessEvents(t)
+			var got []domain.ListViewed
+			for _, e := range after[before:] {
+				if v, ok := e.Data.(domain.ListViewed); ok {
+					got = append(got, v)
+					if e.Meta.Actor != reader {
+						t.Errorf("%s %s: recorded as %+v", reader.UserID, list, e.Meta.Actor)
+					}
+				}
+			}
+			switch {
+			case len(got) != 1 || got[0].List != list:
+				t.Errorf("%s (%s, %s) %s: %d, list records %+v", reader.UserID, reader.Role, reader.Agency, list, status, got)
+			case status == 403:
+				denied++
+				if !got[0].Denied || got[0].Reason != body["detail"] {
+					t.Errorf("%s %s: denied %v, recorded %+v", reader.UserID, list, body, got[0])
+				}
+			case status == 200:
+				allowed++
+				if got[0].Denied || got[0].Purpose != "review" {
+					t.Errorf("%s %s: allowed, recorded %+v", reader.UserID, list, got[0])
+				}
+			default:
+				t.Errorf("%s %s: %d %v", reader.UserID, list, status, body)
+			}
+		}
+	}
+	if allowed == 0 || denied == 0 {
+		t.Fatalf("the table is one-sided: %d allowed, %d denied", allowed, denied)
+	}
+
+	// 401: no token, a wrong token; the event holds the route pattern and
+	// no value of the request.
+	c := f.cases[0].ID.String()
+	for _, tok := range []string{"", "not-a-token-of-anyone-at-all"} {
+		before := len(f.accessEvents(t))
+		if status, _ := f.get(t, tok, "/v1/cases/"+c+"/timeline?purpose=snooping"); status != 401 {
+			t.Fatalf("token %q: %d", tok, status)
+		}
+		ev := f.accessEvents(t)[before:]
+		if len(ev) != 1 {
+			t.Fatalf("a 401 left %d access events", len(ev))
+		}
+		r, ok := ev[0].Data.(domain.AccessRefused)
+		if !ok || r.Status != 401 || r.Route != "GET /v1/cases/{id}/timeline" || ev[0].Meta.Actor.UserID != "unauthenticated" {
+			t.Errorf("401 recorded as %+v by %+v", ev[0].Data, ev[0].Meta.Actor)
+		}
+		raw, _ := domain.MarshalEvent(domain.Event{ID: ev[0].ID, CaseID: uuid.New(), Meta: ev[0].Meta, Data: ev[0].Data})
+		if strings.Contains(string(raw), c) || strings.Contains(string(raw), "snooping") || (tok != "" && strings.Contains(string(raw), tok)) {
+			t.Errorf("the security event keeps a value of the request: %s", raw)
+		}
+	}
+	// 403: a command in another actor's name.
+	before := len(f.accessEvents(t))
+	open := f.cases[0].Steps[0].Command
+	_, body, _ := domain.EncodeCommand(open)
+	if status, resp := f.post(t, "officer-token-0123456789abcd", "/v1/cases/"+c+"/commands/open_case", body); status != 403 {
+		t.Fatalf("a command as another actor: %d %v", status, resp)
+	}
+	ev := f.accessEvents(t)[before:]
+	if len(ev) != 1 {
+		t.Fatalf("a 403 left %d access events", len(ev))
+	}
+	if r, ok := ev[0].Data.(domain.AccessRefused); !ok || r.Status != 403 || ev[0].Meta.Actor.UserID != "off-1" {
+		t.Errorf("403 recorded as %+v by %+v", ev[0].Data, ev[0].Meta.Actor)
+	}
+}

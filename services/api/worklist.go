@@ -26,7 +26,7 @@ func (s *Server) getWorklist(w http.ResponseWriter, r *http.Request, p Principal
 	}
 	l := access.ForList(p, access.Worklist, assignee)
 	if why := l.Denied(); why != "" {
-		problem(w, http.StatusForbidden, "forbidden", why)
+		s.denyList(w, r, p, "worklist", why)
 		return
 	}
 	pg, ok := listPage(w, r)

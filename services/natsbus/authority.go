@@ -292,9 +292,14 @@ func (a *Authority) ServerConfig() (string, error) {
 // revocations stay.
 func (e *Embedded) WatchRevocations(ctx context.Context, a *Authority, warn func(error)) {
 	path := filepath.Join(a.dir, revokedFile)
+	// Applied once at once: a revocation written between the server's
+	// start and this watch is not missed.
 	var seen time.Time
 	if st, err := os.Stat(path); err == nil {
 		seen = st.ModTime()
+		if err := a.applyRevocations(e.Server); err != nil {
+			warn(err)
+		}
 	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -305,7 +310,7 @@ func (e *Embedded) WatchRevocations(ctx context.Context, a *Authority, warn func
 		case <-t.C:
 		}
 		st, err := os.Stat(path)
-		if err != nil || !st.ModTime().After(seen) {
+		if err != nil || st.ModTime().Equal(seen) {
 			continue
 		}
 		seen = st.ModTime()
