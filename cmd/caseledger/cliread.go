@@ -52,28 +52,25 @@ func (c cliReader) actor(holder string) domain.Actor {
 // embedded store has one writer: while serve holds it, the read is
 // refused (fail closed), and the API, which records its reads, is the way.
 func (c cliReader) record(ctx context.Context, sc storeConfig, who domain.Actor, caseID uuid.UUID, sections []string, order uuid.UUID, denied string) error {
+	return appendCLIAccess(ctx, sc, who, caseID, domain.RecordViewed{CaseID: caseID, Purpose: c.purpose, Sections: sections,
+		Denied: denied != "", Reason: denied, OrderID: order})
+}
+
+// appendCLIAccess appends one access record from the command line.
+func appendCLIAccess(ctx context.Context, sc storeConfig, who domain.Actor, caseID uuid.UUID, d domain.EventData) error {
 	st, err := openStore(ctx, sc)
 	if errors.Is(err, sqlite.ErrLocked) {
-		return fmt.Errorf("the record is held by a running serve, which alone writes its access log: read this case through the API (it records the read), or stop serve first")
+		return fmt.Errorf("the record is held by a running serve, which alone writes its access log: read through the API (it records the read), or stop serve first")
 	}
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return casefile.AppendAccess(ctx, st, who, caseID, domain.RecordViewed{CaseID: caseID, Purpose: c.purpose, Sections: sections,
-		Denied: denied != "", Reason: denied, OrderID: order}, "cli", time.Now())
+	return casefile.AppendAccess(ctx, st, who, caseID, d, "cli", time.Now())
 }
 
 // recordProof records an inclusion proof asked of one event: a read of
 // the log (ids and hashes only), kept with who asked and why.
 func recordProof(ctx context.Context, sc storeConfig, c cliReader, event uuid.UUID) error {
-	st, err := openStore(ctx, sc)
-	if errors.Is(err, sqlite.ErrLocked) {
-		return fmt.Errorf("the record is held by a running serve, which alone writes its access log: stop serve first")
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return casefile.AppendAccess(ctx, st, c.actor("none"), uuid.Nil, domain.ListViewed{List: "ledger_proof", Purpose: c.purpose, Filters: []string{"event_id=" + event.String()}}, "cli", time.Now())
+	return appendCLIAccess(ctx, sc, c.actor("none"), uuid.Nil, domain.ListViewed{List: "ledger_proof", Purpose: c.purpose, Filters: []string{"event_id=" + event.String()}})
 }

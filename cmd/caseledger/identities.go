@@ -97,12 +97,9 @@ func runCreds(ctx context.Context, args []string, getenv func(string) string, st
 	}); err != nil {
 		return err
 	}
-	auth, created, err := natsbus.OpenAuthority(f.store.keysDir())
+	auth, err := openAuthority(f, stderr)
 	if err != nil {
 		return err
-	}
-	for _, p := range created {
-		fmt.Fprintf(stderr, "wrote %s\n", p)
 	}
 	switch args[0] {
 	case "issue":
@@ -135,4 +132,17 @@ func runCreds(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	return nil
+}
+
+// openAuthority opens the keys directory's NATS authority for a command,
+// saying which creds files it wrote on first use.
+func openAuthority(f *flags, stderr io.Writer) (*natsbus.Authority, error) {
+	auth, created, err := natsbus.OpenAuthority(f.store.keysDir())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range created {
+		fmt.Fprintf(stderr, "wrote %s\n", p)
+	}
+	return auth, nil
 }

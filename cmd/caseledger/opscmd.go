@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/caseledger/caseledger/services/natsbus"
 )
 
 // runHealth asks a role's /readyz (or any URL) and exits non-zero unless it
@@ -48,12 +47,9 @@ func runNATSConf(ctx context.Context, args []string, getenv func(string) string,
 	if err := f.parse(args, 0); err != nil {
 		return err
 	}
-	auth, created, err := natsbus.OpenAuthority(f.store.keysDir())
+	auth, err := openAuthority(f, stderr)
 	if err != nil {
 		return err
-	}
-	for _, p := range created {
-		fmt.Fprintf(stderr, "wrote %s\n", p)
 	}
 	conf, err := auth.ServerConfig()
 	if err != nil {

@@ -30,14 +30,9 @@ var outsiders = map[string]domain.Actor{
 	"cisss-aud-token-0123456789abcd": {UserID: "aud-cisss", Role: domain.RoleAuditor, Agency: "cisss-lavallee"},
 }
 
-// TestSurfacesFollowThePolicy reads every case on the timeline, entry and
-// replay surfaces as every reader (each role of the owning agency, and the
-// outsiders) and checks that what the API shows is exactly what the access
-// policy, built independently here from the record, shows; a case not open
-// to the reader's agency is answered as unknown, and every read leaves an
-// access record with the policy's reason.
-func TestSurfacesFollowThePolicy(t *testing.T) {
-	f := setup(t)
+// withOutsiders adds the other agencies' readers to the tokens for one
+// test.
+func withOutsiders(t *testing.T) {
 	for tok, p := range outsiders {
 		tokens[tok] = p
 	}
@@ -46,6 +41,17 @@ func TestSurfacesFollowThePolicy(t *testing.T) {
 			delete(tokens, tok)
 		}
 	})
+}
+
+// TestSurfacesFollowThePolicy reads every case on the timeline, entry and
+// replay surfaces as every reader (each role of the owning agency, and the
+// outsiders) and checks that what the API shows is exactly what the access
+// policy, built independently here from the record, shows; a case not open
+// to the reader's agency is answered as unknown, and every read leaves an
+// access record with the policy's reason.
+func TestSurfacesFollowThePolicy(t *testing.T) {
+	f := setup(t)
+	withOutsiders(t)
 	ctx := context.Background()
 	shared := 0
 	for _, c := range f.cases {
@@ -283,14 +289,7 @@ func TestCommandsOfOtherAgencies(t *testing.T) {
 // event naming the route pattern, never its values.
 func TestListReadsAndRefusalsAreRecorded(t *testing.T) {
 	f := setup(t)
-	for tok, p := range outsiders {
-		tokens[tok] = p
-	}
-	t.Cleanup(func() {
-		for tok := range outsiders {
-			delete(tokens, tok)
-		}
-	})
+	withOutsiders(t)
 	lists := map[string]string{
 		"referrals":     "/v1/referrals?purpose=review",
 		"worklist":      "/v1/worklist?purpose=review&assignee=sw-9",
