@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"time"
-
 )
 
 // runHealth asks a role's /readyz (or any URL) and exits non-zero unless it
