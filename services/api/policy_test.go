@@ -28,6 +28,7 @@ var outsiders = map[string]domain.Actor{
 	"mtl-officer-token-0123456789ab": {UserID: "off-mtl", Role: domain.RoleOfficer, Agency: "police-montreal"},
 	"cisss-sw-token-0123456789abcde": {UserID: "sw-cisss", Role: domain.RoleSocialWorker, Agency: "cisss-lavallee"},
 	"cisss-aud-token-0123456789abcd": {UserID: "aud-cisss", Role: domain.RoleAuditor, Agency: "cisss-lavallee"},
+	"riv-sw-token-0123456789abcdefg": {UserID: "sw-r1", Role: domain.RoleSocialWorker, Agency: "police-riviere"},
 }
 
 // withOutsiders adds the other agencies' readers to the tokens for one
@@ -53,7 +54,7 @@ func TestSurfacesFollowThePolicy(t *testing.T) {
 	f := setup(t)
 	withOutsiders(t)
 	ctx := context.Background()
-	shared := 0
+	shared, transferred := 0, 0
 	for _, c := range f.cases {
 		st, recs, err := casefile.Load(ctx, f.store, c.ID)
 		if err != nil {
@@ -62,6 +63,9 @@ func TestSurfacesFollowThePolicy(t *testing.T) {
 		for _, g := range st.Grants {
 			if g.Agency == "cisss-lavallee" {
 				shared++
+			}
+			if g.Agency == "police-riviere" && g.Basis == domain.GrantTransfer {
+				transferred++
 			}
 		}
 		for tok, reader := range tokens {
@@ -137,6 +141,9 @@ func TestSurfacesFollowThePolicy(t *testing.T) {
 	}
 	if shared == 0 {
 		t.Fatal("fixture too thin: no case shared with cisss-lavallee")
+	}
+	if transferred == 0 {
+		t.Log("no case of the fixture was transferred to police-riviere: its reader is an outsider to every case")
 	}
 	// An unknown case is unknown on every surface.
 	unknown := uuid.New().String()
