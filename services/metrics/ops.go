@@ -32,11 +32,13 @@ var (
 	ingestRejected = prometheus.NewDesc("caseledger_ingest_rejected_total",
 		"Commands rejected, by refusal code.", []string{"code"}, nil)
 	relayPublished = prometheus.NewDesc("caseledger_relay_published_events_total",
-		"Events the relay published on CASE_EVENTS since it started.", nil, nil)
+		"Events the relay published on the event streams since it started.", nil, nil)
 	relayLagEvents = prometheus.NewDesc("caseledger_relay_lag_events",
-		"Case events recorded and not yet on CASE_EVENTS (counted up to 10,000).", nil, nil)
+		"Case events recorded and not yet relayed, counted up to 10,000 (caseledger_relay_lag_capped says when the count stopped there).", nil, nil)
+	relayLagCapped = prometheus.NewDesc("caseledger_relay_lag_capped",
+		"1 when the relay is at least 10,000 records behind and caseledger_relay_lag_events is a lower bound; 0 otherwise.", nil, nil)
 	relayLagSeconds = prometheus.NewDesc("caseledger_relay_lag_seconds",
-		"Age of the oldest event recorded and not yet on CASE_EVENTS; 0 when caught up.", nil, nil)
+		"Age of the oldest event recorded and not yet relayed; 0 when caught up (exact, whatever the cap).", nil, nil)
 	accessWrites = prometheus.NewDesc("caseledger_access_records_total",
 		"Access records the API appended (written) or could not (failed: the read was refused).", []string{"result"}, nil)
 	ledgerCheckpointAge = prometheus.NewDesc("caseledger_ledger_checkpoint_age_seconds",
@@ -53,7 +55,7 @@ type roles struct {
 }
 
 func (r roles) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{ingestCommands, ingestRejected, relayPublished, relayLagEvents, relayLagSeconds, accessWrites, ledgerCheckpointAge, checkpointSize, ledgerLeaves} {
+	for _, d := range []*prometheus.Desc{ingestCommands, ingestRejected, relayPublished, relayLagEvents, relayLagCapped, relayLagSeconds, accessWrites, ledgerCheckpointAge, checkpointSize, ledgerLeaves} {
 		ch <- d
 	}
 }
@@ -80,10 +82,15 @@ func (r roles) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(relayPublished, prometheus.CounterValue, float64(rl.Published.Load()))
 		if pos, err := rl.Checkpoint(ctx); err != nil {
 			ch <- prometheus.NewInvalidMetric(relayLagEvents, err)
-		} else if events, age, err := relayLag(ctx, r.Store, pos, r.now()); err != nil {
+		} else if events, capped, age, err := relayLag(ctx, r.Store, pos, r.now()); err != nil {
 			ch <- prometheus.NewInvalidMetric(relayLagEvents, err)
 		} else {
 			ch <- prometheus.MustNewConstMetric(relayLagEvents, prometheus.GaugeValue, float64(events))
+			flag := 0.0
+			if capped {
+				flag = 1
+			}
+			ch <- prometheus.MustNewConstMetric(relayLagCapped, prometheus.GaugeValue, flag)
 			ch <- prometheus.MustNewConstMetric(relayLagSeconds, prometheus.GaugeValue, age.Seconds())
 		}
 	}
@@ -102,16 +109,19 @@ func (r roles) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// lagCap is how many records relayLag reads at most.
+const lagCap = 10_000
+
 // relayLag counts the case events after the relay's position (it relays
-// only those: access records and checkpoints are never on CASE_EVENTS),
-// reading at most 10,000 records, and the age of the first.
-func relayLag(ctx context.Context, st eventstore.Reader, after eventstore.Position, now time.Time) (int64, time.Duration, error) {
-	page, err := st.ReadAll(ctx, after, 10_000)
+// only those: access records and checkpoints are never relayed), reading
+// at most lagCap records (capped reports that it stopped there), and the
+// age of the first.
+func relayLag(ctx context.Context, st eventstore.Reader, after eventstore.Position, now time.Time) (n int64, capped bool, age time.Duration, err error) {
+	page, err := st.ReadAll(ctx, after, lagCap)
 	if err != nil {
-		return 0, 0, err
+		return 0, false, 0, err
 	}
-	var n int64
-	var age time.Duration
+	capped = len(page) == lagCap
 	for _, r := range page {
 		if _, ok := domain.CaseIDOf(r.Stream); !ok {
 			continue
@@ -121,7 +131,7 @@ func relayLag(ctx context.Context, st eventstore.Reader, after eventstore.Positi
 		}
 		n++
 	}
-	return n, age, nil
+	return n, capped, age, nil
 }
 
 // RegisterRoles adds the running roles' counters and lags, read at scrape.
