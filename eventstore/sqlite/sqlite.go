@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,6 +65,11 @@ type Options struct {
 	Readers int
 	// CheckpointEvery is the background WAL checkpoint interval (default 1s).
 	CheckpointEvery time.Duration
+	// MaxWAL bounds the write-ahead log, in bytes (default 64 MiB): once
+	// it passes half of that, the checkpointer copies it into the database
+	// and truncates it (TRUNCATE, waiting for readers to move on), and a
+	// reset log is cut back to this size (journal_size_limit).
+	MaxWAL int64
 	// MaxPages, when set, caps the database size in pages (PRAGMA
 	// max_page_count): appends beyond it fail as on a full disk.
 	MaxPages int
@@ -87,6 +93,8 @@ type Store struct {
 	wdb      *sql.DB // the writer's single connection
 	rdb      *sql.DB // readers
 	cpdb     *sql.DB // the background checkpointer
+	// walSize and truncations are the checkpointer's view of the log.
+	walSize, truncations atomic.Int64
 	reqs     chan *appendReq
 	opts     Options
 	readOnly bool
@@ -144,6 +152,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = time.Second
 	}
+	if opts.MaxWAL <= 0 {
+		opts.MaxWAL = 64 << 20
+	}
 	if opts.ReadOnly {
 		return openReadOnly(ctx, path, opts)
 	}
@@ -190,7 +201,7 @@ func openReadOnly(ctx context.Context, path string, opts Options) (*Store, error
 func (s *Store) open(ctx context.Context) error {
 	var err error
 	// The writer never checkpoints inside a commit: wal_autocheckpoint=0.
-	s.wdb, err = sql.Open("sqlite", dsn(s.path, "&_pragma=wal_autocheckpoint(0)&_txlock=immediate"))
+	s.wdb, err = sql.Open("sqlite", dsn(s.path, fmt.Sprintf("&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(%d)&_txlock=immediate", s.opts.MaxWAL)))
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
@@ -224,7 +235,9 @@ func (s *Store) open(ctx context.Context) error {
 	if err := s.prepareReads(ctx); err != nil {
 		return err
 	}
-	s.cpdb, err = sql.Open("sqlite", dsn(s.path, ""))
+	// The checkpointer waits at most 2 s for readers and the writer: a
+	// checkpoint that cannot complete now is tried again on the next tick.
+	s.cpdb, err = sql.Open("sqlite", dsn(s.path, fmt.Sprintf("&_pragma=busy_timeout(2000)&_pragma=journal_size_limit(%d)", s.opts.MaxWAL)))
 	if err != nil {
 		return fmt.Errorf("sqlite: open checkpointer on %s: %w", s.path, err)
 	}
@@ -348,10 +361,27 @@ func (s *Store) checkpointer() {
 			return
 		case <-t.C:
 			// PASSIVE never waits for the writer or readers; a failed
-			// checkpoint is retried on the next tick.
+			// checkpoint is retried on the next tick. PASSIVE alone lets
+			// the log grow without bound under a steady load (a reader is
+			// always on it, so it never restarts from its beginning): past
+			// half the bound, TRUNCATE copies it all and empties it.
 			_, _ = s.cpdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			if st, err := os.Stat(s.path + "-wal"); err == nil && st.Size() > s.opts.MaxWAL/2 {
+				if _, err := s.cpdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err == nil {
+					s.truncations.Add(1)
+				}
+			}
+			if st, err := os.Stat(s.path + "-wal"); err == nil {
+				s.walSize.Store(st.Size())
+			}
 		}
 	}
+}
+
+// WALSize is the write-ahead log's size in bytes at the last checkpoint
+// tick, and how many times the checkpointer has truncated it.
+func (s *Store) WALSize() (bytes, truncations int64) {
+	return s.walSize.Load(), s.truncations.Load()
 }
 
 // Append implements eventstore.Store.
