@@ -88,16 +88,16 @@ var ErrReadOnly = errors.New("sqlite: store opened read-only")
 
 // Store is the SQLite event store.
 type Store struct {
-	path     string
-	lock     *os.File
-	wdb      *sql.DB // the writer's single connection
-	rdb      *sql.DB // readers
-	cpdb     *sql.DB // the background checkpointer
+	path string
+	lock *os.File
+	wdb  *sql.DB // the writer's single connection
+	rdb  *sql.DB // readers
+	cpdb *sql.DB // the background checkpointer
 	// walSize and truncations are the checkpointer's view of the log.
 	walSize, truncations atomic.Int64
-	reqs     chan *appendReq
-	opts     Options
-	readOnly bool
+	reqs                 chan *appendReq
+	opts                 Options
+	readOnly             bool
 	// Restored lists what RestoreSchema found wrong and put back.
 	Restored []string
 	stmts    writerStmts
