@@ -164,12 +164,17 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 		out, err := nats(police, args...)
 		refused("the police reader's "+what, out, err)
 	}
-	// A consumer of its own stream filtered to social work may be made, and
-	// finds nothing: the stream holds no such subject.
-	out, err = nats(police, "consumer", "add", natsbus.EventStream(domain.CompartmentPolice), "spy2", "--pull", "--defaults", "--filter", natsbus.EventsPrefix+"social_work.>")
-	refusedOrEmpty := err != nil || strings.Contains(out, "Unprocessed Messages: 0")
-	if !refusedOrEmpty {
-		t.Errorf("a police consumer filtered to social work found messages:\n%s", out)
+	// It makes no consumer, not even on its own streams: a push consumer
+	// delivers wherever its creator says, into any stream that captures
+	// that subject (copying police events into the shared stream, or
+	// social-work ones into the checkpoints).
+	for what, args := range map[string][]string{
+		"push consumer into the shared stream": {"consumer", "add", natsbus.EventStream(domain.CompartmentPolice), "copy", "--target", natsbus.EventsPrefix + "shared.x.y",
+			"--deliver", "all", "--ack", "none", "--replay", "instant", "--filter", "", "--defaults"},
+		"pull consumer of its own": {"consumer", "add", natsbus.EventStream(domain.CompartmentPolice), "mine", "--pull", "--defaults"},
+	} {
+		out, err := nats(police, args...)
+		refused("the police reader's "+what, out, err)
 	}
 	// What the police reader may read: its streams, whole, dumped to files.
 	if emitErr := waitProc(emit, 3*time.Minute); emitErr != nil {
@@ -179,45 +184,45 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 	for _, comp := range []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed} {
 		st := natsbus.EventStream(comp)
 		want := int(streamMsgs(t, opsJS, st))
-		dump := filepath.Join(root, "dump-"+string(comp))
-		out, err := nats(police, "sub", "--stream", st, "--all", "--count", strconv.Itoa(want), "--dump", dump)
+		// Its own pull consumer, which serve keeps for it on each of its
+		// streams.
+		out, err := nats(police, "consumer", "next", st, natsbus.RoleReaderPolice, "--count", strconv.Itoa(want), "--raw", "--ack")
 		if err != nil {
-			t.Fatalf("the police reader could not read %s: %v\n%s", st, err, out)
+			t.Fatalf("the police reader could not read %s: %v\n%.2000s", st, err, out)
 		}
-		files, _ := filepath.Glob(filepath.Join(dump, "*"))
-		if len(files) != want || want == 0 {
-			t.Fatalf("%s: %d messages dumped, %d in the stream", st, len(files), want)
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Fatalf("%s holds a social-work or sealed value (%s)", st, s)
+			}
 		}
-		for _, f := range files {
-			raw, _ := os.ReadFile(f)
-			for _, s := range secrets {
-				if strings.Contains(string(raw), s) {
-					t.Fatalf("%s holds a social-work or sealed value (%s) in %s", st, s, filepath.Base(f))
-				}
-			}
-			// natscli dumps a message as JSON, its data in base64: the
-			// bytes checks above are repeated on the decoded body.
-			var dumped struct {
-				Subject string
-				Data    []byte
-			}
-			if err := json.Unmarshal(raw, &dumped); err != nil {
-				t.Fatalf("%s: dump %s: %v", st, filepath.Base(f), err)
-			}
-			for _, s := range secrets {
-				if strings.Contains(string(dumped.Data), s) {
-					t.Fatalf("%s holds a social-work or sealed value (%s) in %s", st, s, dumped.Subject)
-				}
-			}
+		got := 0
+		for _, line := range strings.Split(out, "\n") {
 			var m relay.Message
-			if err := json.Unmarshal(dumped.Data, &m); err != nil || m.ID == "" {
-				t.Fatalf("%s: dumped message %s is not a relayed event: %v\n%.300s", st, filepath.Base(f), err, raw)
+			if !strings.HasPrefix(strings.TrimSpace(line), "{") {
+				continue
+			}
+			if err := json.Unmarshal([]byte(line), &m); err != nil || m.ID == "" {
+				t.Fatalf("%s: a message is not a relayed event: %v\n%.300s", st, err, line)
 			}
 			if m.Compartment != string(comp) || (comp == domain.CompartmentSealed && (m.Data != nil || m.Metadata != nil)) {
 				t.Fatalf("%s: message %s of compartment %q, data %d bytes", st, m.ID, m.Compartment, len(m.Data))
 			}
+			got++
+		}
+		if got != want || want == 0 {
+			t.Fatalf("%s: %d messages read, %d in the stream", st, got, want)
 		}
 	}
+	before := eventMsgs(t, opsJS)
+	rejectedStart := streamMsgs(t, opsJS, natsbus.RejectedStream)
+	// Ingest answers on inboxes only: a reply address aimed at an event
+	// stream writes nothing there.
+	for _, target := range []string{natsbus.EventsPrefix + "sealed.x.y", natsbus.CheckpointsSubject} {
+		if out, err := nats(emitter, "pub", natsbus.IntakeSubject("add_note"), `{"x":1}`, "-H", "Caseledger-Reply-To:"+target); err != nil {
+			t.Fatalf("publish: %v\n%s", err, out)
+		}
+	}
+	within(t, 30*time.Second, func() bool { return streamMsgs(t, opsJS, natsbus.RejectedStream) == rejectedStart+2 })
 
 	// Commands: unsigned, wrongly signed, misaddressed, from the wrong role.
 	rejectedBefore := streamMsgs(t, opsJS, natsbus.RejectedStream)
@@ -238,6 +243,9 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 	out, err = nats(police, "pub", natsbus.IntakeSubject("add_note"), string(body))
 	refused("a reader sending a command", out, err)
 	within(t, 30*time.Second, func() bool { return streamMsgs(t, opsJS, natsbus.RejectedStream) == rejectedBefore+3 })
+	if after := eventMsgs(t, opsJS); after != before {
+		t.Errorf("the event streams went from %d to %d messages with no command recorded", before, after)
+	}
 	metrics := func() string {
 		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics")
 		if err != nil {

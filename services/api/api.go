@@ -437,7 +437,10 @@ func (s *Server) caseRead(w http.ResponseWriter, r *http.Request, p Principal, s
 	// the denial it is.
 	status, code, reason := http.StatusForbidden, "forbidden", a.pol.Denied()
 	switch {
-	case !known && reason != access.NoCaseFile && reason != access.AuditorsOnly:
+	case !known && reason != access.NoCaseFile && reason != access.AuditorsOnly && reason != access.NotOrderRole:
+		// The reasons that hang on the reader's role alone are given
+		// whether or not the case exists; any other read of an unknown
+		// case is answered as unknown.
 		status, code, reason = http.StatusNotFound, "case_not_found", ""
 	case reason == access.OtherAgency:
 		status, code = http.StatusNotFound, "case_not_found"

@@ -393,3 +393,18 @@ func TestListReadsAndRefusalsAreRecorded(t *testing.T) {
 		t.Errorf("403 recorded as %+v by %+v", ev[0].Data, ev[0].Meta.Actor)
 	}
 }
+
+// TestOrderProbeLearnsNothing: a role that may not invoke an order gets the
+// same answer for an existing case of another agency and for no case at
+// all, so an order parameter cannot probe for cases.
+func TestOrderProbeLearnsNothing(t *testing.T) {
+	f := setup(t)
+	withOutsiders(t)
+	order := uuid.New().String()
+	for _, id := range []string{f.cases[0].ID.String(), uuid.New().String()} {
+		status, body := f.get(t, "mtl-officer-token-0123456789ab", "/v1/cases/"+id+"?purpose=x&order="+order)
+		if status != 403 || body["detail"] != access.NotOrderRole {
+			t.Errorf("case %s: %d %v", id, status, body)
+		}
+	}
+}

@@ -569,7 +569,10 @@ func (s *Service) answer(it item, o natsbus.Outcome) {
 
 func (s *Service) reply(m jetstream.Msg, o natsbus.Outcome) {
 	to := m.Headers().Get(natsbus.HeaderReplyTo)
-	if to == "" {
+	if !natsbus.IsInbox(to) {
+		// Only an inbox is answered: a reply address is the sender's
+		// word, and ingest must never publish where a stream would keep
+		// it (an event stream, the checkpoints) or another role listens.
 		return
 	}
 	b, err := json.Marshal(o)

@@ -41,6 +41,23 @@ var Roles = []string{RoleEmitter, RoleIngest, RoleRelay, RoleLedger, RoleService
 // nats.CustomInboxPrefix, the stock nats CLI with --inbox-prefix.
 func InboxPrefix(name string) string { return "_INBOX." + name }
 
+// IsInbox reports whether a subject is an inbox (_INBOX.…, one literal
+// subject): the only kind of address ingest answers a command on.
+func IsInbox(subject string) bool {
+	rest, ok := strings.CutPrefix(subject, "_INBOX.")
+	return ok && rest != "" && len(subject) <= 256 && !strings.ContainsAny(subject, " \t\r\n*>") &&
+		!strings.Contains(subject, "..") && !strings.HasSuffix(subject, ".")
+}
+
+// ReaderStreams are the event streams a reader role reads.
+func ReaderStreams(role string) []string {
+	var out []string
+	for _, c := range readerStreams[role] {
+		out = append(out, EventStream(c))
+	}
+	return out
+}
+
 // readerStreams are the event streams each reader role may read.
 var readerStreams = map[string][]domain.Compartment{
 	RoleReaderPolice:     {domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed},
@@ -107,10 +124,12 @@ func Permissions(role, name string) (*server.Permissions, error) {
 		pub := slices.Concat([]string{"$JS.API.INFO", RejectedPrefix + ">", "_INBOX.>"}, manage, consumerAPI(IntakeStream))
 		return allow(pub, nil), nil
 	case RoleRelay:
-		// The relay's checkpoint is the last message of the event streams.
+		// The relay's checkpoint is the last message of the event streams;
+		// it also keeps the readers' consumers on them.
 		pub := []string{"$JS.API.INFO", EventsPrefix + ">"}
 		for _, c := range EventCompartments {
-			pub = append(pub, "$JS.API.STREAM.MSG.GET."+EventStream(c))
+			st := EventStream(c)
+			pub = append(pub, "$JS.API.STREAM.MSG.GET."+st, "$JS.API.CONSUMER.DURABLE.CREATE."+st+".>", "$JS.API.CONSUMER.CREATE."+st+".>", "$JS.API.CONSUMER.INFO."+st+".>")
 		}
 		return allow(slices.Concat(pub, manage), nil), nil
 	case RoleLedger:
@@ -124,12 +143,18 @@ func Permissions(role, name string) (*server.Permissions, error) {
 		}
 		return allow(append(pub, checkpoints...), []string{CheckpointsSubject}), nil
 	case RoleReaderPolice, RoleReaderSocialWork, RoleReaderShared:
+		// A reader creates no consumer: a push consumer delivers to any
+		// subject its creator names, and a stream that captures that
+		// subject would keep what it delivers (another compartment's
+		// stream, the checkpoints). Each reader pulls from the durable
+		// consumer named after it that serve keeps on each of its
+		// streams (EnsureReaderConsumers), and reads messages by sequence.
 		pub := append([]string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + CheckpointsStream}, checkpoints...)
 		sub := []string{CheckpointsSubject}
 		for _, c := range readerStreams[role] {
 			st := EventStream(c)
-			pub = append(pub, "$JS.API.STREAM.INFO."+st, "$JS.API.STREAM.MSG.GET."+st, "$JS.API.DIRECT.GET."+st, "$JS.API.DIRECT.GET."+st+".>")
-			pub = append(pub, consumerAPI(st)...)
+			pub = append(pub, "$JS.API.STREAM.INFO."+st, "$JS.API.STREAM.MSG.GET."+st, "$JS.API.DIRECT.GET."+st, "$JS.API.DIRECT.GET."+st+".>",
+				"$JS.API.CONSUMER.INFO."+st+"."+name, "$JS.API.CONSUMER.MSG.NEXT."+st+"."+name, "$JS.ACK."+st+"."+name+".>")
 			sub = append(sub, EventsPrefix+string(c)+".>")
 		}
 		return allow(pub, sub), nil

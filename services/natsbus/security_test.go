@@ -131,14 +131,35 @@ func TestPermissions(t *testing.T) {
 	}
 	defer rc.Close()
 	rjs, _ := jetstream.New(rc)
+	if n, err := natsbus.EnsureReaderConsumers(ctx, sjs, auth); err != nil || n != 3+3+2 {
+		t.Fatalf("readers' consumers: %d made, %v", n, err)
+	}
 	for _, c := range []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed} {
-		cons, err := rjs.CreateOrUpdateConsumer(ctx, natsbus.EventStream(c), jetstream.ConsumerConfig{})
+		cons, err := rjs.Consumer(ctx, natsbus.EventStream(c), natsbus.RoleReaderPolice)
 		if err != nil {
-			t.Fatalf("the police reader could not read %s: %v", natsbus.EventStream(c), err)
+			t.Fatalf("the police reader could not use its consumer on %s: %v", natsbus.EventStream(c), err)
 		}
-		if msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second)); err != nil || len(collect(msgs)) != 1 {
-			t.Fatalf("the police reader fetched nothing from %s: %v", natsbus.EventStream(c), err)
+		msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
 		}
+		got := collect(msgs)
+		if len(got) != 1 {
+			t.Fatalf("the police reader fetched nothing from %s", natsbus.EventStream(c))
+		}
+		got[0].Ack()
+	}
+	// It makes no consumer of its own, even on its streams: a push
+	// consumer would deliver wherever it says, into any stream capturing
+	// that subject.
+	pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer pcancel()
+	if _, err := rjs.CreateOrUpdateConsumer(pctx, natsbus.EventStream(domain.CompartmentPolice), jetstream.ConsumerConfig{}); err == nil {
+		t.Error("the police reader made a consumer")
+	}
+	if _, err := rc.Request("$JS.API.CONSUMER.DURABLE.CREATE."+natsbus.EventStream(domain.CompartmentPolice)+".copy",
+		[]byte(`{"stream_name":"`+natsbus.EventStream(domain.CompartmentPolice)+`","config":{"durable_name":"copy","deliver_subject":"`+natsbus.EventSubject(domain.CompartmentShared, caseID, "x.y")+`","ack_policy":"none"}}`), time.Second); err == nil {
+		t.Error("the police reader made a push consumer delivering into the shared stream")
 	}
 	sw := natsbus.EventStream(domain.CompartmentSocialWork)
 	tctx2, cancel2 := context.WithTimeout(ctx, 2*time.Second)
@@ -257,5 +278,17 @@ func TestAnonymousStreamsAdopted(t *testing.T) {
 	}
 	if info, _ := st.Info(ctx); info.State.Msgs != 1 {
 		t.Fatalf("INTAKE holds %d messages after identities were turned on, want 1", info.State.Msgs)
+	}
+}
+
+func TestIsInbox(t *testing.T) {
+	for subject, want := range map[string]bool{
+		"_INBOX.emitter.abc": true, "_INBOX.x": true,
+		"": false, "_INBOX.": false, "_INBOX.>": false, "_INBOX.a.*": false, "_INBOX.a..b": false, "_INBOX.a.": false,
+		"caseledger.events.sealed.x.y": false, "caseledger.ledger.checkpoints": false, "_INBOXX.a": false, "_INBOX.a b": false,
+	} {
+		if got := natsbus.IsInbox(subject); got != want {
+			t.Errorf("IsInbox(%q) = %v", subject, got)
+		}
 	}
 }

@@ -107,13 +107,27 @@ func (s *Service) Checkpoint(ctx context.Context) (eventstore.Position, error) {
 		if info.State.Msgs == 0 {
 			continue
 		}
-		m, err := st.GetMsg(ctx, info.State.LastSeq)
-		if err != nil {
-			return eventstore.Position{}, fmt.Errorf("relay: read last message of %s: %w", name, err)
+		// The last message the relay published: one without a position
+		// was put there by someone else (it is logged and stepped over,
+		// never taken for the relay's own).
+		var p eventstore.Position
+		found := false
+		for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && info.State.LastSeq-seq < 10_000; seq-- {
+			m, err := st.GetMsg(ctx, seq)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue
+			}
+			if err != nil {
+				return eventstore.Position{}, fmt.Errorf("relay: read message %d of %s: %w", seq, name, err)
+			}
+			if p, err = eventstore.ParsePosition(m.Header.Get(natsbus.HeaderPosition)); err == nil {
+				found = true
+				break
+			}
+			s.log.Warn("relay: a message the relay did not publish is in an event stream", "stream", name, "seq", seq)
 		}
-		p, err := eventstore.ParsePosition(m.Header.Get(natsbus.HeaderPosition))
-		if err != nil {
-			return eventstore.Position{}, fmt.Errorf("relay: last message of %s has no position: %w", name, err)
+		if !found {
+			continue
 		}
 		if last.Less(p) {
 			last = p
