@@ -48,8 +48,9 @@ func natsCLI(t *testing.T) string {
 // any path, nothing refused is recorded, and serve keeps running.
 func TestAdversariesWithTheNATSCLI(t *testing.T) {
 	cli := natsCLI(t)
-	bin, _ := binaries(t)
 	root := t.TempDir()
+	t.Setenv("HOME", root) // no nats CLI context or config of the machine's
+	bin, _ := binaries(t)
 	data, keys := filepath.Join(root, "data"), filepath.Join(root, "keys")
 	port, metricsPort := freePort(t), freePort(t)
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
@@ -79,17 +80,9 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 		t.Fatalf("the load holds no sealed or no social-work entry (%v): the checks below would be vacuous", count)
 	}
 	secrets = append(secrets, "confidential informant")
-	emit := start(t, bin, "emit", "--demo", strconv.Itoa(n), "--seed", strconv.Itoa(seed), "--nats-url", url, "--keys-dir", keys, "--concurrency", "4")
-
-	ops := connectAs(t, url, keys, natsbus.RoleOps)
-	opsJS, _ := jetstream.New(ops)
-	within(t, time.Minute, func() bool {
-		return streamMsgs(t, opsJS, natsbus.EventStream(domain.CompartmentSocialWork)) > 0 && streamMsgs(t, opsJS, natsbus.EventStream(domain.CompartmentSealed)) > 0
-	})
-
 	credsOf := func(role string) string { return filepath.Join(keys, natsbus.AuthorityDir, role+".creds") }
 	// nats runs the CLI as the holder of a creds file ("" for none), with
-	// the inbox prefix its identity is allowed, for at most 10 seconds.
+	// the inbox prefix its identity is allowed, for at most 6 seconds (a refused subscription waits that long).
 	nats := func(creds string, args ...string) (string, error) {
 		t.Helper()
 		base := []string{"--no-context", "-s", url, "--timeout", "3s"}
@@ -97,10 +90,9 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 			name := strings.TrimSuffix(filepath.Base(creds), ".creds")
 			base = append(base, "--creds", creds, "--inbox-prefix", natsbus.InboxPrefix(name))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, cli, append(base, args...)...)
-		cmd.Env = append(os.Environ(), "HOME="+root) // no context or config of the machine's
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
@@ -137,6 +129,27 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 	refused("expired creds", out, err)
 
 	// B: the emitter's creds read nothing.
+	// The police reader follows its compartments live, from before the
+	// load starts: every message it is given is dumped to a file.
+	police := credsOf(natsbus.RoleReaderPolice)
+	dumps := map[domain.Compartment]string{}
+	var subs []*proc
+	for _, comp := range []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed} {
+		dumps[comp] = filepath.Join(root, "dump-"+string(comp))
+		name := strings.TrimSuffix(filepath.Base(police), ".creds")
+		p := start(t, cli, "--no-context", "-s", url, "--creds", police, "--inbox-prefix", natsbus.InboxPrefix(name),
+			"sub", natsbus.EventsPrefix+string(comp)+".>", "--count", strconv.Itoa(count[comp]), "--dump", dumps[comp])
+		subs = append(subs, p)
+	}
+	time.Sleep(2 * time.Second) // the subscriptions are in place
+	emit := start(t, bin, "emit", "--demo", strconv.Itoa(n), "--seed", strconv.Itoa(seed), "--nats-url", url, "--keys-dir", keys, "--concurrency", "4")
+
+	ops := connectAs(t, url, keys, natsbus.RoleOps)
+	opsJS, _ := jetstream.New(ops)
+	within(t, time.Minute, func() bool {
+		return streamMsgs(t, opsJS, natsbus.EventStream(domain.CompartmentSocialWork)) > 0 && streamMsgs(t, opsJS, natsbus.EventStream(domain.CompartmentSealed)) > 0
+	})
+
 	emitter := credsOf(natsbus.RoleEmitter)
 	out, err = nats(emitter, "sub", natsbus.EventsPrefix+">", "--count", "1")
 	refused("the emitter subscribing to events", out, err)
@@ -147,7 +160,6 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 
 	// C: the police reader, by every path to the social-work and sealed
 	// payloads.
-	police := credsOf(natsbus.RoleReaderPolice)
 	sw := natsbus.EventStream(domain.CompartmentSocialWork)
 	for what, args := range map[string][]string{
 		"stream get":                    {"stream", "get", sw, "1"},
@@ -160,6 +172,9 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 		"core subscribe to everything":  {"sub", ">", "--count", "1"},
 		"subscribe to every inbox":      {"sub", "_INBOX.>", "--count", "1"},
 		"stream list":                   {"stream", "ls"},
+		"stream get of its own stream":  {"stream", "get", natsbus.EventStream(domain.CompartmentPolice), "1"},
+		"a get answered onto the shared subjects": {"pub", "$JS.API.STREAM.MSG.GET." + natsbus.EventStream(domain.CompartmentPolice), `{"seq":1}`,
+			"--reply", natsbus.EventsPrefix + "shared.x.y"},
 	} {
 		out, err := nats(police, args...)
 		refused("the police reader's "+what, out, err)
@@ -176,41 +191,46 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 		out, err := nats(police, args...)
 		refused("the police reader's "+what, out, err)
 	}
-	// What the police reader may read: its streams, whole, dumped to files.
+	// What the police reader was given live: its compartments, whole.
 	if emitErr := waitProc(emit, 3*time.Minute); emitErr != nil {
 		t.Fatalf("emit: %v\n%s", emitErr, emit.out.String())
 	}
 	within(t, time.Minute, func() bool { return eventMsgs(t, opsJS) == uint64(total) })
-	for _, comp := range []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed} {
+	for i, comp := range []domain.Compartment{domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed} {
 		st := natsbus.EventStream(comp)
 		want := int(streamMsgs(t, opsJS, st))
-		// Its own pull consumer, which serve keeps for it on each of its
-		// streams.
-		out, err := nats(police, "consumer", "next", st, natsbus.RoleReaderPolice, "--count", strconv.Itoa(want), "--raw", "--ack")
-		if err != nil {
-			t.Fatalf("the police reader could not read %s: %v\n%.2000s", st, err, out)
+		if want != count[comp] {
+			t.Fatalf("%s holds %d messages, the load %d %s entries", st, want, count[comp], comp)
 		}
-		for _, s := range secrets {
-			if strings.Contains(out, s) {
-				t.Fatalf("%s holds a social-work or sealed value (%s)", st, s)
+		if err := waitProc(subs[i], time.Minute); err != nil {
+			t.Fatalf("the police reader's live subscription to %s: %v\n%s", comp, err, subs[i].out.String())
+		}
+		files, _ := filepath.Glob(filepath.Join(dumps[comp], "*"))
+		if len(files) != want || want == 0 {
+			t.Fatalf("%s: %d messages received live, %d in the stream", st, len(files), want)
+		}
+		for _, f := range files {
+			raw, _ := os.ReadFile(f)
+			// natscli dumps a message as JSON, its data in base64.
+			var dumped struct {
+				Subject string
+				Data    []byte
 			}
-		}
-		got := 0
-		for _, line := range strings.Split(out, "\n") {
+			if err := json.Unmarshal(raw, &dumped); err != nil {
+				t.Fatalf("%s: dump %s: %v", st, filepath.Base(f), err)
+			}
+			for _, s := range secrets {
+				if strings.Contains(string(raw), s) || strings.Contains(string(dumped.Data), s) {
+					t.Fatalf("%s: the police reader was given a social-work or sealed value (%s) on %s", st, s, dumped.Subject)
+				}
+			}
 			var m relay.Message
-			if !strings.HasPrefix(strings.TrimSpace(line), "{") {
-				continue
-			}
-			if err := json.Unmarshal([]byte(line), &m); err != nil || m.ID == "" {
-				t.Fatalf("%s: a message is not a relayed event: %v\n%.300s", st, err, line)
+			if err := json.Unmarshal(dumped.Data, &m); err != nil || m.ID == "" {
+				t.Fatalf("%s: a message is not a relayed event: %v\n%.300s", st, err, raw)
 			}
 			if m.Compartment != string(comp) || (comp == domain.CompartmentSealed && (m.Data != nil || m.Metadata != nil)) {
 				t.Fatalf("%s: message %s of compartment %q, data %d bytes", st, m.ID, m.Compartment, len(m.Data))
 			}
-			got++
-		}
-		if got != want || want == 0 {
-			t.Fatalf("%s: %d messages read, %d in the stream", st, got, want)
 		}
 	}
 	before := eventMsgs(t, opsJS)

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/caseledger/caseledger/services/intake"
@@ -121,14 +120,12 @@ func runCreds(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "revoked %s: a running serve closes its connections within seconds; regenerate natsconf for an external cluster\n", name)
 	case "list":
-		entries, err := os.ReadDir(auth.Dir())
+		ids, err := auth.Identities()
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			if strings.HasSuffix(e.Name(), ".creds") {
-				fmt.Fprintln(stdout, filepath.Join(auth.Dir(), e.Name()))
-			}
+		for _, id := range ids {
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", id.Name, id.Role, id.Creds)
 		}
 	}
 	return nil

@@ -245,8 +245,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	url := cfg.NATSURL
 	var connect []nats.Option
-	var auth *natsbus.Authority
 	if url == "" {
+		var auth *natsbus.Authority
 		if cfg.InsecureAnonymous {
 			log.Error("--insecure-anonymous: the embedded NATS server takes anonymous clients; any local process can read every event stream and send commands", "listen", cfg.NATSListen)
 		} else {
@@ -299,32 +299,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
 			return err
 		}
-	}
-	// Readers pull from consumers serve keeps for them, one per reader
-	// identity and stream, made at start and as identities are issued.
-	if auth == nil && cfg.NATSURL != "" && cfg.has("relay") {
-		if a, err := natsbus.LoadAuthority(f.store.keysDir()); err == nil {
-			auth = a
-		}
-	}
-	if auth != nil && (cfg.has("ingest") || cfg.has("relay")) {
-		if _, err := natsbus.EnsureReaderConsumers(ctx, js, auth); err != nil {
-			return err
-		}
-		go func() {
-			t := time.NewTicker(10 * time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if _, err := natsbus.EnsureReaderConsumers(ctx, js, auth); err != nil && ctx.Err() == nil {
-						log.Warn("readers' consumers not made", "error", err)
-					}
-				}
-			}
-		}()
 	}
 	if _, err := js.Stream(ctx, natsbus.LegacyCaseEventsStream); err == nil && (cfg.has("ingest") || cfg.has("relay")) {
 		log.Warn("the stream CASE_EVENTS of earlier versions is still there, with every compartment's payloads; it is no longer written: delete it once nothing reads it", "stream", natsbus.LegacyCaseEventsStream)

@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 )
 
@@ -108,17 +107,6 @@ func OpenAuthority(keysDir string) (a *Authority, created []string, err error) {
 		created = append(created, path)
 	}
 	return a, created, nil
-}
-
-// LoadAuthority opens an authority that already exists in keysDir (an
-// error wrapping fs.ErrNotExist when there is none), writing only a
-// default creds file that went missing.
-func LoadAuthority(keysDir string) (*Authority, error) {
-	if _, err := os.Stat(filepath.Join(keysDir, AuthorityDir, accountSeedFile)); err != nil {
-		return nil, err
-	}
-	a, _, err := OpenAuthority(keysDir)
-	return a, err
 }
 
 // Dir is the authority's directory.
@@ -412,29 +400,4 @@ func (a *Authority) Identities() ([]Identity, error) {
 		}
 	}
 	return out, nil
-}
-
-// EnsureReaderConsumers makes, for every reader identity the authority
-// issued, a durable pull consumer named after it on each stream its role
-// reads: the only way a reader consumes a stream (Permissions). It is
-// idempotent; serve runs it at start and as identities are issued.
-func EnsureReaderConsumers(ctx context.Context, js jetstream.JetStream, a *Authority) (int, error) {
-	ids, err := a.Identities()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		for _, st := range ReaderStreams(id.Role) {
-			if _, err := js.Consumer(ctx, st, id.Name); err == nil {
-				continue
-			}
-			if _, err := js.CreateOrUpdateConsumer(ctx, st, jetstream.ConsumerConfig{Durable: id.Name, AckPolicy: jetstream.AckExplicitPolicy,
-				DeliverPolicy: jetstream.DeliverAllPolicy, Description: "pull consumer of reader identity " + id.Name}); err != nil {
-				return n, fmt.Errorf("natsbus: consumer %s on %s: %w", id.Name, st, err)
-			}
-			n++
-		}
-	}
-	return n, nil
 }

@@ -49,16 +49,7 @@ func IsInbox(subject string) bool {
 		!strings.Contains(subject, "..") && !strings.HasSuffix(subject, ".")
 }
 
-// ReaderStreams are the event streams a reader role reads.
-func ReaderStreams(role string) []string {
-	var out []string
-	for _, c := range readerStreams[role] {
-		out = append(out, EventStream(c))
-	}
-	return out
-}
-
-// readerStreams are the event streams each reader role may read.
+// readerStreams are the event streams whose subjects each reader role follows.
 var readerStreams = map[string][]domain.Compartment{
 	RoleReaderPolice:     {domain.CompartmentPolice, domain.CompartmentShared, domain.CompartmentSealed},
 	RoleReaderSocialWork: {domain.CompartmentSocialWork, domain.CompartmentShared, domain.CompartmentSealed},
@@ -124,12 +115,10 @@ func Permissions(role, name string) (*server.Permissions, error) {
 		pub := slices.Concat([]string{"$JS.API.INFO", RejectedPrefix + ">", "_INBOX.>"}, manage, consumerAPI(IntakeStream))
 		return allow(pub, nil), nil
 	case RoleRelay:
-		// The relay's checkpoint is the last message of the event streams;
-		// it also keeps the readers' consumers on them.
+		// The relay's checkpoint is the last message of the event streams.
 		pub := []string{"$JS.API.INFO", EventsPrefix + ">"}
 		for _, c := range EventCompartments {
-			st := EventStream(c)
-			pub = append(pub, "$JS.API.STREAM.MSG.GET."+st, "$JS.API.CONSUMER.DURABLE.CREATE."+st+".>", "$JS.API.CONSUMER.CREATE."+st+".>", "$JS.API.CONSUMER.INFO."+st+".>")
+			pub = append(pub, "$JS.API.STREAM.MSG.GET."+EventStream(c))
 		}
 		return allow(slices.Concat(pub, manage), nil), nil
 	case RoleLedger:
@@ -143,18 +132,18 @@ func Permissions(role, name string) (*server.Permissions, error) {
 		}
 		return allow(append(pub, checkpoints...), []string{CheckpointsSubject}), nil
 	case RoleReaderPolice, RoleReaderSocialWork, RoleReaderShared:
-		// A reader creates no consumer: a push consumer delivers to any
-		// subject its creator names, and a stream that captures that
-		// subject would keep what it delivers (another compartment's
-		// stream, the checkpoints). Each reader pulls from the durable
-		// consumer named after it that serve keeps on each of its
-		// streams (EnsureReaderConsumers), and reads messages by sequence.
+		// A reader follows its compartments live, by core subscription,
+		// and reads no message through JetStream's API. Every JetStream
+		// answer goes to the reply subject its requester names, and no
+		// permission covers that subject: a stream get, a pull or a push
+		// consumer could deliver a message onto a subject another stream
+		// captures (police events into the shared stream, social-work ones
+		// into the checkpoints), for other identities to read there. The
+		// history of a case is read through the API, judged and recorded.
 		pub := append([]string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + CheckpointsStream}, checkpoints...)
 		sub := []string{CheckpointsSubject}
 		for _, c := range readerStreams[role] {
-			st := EventStream(c)
-			pub = append(pub, "$JS.API.STREAM.INFO."+st, "$JS.API.STREAM.MSG.GET."+st, "$JS.API.DIRECT.GET."+st, "$JS.API.DIRECT.GET."+st+".>",
-				"$JS.API.CONSUMER.INFO."+st+"."+name, "$JS.API.CONSUMER.MSG.NEXT."+st+"."+name, "$JS.ACK."+st+"."+name+".>")
+			pub = append(pub, "$JS.API.STREAM.INFO."+EventStream(c))
 			sub = append(sub, EventsPrefix+string(c)+".>")
 		}
 		return allow(pub, sub), nil
