@@ -408,3 +408,95 @@ func BenchmarkReplay(b *testing.B) {
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 }
+
+// BenchmarkWALBound appends 200,000 events (whole generated cases, one
+// command per append, 64 appenders) while four readers read the global
+// log from the start in a loop, as the relay, the projections and the
+// ledger do, and samples the write-ahead log's size every 20 ms. It reports
+// the largest WAL seen beside the database's final size and the bound
+// (Options.MaxWAL); the reference is the same load with the bound off
+// (only PASSIVE checkpoints, as before the bound), measured in the same run.
+// Nothing here is timed: the figures are sizes.
+func BenchmarkWALBound(b *testing.B) {
+	for _, bounded := range []bool{true, false} {
+		name := "bounded"
+		if !bounded {
+			name = "reference-unbounded"
+		}
+		b.Run(name, func(b *testing.B) {
+			cases := encodedCases(b, 31, 256)
+			for b.Loop() {
+				dir := b.TempDir()
+				path := filepath.Join(dir, "events.db")
+				opts := sqlite.Options{}
+				if !bounded {
+					opts.MaxWAL = 1 << 62 // never reached: PASSIVE only
+				}
+				s, err := sqlite.Open(context.Background(), path, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, stop := context.WithCancel(context.Background())
+				var maxWAL atomic.Int64
+				var wg sync.WaitGroup
+				wg.Add(1)
+				go func() { // the sampler
+					defer wg.Done()
+					for ctx.Err() == nil {
+						if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > maxWAL.Load() {
+							maxWAL.Store(st.Size())
+						}
+						time.Sleep(20 * time.Millisecond)
+					}
+				}()
+				for range 4 { // the readers
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						after := eventstore.Start
+						for ctx.Err() == nil {
+							page, err := s.ReadAll(ctx, after, 1000)
+							if err != nil || len(page) == 0 {
+								after = eventstore.Start
+								time.Sleep(5 * time.Millisecond)
+								continue
+							}
+							after = page[len(page)-1].Position
+						}
+					}()
+				}
+				var events atomic.Int64
+				next := atomic.Int64{}
+				var writers sync.WaitGroup
+				for range 64 {
+					writers.Add(1)
+					go func() {
+						defer writers.Done()
+						for events.Load() < 200_000 {
+							i := int(next.Add(1)) - 1
+							round := i / len(cases)
+							stream := "case-" + uuid.NewString()
+							last := int64(-1)
+							for _, batch := range cases[i%len(cases)] {
+								if _, err := s.Append(ctx, stream, eventstore.Exact(last), fresh(batch, round+1)); err != nil {
+									b.Error(err)
+									return
+								}
+								last += int64(len(batch))
+								events.Add(int64(len(batch)))
+							}
+						}
+					}()
+				}
+				writers.Wait()
+				stop()
+				wg.Wait()
+				s.Close()
+				db, _ := os.Stat(path)
+				b.ReportMetric(float64(maxWAL.Load())/(1<<20), "max-WAL-MiB")
+				b.ReportMetric(float64(db.Size())/(1<<20), "db-MiB")
+				b.ReportMetric(float64(events.Load()), "events")
+			}
+		})
+	}
+}

@@ -66,7 +66,7 @@ type Options struct {
 	// CheckpointEvery is the background WAL checkpoint interval (default 1s).
 	CheckpointEvery time.Duration
 	// MaxWAL bounds the write-ahead log, in bytes (default 64 MiB): once
-	// it passes half of that, the checkpointer copies it into the database
+	// it passes a quarter of that, the checkpointer copies it into the database
 	// and truncates it (TRUNCATE, waiting for readers to move on), and a
 	// reset log is cut back to this size (journal_size_limit).
 	MaxWAL int64
@@ -364,9 +364,9 @@ func (s *Store) checkpointer() {
 			// checkpoint is retried on the next tick. PASSIVE alone lets
 			// the log grow without bound under a steady load (a reader is
 			// always on it, so it never restarts from its beginning): past
-			// half the bound, TRUNCATE copies it all and empties it.
+			// a quarter of the bound, TRUNCATE copies it all and empties it.
 			_, _ = s.cpdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
-			if st, err := os.Stat(s.path + "-wal"); err == nil && st.Size() > s.opts.MaxWAL/2 {
+			if st, err := os.Stat(s.path + "-wal"); err == nil && st.Size() > s.opts.MaxWAL/4 {
 				if _, err := s.cpdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err == nil {
 					s.truncations.Add(1)
 				}
