@@ -173,6 +173,8 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 		"subscribe to every inbox":      {"sub", "_INBOX.>", "--count", "1"},
 		"stream list":                   {"stream", "ls"},
 		"stream get of its own stream":  {"stream", "get", natsbus.EventStream(domain.CompartmentPolice), "1"},
+		"stream info with a subject filter": {"pub", "$JS.API.STREAM.INFO." + natsbus.EventStream(domain.CompartmentPolice), `{"subjects_filter":">"}`,
+			"--reply", natsbus.EventsPrefix + "shared.x.y"},
 		"a get answered onto the shared subjects": {"pub", "$JS.API.STREAM.MSG.GET." + natsbus.EventStream(domain.CompartmentPolice), `{"seq":1}`,
 			"--reply", natsbus.EventsPrefix + "shared.x.y"},
 	} {
@@ -283,16 +285,21 @@ func TestAdversariesWithTheNATSCLI(t *testing.T) {
 		}
 	}
 
-	// Revocation: the shared reader is dropped by the running serve.
-	shared := credsOf(natsbus.RoleReaderShared)
-	if out, err := nats(shared, "stream", "info", natsbus.EventStream(domain.CompartmentShared)); err != nil {
-		t.Fatalf("the shared reader before revocation: %v\n%s", err, out)
+	// Revocation: an identity issued while serve runs works, then is
+	// dropped by the running serve once revoked.
+	spareOut, err := exec.Command(bin, "creds", "issue", natsbus.RoleOps, "spare-ops", "--keys-dir", keys).Output()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if o, err := exec.Command(bin, "creds", "revoke", shared, "--keys-dir", keys).CombinedOutput(); err != nil {
+	spare := strings.TrimSpace(string(spareOut))
+	if out, err := nats(spare, "stream", "info", natsbus.EventStream(domain.CompartmentShared)); err != nil {
+		t.Fatalf("a new ops identity before revocation: %v\n%s", err, out)
+	}
+	if o, err := exec.Command(bin, "creds", "revoke", spare, "--keys-dir", keys).CombinedOutput(); err != nil {
 		t.Fatalf("creds revoke: %v\n%s", err, o)
 	}
 	within(t, 15*time.Second, func() bool {
-		out, err := nats(shared, "stream", "info", natsbus.EventStream(domain.CompartmentShared))
+		out, err := nats(spare, "stream", "info", natsbus.EventStream(domain.CompartmentShared))
 		return err != nil && strings.Contains(out, "Authorization Violation")
 	})
 

@@ -90,10 +90,9 @@ func externalNATS(t *testing.T, keys string) string {
 
 // TestNATSConfForTheCluster: a real nats-server configured by natsconf
 // trusts the keys directory's identities with the same subjects as the
-// embedded server: an ingest, a relay and a project process run on it with
-// their default creds, the emitter sends a case, a police reader reads
-// its police events and is refused the social-work stream, and anonymous
-// clients are refused.
+// embedded server: an ingest and a relay process run on it with their
+// default creds, the emitter sends cases, they are relayed, a police reader
+// is refused the social-work stream, and anonymous clients are refused.
 func TestNATSConfForTheCluster(t *testing.T) {
 	root := t.TempDir()
 	keys, data := filepath.Join(root, "keys"), filepath.Join(root, "data")
@@ -118,8 +117,9 @@ func TestNATSConfForTheCluster(t *testing.T) {
 	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": url, "CASELEDGER_KEYS_DIR": keys}, "emit", "--demo", "2", "--seed", "31"); err != nil {
 		t.Fatalf("emit: %v\n%s\ningest:\n%s", err, got, outs[0].String())
 	}
+	opsJS, _ := jetstream.New(connectAs(t, url, keys, natsbus.RoleOps))
+	within(t, 20*time.Second, func() bool { return streamMsgs(t, opsJS, natsbus.EventStream(domain.CompartmentPolice)) > 0 })
 	js, _ := jetstream.New(connectAs(t, url, keys, natsbus.RoleReaderPolice))
-	within(t, 20*time.Second, func() bool { return streamMsgs(t, js, natsbus.EventStream(domain.CompartmentPolice)) > 0 })
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if _, err := js.CreateOrUpdateConsumer(tctx, natsbus.EventStream(domain.CompartmentSocialWork), jetstream.ConsumerConfig{}); err == nil {

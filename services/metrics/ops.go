@@ -80,9 +80,20 @@ func (r roles) Collect(ch chan<- prometheus.Metric) {
 	}
 	if rl := r.Relay; rl != nil {
 		ch <- prometheus.MustNewConstMetric(relayPublished, prometheus.CounterValue, float64(rl.Published.Load()))
-		if pos, err := rl.Checkpoint(ctx); err != nil {
+		// The relay's last published position, once it has published; the
+		// streams only before.
+		var (
+			at  eventstore.Position
+			err error
+		)
+		if p, ok := rl.Position.Load().(eventstore.Position); ok {
+			at = p
+		} else {
+			at, err = rl.Checkpoint(ctx)
+		}
+		if err != nil {
 			ch <- prometheus.NewInvalidMetric(relayLagEvents, err)
-		} else if events, capped, age, err := relayLag(ctx, r.Store, pos, r.now()); err != nil {
+		} else if events, capped, age, err := relayLag(ctx, r.Store, at, r.now()); err != nil {
 			ch <- prometheus.NewInvalidMetric(relayLagEvents, err)
 		} else {
 			ch <- prometheus.MustNewConstMetric(relayLagEvents, prometheus.GaugeValue, float64(events))

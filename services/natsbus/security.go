@@ -132,21 +132,21 @@ func Permissions(role, name string) (*server.Permissions, error) {
 		}
 		return allow(append(pub, checkpoints...), []string{CheckpointsSubject}), nil
 	case RoleReaderPolice, RoleReaderSocialWork, RoleReaderShared:
-		// A reader follows its compartments live, by core subscription,
-		// and reads no message through JetStream's API. Every JetStream
-		// answer goes to the reply subject its requester names, and no
-		// permission covers that subject: a stream get, a pull or a push
-		// consumer could deliver a message onto a subject another stream
-		// captures (police events into the shared stream, social-work ones
-		// into the checkpoints), for other identities to read there. The
-		// history of a case is read through the API, judged and recorded.
-		pub := append([]string{"$JS.API.INFO", "$JS.API.STREAM.INFO." + CheckpointsStream}, checkpoints...)
+		// A reader follows its compartments live, by core subscription, and
+		// publishes nothing at all. Every request's answer goes to the reply
+		// subject its requester names, which no permission covers: a stream
+		// get, a pull, a consumer's delivery or even a stream info with a
+		// subject filter could be answered onto a subject another stream
+		// captures, for other identities to read there. The history of a
+		// case is read through the API, judged and recorded.
 		sub := []string{CheckpointsSubject}
 		for _, c := range readerStreams[role] {
-			pub = append(pub, "$JS.API.STREAM.INFO."+EventStream(c))
 			sub = append(sub, EventsPrefix+string(c)+".>")
 		}
-		return allow(pub, sub), nil
+		return &server.Permissions{
+			Publish:   &server.SubjectPermission{Deny: []string{">"}},
+			Subscribe: &server.SubjectPermission{Allow: append([]string{inbox}, sub...)},
+		}, nil
 	case RoleAll:
 		return nil, nil // no restriction
 	}
@@ -159,7 +159,7 @@ func userPermissions(role, name string) (jwt.Permissions, error) {
 	if err != nil || p == nil {
 		return jwt.Permissions{}, err
 	}
-	return jwt.Permissions{Pub: jwt.Permission{Allow: p.Publish.Allow}, Sub: jwt.Permission{Allow: p.Subscribe.Allow}}, nil
+	return jwt.Permissions{Pub: jwt.Permission{Allow: p.Publish.Allow, Deny: p.Publish.Deny}, Sub: jwt.Permission{Allow: p.Subscribe.Allow}}, nil
 }
 
 // secure applies TLS and the authority's identities to the embedded

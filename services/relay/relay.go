@@ -111,8 +111,8 @@ func (s *Service) Checkpoint(ctx context.Context) (eventstore.Position, error) {
 		// was put there by someone else (it is logged and stepped over,
 		// never taken for the relay's own).
 		var p eventstore.Position
-		found := false
-		for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0 && info.State.LastSeq-seq < 10_000; seq-- {
+		found, foreign := false, 0
+		for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0; seq-- {
 			m, err := st.GetMsg(ctx, seq)
 			if errors.Is(err, jetstream.ErrMsgNotFound) {
 				continue
@@ -120,11 +120,14 @@ func (s *Service) Checkpoint(ctx context.Context) (eventstore.Position, error) {
 			if err != nil {
 				return eventstore.Position{}, fmt.Errorf("relay: read message %d of %s: %w", seq, name, err)
 			}
-			if p, err = eventstore.ParsePosition(m.Header.Get(natsbus.HeaderPosition)); err == nil {
+			if p, err = eventstore.ParsePosition(m.Header.Get(natsbus.HeaderPosition)); err == nil && m.Header.Get(nats.MsgIdHdr) != "" {
 				found = true
 				break
 			}
-			s.log.Warn("relay: a message the relay did not publish is in an event stream", "stream", name, "seq", seq)
+			foreign++
+		}
+		if foreign > 0 {
+			s.log.Warn("relay: messages the relay did not publish are at the end of an event stream; stepped over", "stream", name, "messages", foreign)
 		}
 		if !found {
 			continue
