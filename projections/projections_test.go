@@ -411,6 +411,14 @@ func TestDashboard(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("dashboard:\ngot  %+v\nwant %+v", got, want)
 			}
+			// Another agency's dashboard counts none of these cases.
+			other, err := projections.ReadDashboard(ctx, db, "police-montreal", now, projections.DefaultContactRule())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if other.OpenCases+other.ClosedCases != 0 || other.OverdueFollowUps != 0 || other.ReferralsPending != 0 || len(other.RiskChanges) != 0 {
+				t.Fatalf("police-montreal's dashboard counts police-lavallee's cases: %+v", other)
+			}
 		})
 	}
 }

@@ -193,3 +193,34 @@ func TestMisconfiguredDeploymentStopsAtStart(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestInsecureFlagsSayWhatTheyOpen: with --insecure-anonymous and
+// --allow-unsigned, an emitter with no creds and no key is let in and its
+// unsigned commands are recorded, and serve says both at ERROR.
+func TestInsecureFlagsSayWhatTheyOpen(t *testing.T) {
+	dir := t.TempDir()
+	port := strconv.Itoa(freePort(t))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", filepath.Join(dir, "data"), "--nats-listen", "127.0.0.1:" + port, "--insecure-anonymous", "--allow-unsigned"},
+			func(string) string { return "" }, strings.NewReader(""), &out, &out)
+	}()
+	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
+	empty := t.TempDir() // no creds, no emitter key
+	got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port, "CASELEDGER_KEYS_DIR": empty}, "emit", "--demo", "1")
+	if err != nil || !strings.Contains(got, " 0 rejected") {
+		t.Fatalf("an anonymous, unsigned emitter: %v\n%s", err, got)
+	}
+	for _, want := range []string{`"level":"ERROR","msg":"--insecure-anonymous`, `"level":"ERROR","msg":"--allow-unsigned`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("serve's log lacks %s:\n%s", want, out.String())
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

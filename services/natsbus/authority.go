@@ -1,6 +1,7 @@
 package natsbus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,10 +54,6 @@ const (
 
 var identityName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
-// DefaultIdentities are the identities written on first start, one per
-// role, named after it: KEYS_DIR/nats/<role>.creds.
-var DefaultIdentities = Roles
-
 // OpenAuthority loads the authority in keysDir/nats, making its keys and a
 // creds file per role on first use (mode 0700 directory, 0600 files).
 // created lists the creds files written now.
@@ -92,7 +89,9 @@ func OpenAuthority(keysDir string) (a *Authority, created []string, err error) {
 	if a.opClaims, err = jwt.DecodeOperatorClaims(a.opJWT); err != nil {
 		return nil, nil, err
 	}
-	for _, role := range DefaultIdentities {
+	// One identity per role, named after it, on first start:
+	// KEYS_DIR/nats/<role>.creds.
+	for _, role := range Roles {
 		path := filepath.Join(dir, role+".creds")
 		if _, err := os.Stat(path); err == nil {
 			continue
@@ -337,7 +336,7 @@ func loadOrCreateSeed(path string, create func() (nkeys.KeyPair, error), prefix 
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: %w", err)
 	}
-	kp, err := nkeys.FromSeed(trimNL(b))
+	kp, err := nkeys.FromSeed(bytes.TrimSpace(b))
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: %s does not hold an NKey seed", path)
 	}
@@ -345,13 +344,6 @@ func loadOrCreateSeed(path string, create func() (nkeys.KeyPair, error), prefix 
 		return nil, fmt.Errorf("natsbus: %s holds the seed of another kind of key", path)
 	}
 	return kp, nil
-}
-
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // writeNew writes a new file readable by its owner only.
