@@ -58,6 +58,11 @@ type Runner struct {
 	// AfterCommit, when set, is told of each batch once its transaction
 	// committed, with when it began and ended (tracing uses it).
 	AfterCommit func(ctx context.Context, projection string, changes []Change, began, done time.Time)
+	// WaitOut, when set, is told of each failure of Run's catch-up and
+	// decides whether Run waits it out (retrying every second or so)
+	// rather than returning it: a full or unwritable disk passes without a
+	// restart. It is told nil when a catch-up succeeds after one.
+	WaitOut func(err error) bool
 }
 
 // Versioned is a projection whose tables change between releases: a read
@@ -265,12 +270,24 @@ func (r *Runner) Run(ctx context.Context) error {
 			_ = r.Release(rctx)
 		}()
 	}
+	waiting := false
 	for ctx.Err() == nil {
-		if _, err := r.CatchUp(ctx, nil); err != nil && ctx.Err() == nil {
-			return err
+		_, err := r.CatchUp(ctx, nil)
+		if err == nil {
+			err = r.renew(ctx)
 		}
-		if err := r.renew(ctx); err != nil && ctx.Err() == nil {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil && r.WaitOut != nil && r.WaitOut(err):
+			waiting = true
+			sleepCtx(ctx, time.Second)
+			continue
+		case err != nil:
 			return err
+		case waiting:
+			waiting = false
+			r.WaitOut(nil)
 		}
 		sleepCtx(ctx, 100*time.Millisecond)
 	}

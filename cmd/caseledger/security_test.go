@@ -39,7 +39,7 @@ func TestServeWithNATSSecurity(t *testing.T) {
 	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
 	env := map[string]string{"CASELEDGER_NATS_URL": "tls://127.0.0.1:" + port, "CASELEDGER_KEYS_DIR": keys}
 	got, _, err := runArgs(t, env, "emit", "--demo", "2", "--nats-ca", ca)
-	if err != nil || !strings.Contains(got, "emitted 2 cases") {
+	if err != nil || !strings.Contains(got, "emitted 2 of 2 cases") {
 		t.Fatalf("emit with the emitter's creds: %v\n%s", err, got)
 	}
 	if _, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": env["CASELEDGER_NATS_URL"], "CASELEDGER_KEYS_DIR": t.TempDir()},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caseledger/caseledger/internal/supervise"
+	"github.com/caseledger/caseledger/internal/writable"
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/api"
 	"github.com/caseledger/caseledger/services/ingest"
@@ -244,7 +245,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	url := cfg.NATSURL
-	var connect []nats.Option
+	var (
+		connect     []nats.Option
+		natsStorage func() error // the embedded server's storage fault
+	)
 	if url == "" {
 		var auth *natsbus.Authority
 		if cfg.InsecureAnonymous {
@@ -259,11 +263,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}
 		ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: cfg.NATSListen, StoreDir: filepath.Join(f.store.DataDir, "nats"),
-			TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Authority: auth})
+			TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Authority: auth, Logger: base.With("component", "nats")})
 		if err != nil {
 			return err
 		}
 		defer ns.Shutdown()
+		// A full or unwritable disk stops JetStream; it is restarted in
+		// process once the directory takes writes again.
+		sctx, stopSupervise := context.WithCancel(ctx)
+		defer stopSupervise()
+		go ns.Supervise(sctx, time.Second)
+		natsStorage = ns.StorageFault
 		if auth != nil {
 			wctx, stopWatch := context.WithCancel(ctx)
 			defer stopWatch()
@@ -348,15 +358,34 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	reg := metrics.NewRegistry()
 	var sources = metrics.Sources{Store: reader}
 	var readModelDB *sql.DB
+	// The data directory is probed every second: a full or read-only disk
+	// turns /readyz 503 at once, and ingest takes no command meanwhile
+	// (with the embedded store, whose files are there).
+	dataDir := &writable.Fault{Log: base.With("component", "storage"), What: "writes to the data directory", Then: "ingest takes no command and the read models wait until it takes them again"}
+	checks := []metrics.Check{}
+	if f.store.EventStoreURL == "" || f.store.ReadModelURL == "" {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go writable.Watch(wctx, f.store.DataDir, time.Second, dataDir)
+		checks = append(checks, metrics.Check{Name: "data directory", Fn: func(context.Context) error { return dataDir.Err() }})
+	}
+	if natsStorage != nil {
+		checks = append(checks, metrics.Check{Name: "nats storage", Fn: func(context.Context) error { return natsStorage() }})
+	}
 	if cfg.has("ingest") {
 		appends, err := metrics.NewAppendLatency(reg)
 		if err != nil {
 			return err
 		}
-		in, err := ingest.New(nc, store, ingest.Config{Logger: base.With("component", "ingest"), Emitters: registry, AllowUnsigned: cfg.AllowUnsigned, ObserveAppend: appends.Observe})
+		icfg := ingest.Config{Logger: base.With("component", "ingest"), Emitters: registry, AllowUnsigned: cfg.AllowUnsigned, ObserveAppend: appends.Observe}
+		if f.store.EventStoreURL == "" {
+			icfg.Writable = dataDir.Err
+		}
+		in, err := ingest.New(nc, store, icfg)
 		if err != nil {
 			return err
 		}
+		checks = append(checks, metrics.Check{Name: "ingest", Fn: func(context.Context) error { return in.Fault() }})
 		if err := in.Preflight(ctx); err != nil {
 			return err
 		}
@@ -370,6 +399,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		sources.Relay = rl
 		group.Add("relay", stageFollowers, true, rl.Run)
+		checks = append(checks, metrics.Check{Name: "relay", Fn: func(context.Context) error { return rl.Fault() }})
 	}
 	if cfg.has("project") {
 		db, err := openReadModels(f.store)
@@ -387,6 +417,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 				pr.AfterCommit = tracing.Projected
 			}
 			pr.Holder, pr.Stale = holder, staleHolder
+			// A read model that cannot be written waits (named on
+			// /readyz) instead of failing until the process stops.
+			fault := &writable.Fault{Log: base.With("component", "project"), What: "projection " + p.Name() + "'s writes to its read model", Then: "it resumes from its checkpoint once they succeed again"}
+			pr.WaitOut = func(err error) bool {
+				if err == nil {
+					fault.Clear()
+					return false
+				}
+				if !writable.IsStorage(err) {
+					return false
+				}
+				fault.Set(err.Error())
+				return true
+			}
+			checks = append(checks, metrics.Check{Name: "project " + p.Name() + " storage", Fn: func(context.Context) error { return fault.Err() }})
 			runners = append(runners, pr)
 			group.Add("project "+p.Name(), stageFollowers, true, pr.Run)
 		}
@@ -475,11 +520,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ln := pre.metricsLn
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.Handler(reg))
-		checks := append(readiness(nc, reader, readModelDB), metrics.Check{Name: "roles", Fn: group.Check})
+		checks := append(append(readiness(nc, reader, readModelDB), checks...), metrics.Check{Name: "roles", Fn: group.Check})
 		for _, pr := range runners {
 			checks = append(checks, metrics.Check{Name: "project " + pr.Name(), Fn: progressing(pr, time.Now(), 2*projections.HolderTTL)})
 		}
 		metrics.Health(mux, checks)
+		if err := metrics.RegisterChecks(reg, checks); err != nil {
+			return err
+		}
 		group.Add("metrics", stageOps, false, serveHTTP(&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln))
 		fmt.Fprintf(stdout, "caseledger metrics and health on http://%s/metrics, /healthz, /readyz\n", ln.Addr())
 	}

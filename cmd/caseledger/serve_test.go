@@ -55,7 +55,7 @@ func TestServeAndEmit(t *testing.T) {
 	keys := keysBeside(dir)
 	env := map[string]string{"CASELEDGER_NATS_URL": url, "CASELEDGER_KEYS_DIR": keys}
 	got, _, err := runArgs(t, env, "emit", "--demo", "15", "--seed", "4")
-	if err != nil || !strings.Contains(got, "emitted 15 cases") || !strings.Contains(got, " 0 rejected") {
+	if err != nil || !strings.Contains(got, "emitted 15 of 15 cases") || !strings.Contains(got, " 0 refused, 0 unknown") {
 		t.Fatalf("emit --demo: %v\n%s", err, got)
 	}
 	// One command from stdin: a note on one of the cases just emitted.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/internal/writable"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/intake"
 	"github.com/caseledger/caseledger/services/natsbus"
@@ -60,6 +61,11 @@ type Config struct {
 	// ObserveAppend, when set, is told how long each durable append took
 	// and how many events it wrote (for the metrics).
 	ObserveAppend func(d time.Duration, events int)
+	// Writable, when set, tells whether the record's storage takes writes
+	// (a probe of the data directory): while it fails, no append is tried
+	// and commands wait in INTAKE, their senders answered
+	// store_unavailable.
+	Writable func() error
 }
 
 func (c *Config) defaults() {
@@ -89,6 +95,9 @@ func (c *Config) defaults() {
 // Stats counts what ingest did since it started.
 type Stats struct {
 	Accepted, Duplicates, Rejected, Retried atomic.Int64
+	// OrphansRemoved counts INTAKE messages found below the consumer's
+	// acknowledged floor with their commands recorded, and removed.
+	OrphansRemoved atomic.Int64
 	mu                                      sync.Mutex
 	rejectedBy                              map[string]int64
 }
@@ -128,6 +137,10 @@ type Service struct {
 	workers  chan struct{}
 	inflight sync.WaitGroup
 	Stats    Stats
+	// fault is set while appends fail for a reason that is not the
+	// command's (the store full or unwritable) and cleared by the next
+	// append that lands.
+	fault writable.Fault
 }
 
 // New returns an ingest service on a NATS connection and a store. The
@@ -138,7 +151,20 @@ func New(nc *nats.Conn, store eventstore.Store, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: jetstream: %w", err)
 	}
-	return &Service{nc: nc, js: js, store: store, cfg: cfg, cache: newStateCache(cfg.Cached), workers: make(chan struct{}, cfg.Workers)}, nil
+	s := &Service{nc: nc, js: js, store: store, cfg: cfg, cache: newStateCache(cfg.Cached), workers: make(chan struct{}, cfg.Workers)}
+	s.fault = writable.Fault{Log: cfg.Logger, What: "ingest's appends to the record", Then: "commands wait in INTAKE and their senders are answered store_unavailable"}
+	return s, nil
+}
+
+// Fault is the reason ingest cannot record commands now, nil when it can:
+// the storage probe's failure or the last append's.
+func (s *Service) Fault() error {
+	if s.cfg.Writable != nil {
+		if err := s.cfg.Writable(); err != nil {
+			return err
+		}
+	}
+	return s.fault.Err()
 }
 
 // backoff is the redelivery schedule of a message that failed for a reason
@@ -153,6 +179,9 @@ var backoff = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 
 // a lone command is handled at once and a flood is handled in large
 // group-committed batches.
 func (s *Service) Run(ctx context.Context) error {
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go s.reconcileEvery(rctx, 30*time.Second)
 	for {
 		err := s.consume(ctx)
 		if ctx.Err() != nil {
@@ -164,6 +193,91 @@ func (s *Service) Run(ctx context.Context) error {
 		s.cfg.Logger.Warn("ingest: consumer stopped; setting it up again", "error", err)
 		sleep(ctx, 500*time.Millisecond)
 	}
+}
+
+// reconcileEvery runs Reconcile soon after start and then every interval.
+func (s *Service) reconcileEvery(ctx context.Context, every time.Duration) {
+	logged := map[uint64]bool{}
+	for wait := 5 * time.Second; ; wait = every {
+		if sleep(ctx, wait); ctx.Err() != nil {
+			return
+		}
+		if err := s.Reconcile(ctx, logged); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Debug("ingest: INTAKE not reconciled", "error", err)
+		}
+	}
+}
+
+// maxReconcile bounds the messages one Reconcile reads.
+const maxReconcile = 10_000
+
+// Reconcile removes orphans from INTAKE: messages below the consumer's
+// acknowledged floor, which a work queue removes on acknowledgement but a
+// storage fault can leave behind (the acknowledgement stored, the removal
+// not). They are never delivered again. One whose command is in the record
+// is removed and counted; any other (refused, or unreadable) is logged
+// once, by sequence and command id, and kept for the operator.
+func (s *Service) Reconcile(ctx context.Context, logged map[uint64]bool) error {
+	cons, err := s.js.Consumer(ctx, natsbus.IntakeStream, natsbus.IngestConsumer)
+	if err != nil {
+		return err
+	}
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := s.js.Stream(ctx, natsbus.IntakeStream)
+	if err != nil {
+		return err
+	}
+	si, err := st.Info(ctx)
+	if err != nil {
+		return err
+	}
+	floor, first := ci.AckFloor.Stream, si.State.FirstSeq
+	if si.State.Msgs == 0 || first > floor {
+		return nil
+	}
+	removed, kept := 0, 0
+	for seq := first; seq <= floor && seq < first+maxReconcile && ctx.Err() == nil; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		name, _ := natsbus.CommandOf(m.Subject)
+		cmd, derr := domain.DecodeCommand(name, m.Data)
+		if derr == nil {
+			state, err := s.state(ctx, cmd.Head().CaseID)
+			if err != nil {
+				return err
+			}
+			if _, ok := state.Entries[domain.EventID(cmd.Head().CommandID, 0)]; ok {
+				if err := st.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+					return err
+				}
+				removed++
+				continue
+			}
+		}
+		kept++
+		if !logged[seq] {
+			logged[seq] = true
+			id := ""
+			if derr == nil {
+				id = cmd.Head().CommandID.String()
+			}
+			s.cfg.Logger.Warn("ingest: an acknowledged INTAKE message was left behind and its command is not in the record (refused, or unreadable); kept for the operator",
+				"sequence", seq, "command", name, "command_id", id)
+		}
+	}
+	if removed > 0 {
+		s.Stats.OrphansRemoved.Add(int64(removed))
+		s.cfg.Logger.Info("ingest: removed INTAKE messages left behind by a storage fault; their commands are in the record", "removed", removed, "kept", kept)
+	}
+	return nil
 }
 
 // Preflight checks, before Run, that this identity may read INTAKE: it
@@ -219,7 +333,9 @@ func (s *Service) consume(ctx context.Context) error {
 	}
 	// A message's ack wait runs from its delivery, so the client-side
 	// buffer is kept to one batch.
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Batch))
+	// Short pulls with frequent heartbeats: after NATS or its JetStream
+	// restarts, a pull the server forgot is noticed within seconds.
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Batch), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("ingest: consume: %w", err)
 	}
@@ -315,6 +431,16 @@ func (s *Service) process(ctx context.Context, msgs []jetstream.Msg) {
 			order = append(order, id)
 		}
 		groups[id] = append(groups[id], it)
+	}
+	if s.cfg.Writable != nil {
+		if err := s.cfg.Writable(); err != nil {
+			// Nothing is tried while the storage takes no write: every
+			// case's commands wait, in order, for a later delivery.
+			for _, id := range order {
+				s.retryLater(groups[id], err)
+			}
+			return
+		}
 	}
 	for _, id := range order {
 		items := groups[id]
@@ -486,8 +612,11 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 			}
 			sp.End()
 		}
-		if err == nil && s.cfg.ObserveAppend != nil {
-			s.cfg.ObserveAppend(time.Since(began), len(run.Events))
+		if err == nil {
+			s.fault.ClearAfter(began)
+			if s.cfg.ObserveAppend != nil {
+				s.cfg.ObserveAppend(time.Since(began), len(run.Events))
+			}
 		}
 		if err != nil || res.Duplicate {
 			// The cached state moved ahead of the store (or behind it):
@@ -496,6 +625,7 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 			if err == nil || errors.Is(err, eventstore.ErrWrongVersion) {
 				continue
 			}
+			s.fault.Set(err.Error())
 			return len(items), s.retryLater(items, err)
 		}
 		s.cache.put(caseID, run.State)
@@ -530,6 +660,7 @@ func (s *Service) retryLater(items []item, err error) bool {
 		msgs[i] = it.msg
 	}
 	s.held.hold(items[0].cmd.Head().CaseID, msgs...)
+	faulted := s.Fault() != nil
 	for _, it := range items {
 		s.Stats.Retried.Add(1)
 		n := 0
@@ -537,7 +668,20 @@ func (s *Service) retryLater(items []item, err error) bool {
 			n = int(md.NumDelivered) - 1
 		}
 		delay := backoff[min(max(n, 0), len(backoff)-1)]
+		if faulted {
+			delay = min(delay, 5*time.Second) // resume soon after the storage does
+		}
 		_ = it.msg.NakWithDelay(delay)
+	}
+	if faulted {
+		// The store cannot be written: the fault is logged once (see
+		// Fault) and each sender is told its command waits.
+		for _, it := range items {
+			h := it.cmd.Head()
+			s.reply(it.msg, natsbus.Outcome{Command: it.name, CommandID: h.CommandID.String(), CaseID: h.CaseID.String(),
+				Code: refusal.StoreUnavailable, Reason: "the record cannot be written now; the command is kept and will be recorded", Retrying: true})
+		}
+		return false
 	}
 	h := items[0].cmd.Head()
 	s.cfg.Logger.Warn("ingest: commands left for redelivery",

@@ -31,6 +31,8 @@ var (
 		"Commands ingest handled, by outcome (accepted, duplicate, rejected, retried).", []string{"outcome"}, nil)
 	ingestRejected = prometheus.NewDesc("caseledger_ingest_rejected_total",
 		"Commands rejected, by refusal code.", []string{"code"}, nil)
+	intakeOrphans = prometheus.NewDesc("caseledger_intake_orphans_removed_total",
+		"INTAKE messages a storage fault left behind below ingest's acknowledged floor, with their commands in the record, removed since start.", nil, nil)
 	relayPublished = prometheus.NewDesc("caseledger_relay_published_events_total",
 		"Events the relay published on the event streams since it started.", nil, nil)
 	relayLagEvents = prometheus.NewDesc("caseledger_relay_lag_events",
@@ -55,7 +57,7 @@ type roles struct {
 }
 
 func (r roles) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{ingestCommands, ingestRejected, relayPublished, relayLagEvents, relayLagCapped, relayLagSeconds, accessWrites, ledgerCheckpointAge, checkpointSize, ledgerLeaves} {
+	for _, d := range []*prometheus.Desc{ingestCommands, ingestRejected, intakeOrphans, relayPublished, relayLagEvents, relayLagCapped, relayLagSeconds, accessWrites, ledgerCheckpointAge, checkpointSize, ledgerLeaves} {
 		ch <- d
 	}
 }
@@ -68,6 +70,7 @@ func (r roles) Collect(ch chan<- prometheus.Metric) {
 			"rejected": in.Stats.Rejected.Load(), "retried": in.Stats.Retried.Load()} {
 			ch <- prometheus.MustNewConstMetric(ingestCommands, prometheus.CounterValue, float64(v), outcome)
 		}
+		ch <- prometheus.MustNewConstMetric(intakeOrphans, prometheus.CounterValue, float64(in.Stats.OrphansRemoved.Load()))
 		byCode := in.Stats.RejectedByCode()
 		codes := make([]string, 0, len(byCode))
 		for c := range byCode {
@@ -203,4 +206,30 @@ func Health(mux *http.ServeMux, checks []Check) {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "checks": out})
 	})
+}
+
+// checkGauges reports each readiness check as caseledger_ready{check}, 1
+// when it passes, so that a dashboard sees what /readyz says.
+type checkGauges []Check
+
+var readyDesc = prometheus.NewDesc("caseledger_ready",
+	"1 when the readiness check passes, 0 when /readyz names it as failing.", []string{"check"}, nil)
+
+func (c checkGauges) Describe(ch chan<- *prometheus.Desc) { ch <- readyDesc }
+
+func (c checkGauges) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for _, k := range c {
+		v := 1.0
+		if k.Fn(ctx) != nil {
+			v = 0
+		}
+		ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v, k.Name)
+	}
+}
+
+// RegisterChecks exports the readiness checks as caseledger_ready.
+func RegisterChecks(reg prometheus.Registerer, checks []Check) error {
+	return reg.Register(checkGauges(checks))
 }

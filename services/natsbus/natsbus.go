@@ -12,12 +12,16 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/internal/writable"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -168,6 +172,8 @@ type EmbeddedConfig struct {
 	// its own (see Embedded.Self). Without it the server takes anonymous
 	// clients (serve --insecure-anonymous).
 	Authority *Authority
+	// Logger receives the server's log (default: discarded).
+	Logger *slog.Logger
 }
 
 // Embedded is a running embedded server.
@@ -177,6 +183,9 @@ type Embedded struct {
 	// process (no network), with its own identity when the server requires
 	// users.
 	Self []nats.Option
+
+	storeDir string
+	fault    *writable.Fault
 }
 
 // StartEmbedded starts a NATS server with JetStream in this process and
@@ -209,12 +218,17 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
 	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	fault := &writable.Fault{Log: c.Logger, What: "NATS JetStream's writes", Then: "it stopped storing messages, and is restarted once its directory takes writes again"}
+	s.SetLogger(&serverLog{log: c.Logger, fault: fault, seen: map[string]time.Time{}}, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(15 * time.Second) {
 		s.Shutdown()
 		return nil, errors.New("natsbus: embedded server did not start within 15s (is the address in use?)")
 	}
-	e := &Embedded{Server: s, Self: append([]nats.Option{nats.InProcessServer(s)}, self...)}
+	e := &Embedded{Server: s, Self: append([]nats.Option{nats.InProcessServer(s)}, self...), storeDir: c.StoreDir, fault: fault}
 	if opts.TLS {
 		// The in-process pipe reaches this very server object, so the
 		// certificate it presents need not be checked against a CA.
@@ -262,12 +276,28 @@ func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
+		nats.ErrorHandler(asyncError),
 	}
 	nc, err := nats.Connect(url, append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: connect: %w", err)
 	}
 	return nc, nil
+}
+
+// asyncError reports the client library's asynchronous errors (a
+// permission refused, a slow consumer) on stderr, as its default does,
+// but not the broken pipes of a server going away: reconnecting is
+// reported by what waits on it.
+func asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
+		return
+	}
+	if sub != nil {
+		fmt.Fprintf(os.Stderr, "nats: %v (subscription %s)\n", err, sub.Subject)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "nats: %v\n", err)
 }
 
 // Outcome is ingest's answer to a command: accepted with where its events
@@ -288,4 +318,7 @@ type Outcome struct {
 	Code   string `json:"code,omitempty"`
 	Field  string `json:"field,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Retrying marks an interim answer (code store_unavailable): the
+	// command is kept and its outcome follows on the same inbox.
+	Retrying bool `json:"retrying,omitempty"`
 }

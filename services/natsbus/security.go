@@ -112,7 +112,9 @@ func Permissions(role, name string) (*server.Permissions, error) {
 		return allow([]string{IntakePrefix + ">"}, nil), nil
 	case RoleIngest:
 		// Outcomes go to the inbox an emitter named (Caseledger-Reply-To).
-		pub := slices.Concat([]string{"$JS.API.INFO", RejectedPrefix + ">", "_INBOX.>"}, manage, consumerAPI(IntakeStream))
+		// It reads and removes INTAKE messages it acknowledged that a
+		// storage fault left behind (Service.Reconcile).
+		pub := slices.Concat([]string{"$JS.API.INFO", RejectedPrefix + ">", "_INBOX.>", "$JS.API.STREAM.MSG.GET." + IntakeStream, "$JS.API.STREAM.MSG.DELETE." + IntakeStream}, manage, consumerAPI(IntakeStream))
 		return allow(pub, nil), nil
 	case RoleRelay:
 		// The relay's checkpoint is the last message of the event streams.

@@ -16,6 +16,10 @@ const (
 	TooLarge        = "too_large"
 	BadSubject      = "bad_subject"
 	Unauthenticated = "unauthenticated"
+	// StoreUnavailable is not a refusal: the record cannot be written now,
+	// the command is kept in INTAKE and will be answered again once it is
+	// recorded (the outcome says retrying).
+	StoreUnavailable = "store_unavailable"
 )
 
 var table = []struct {

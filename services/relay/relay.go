@@ -40,6 +40,7 @@ import (
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/internal/writable"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/natsbus"
 	"github.com/caseledger/caseledger/services/tracing"
@@ -76,7 +77,14 @@ type Service struct {
 	log       *slog.Logger
 	Published atomic.Int64
 	Position  atomic.Value // eventstore.Position of the last event published
+	// fault is set while NATS does not store what the relay publishes (a
+	// stream's store full, JetStream down) and cleared by the next publish
+	// that lands.
+	fault writable.Fault
 }
+
+// Fault is why the relay cannot publish now, nil when it can.
+func (s *Service) Fault() error { return s.fault.Err() }
 
 // New returns a relay between a store and NATS. The streams must exist.
 func New(nc *nats.Conn, store eventstore.Reader, log *slog.Logger) (*Service, error) {
@@ -87,7 +95,9 @@ func New(nc *nats.Conn, store eventstore.Reader, log *slog.Logger) (*Service, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{js: js, store: store, log: log}, nil
+	rl := &Service{js: js, store: store, log: log}
+	rl.fault = writable.Fault{Log: log, What: "the relay's publishes to the event streams", Then: "events wait in the record and are relayed, in order, once NATS stores again"}
+	return rl, nil
 }
 
 // Checkpoint reads the position of the last event relayed: the latest of
@@ -203,11 +213,13 @@ func (s *Service) publish(ctx context.Context, r eventstore.Record) error {
 		trace.WithAttributes(attribute.String("caseledger.event_type", r.Type), attribute.String("caseledger.case_id", caseID.String())))
 	defer span.End()
 	tracing.Inject(sctx, m.Header)
+	wait := 250 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err := s.js.PublishMsg(pctx, m)
 		cancel()
 		if err == nil {
+			s.fault.Clear()
 			s.Published.Add(1)
 			s.Position.Store(r.Position)
 			return nil
@@ -215,12 +227,13 @@ func (s *Service) publish(ctx context.Context, r eventstore.Record) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrNoResponders) {
-			s.log.Warn("relay: NATS not answering; retrying", "event_id", r.ID, "error", err)
-			sleep(ctx, 250*time.Millisecond)
-			continue
-		}
-		return fmt.Errorf("relay: publish %s: %w", r.ID, err)
+		// Whatever NATS says (no answer, store full, JetStream down), the
+		// event is retried in place: the fault is logged once and shown by
+		// /readyz, and nothing behind it overtakes it.
+		s.fault.Set(err.Error())
+		s.log.Debug("relay: publish failed; retrying", "event_id", r.ID, "error", err)
+		sleep(ctx, wait)
+		wait = min(2*wait, 2*time.Second)
 	}
 }
 
