@@ -248,8 +248,8 @@ func emitDemo(ctx context.Context, client *intake.Client, cfg emitConfig, stdout
 // emitStats counts a demo run's outcomes.
 type emitStats struct {
 	sent, accepted, duplicates, rejected, unknown, notSent, events, cases, retries atomic.Int64
-	mu                                                                          sync.Mutex
-	firstErr, lastRetry                                                         error
+	mu                                                                             sync.Mutex
+	firstErr, lastRetry                                                            error
 }
 
 func (s *emitStats) fail(err error) {

@@ -98,8 +98,8 @@ type Stats struct {
 	// OrphansRemoved counts INTAKE messages found below the consumer's
 	// acknowledged floor with their commands recorded, and removed.
 	OrphansRemoved atomic.Int64
-	mu                                      sync.Mutex
-	rejectedBy                              map[string]int64
+	mu             sync.Mutex
+	rejectedBy     map[string]int64
 }
 
 func (st *Stats) rejected(code string) {
