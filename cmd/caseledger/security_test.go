@@ -211,7 +211,7 @@ func TestInsecureFlagsSayWhatTheyOpen(t *testing.T) {
 	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
 	empty := t.TempDir() // no creds, no emitter key
 	got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port, "CASELEDGER_KEYS_DIR": empty}, "emit", "--demo", "1")
-	if err != nil || !strings.Contains(got, " 0 rejected") {
+	if err != nil || !strings.Contains(got, " 0 refused, 0 unknown") {
 		t.Fatalf("an anonymous, unsigned emitter: %v\n%s", err, got)
 	}
 	for _, want := range []string{`"level":"ERROR","msg":"--insecure-anonymous`, `"level":"ERROR","msg":"--allow-unsigned`} {

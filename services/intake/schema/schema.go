@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,9 +210,11 @@ func outcomeSchema() (obj, error) {
 		"event_ids": obj{"type": "array", "items": obj{"type": "string", "format": "uuid"},
 			"description": "Accepted: the ids of the events the command produced, in order."},
 		"duplicate": obj{"type": "boolean", "description": "Accepted: the command was already recorded; this is the stored result."},
-		"code":      withDescription(stringEnum(rejectionCodes), "Rejected: why, as a code."),
-		"field":     obj{"type": "string", "description": "Rejected: the JSON path of the member at fault, when there is one."},
-		"reason":    obj{"type": "string", "description": "Rejected: a fixed reason; it never repeats a value of the command."},
+		"code": withDescription(stringEnum(append(slices.Clone(rejectionCodes), refusal.StoreUnavailable)),
+			"Rejected: why, as a code; or store_unavailable with retrying, an interim answer."),
+		"retrying": obj{"type": "boolean", "description": "An interim answer (code store_unavailable): the record cannot be written now, the command is kept in INTAKE, and its outcome follows on the same inbox. Keep waiting; sending it again is safe."},
+		"field":    obj{"type": "string", "description": "Rejected: the JSON path of the member at fault, when there is one."},
+		"reason":   obj{"type": "string", "description": "Rejected: a fixed reason; it never repeats a value of the command."},
 	}
 	return b.root(reflect.TypeFor[natsbus.Outcome](), obj{
 		"description": "ingest's answer to a command, published on the inbox named by the command's " + natsbus.HeaderReplyTo +
