@@ -173,6 +173,11 @@ func validateValue(fv reflect.Value, r fieldRule, path string, now time.Time) er
 		if limit == 0 {
 			limit = defaultMaxString
 		}
+		if r.personal && IsEncrypted(s) {
+			// The plaintext's length was checked before it was
+			// encrypted; the stored form is longer (base64, nonce, tag).
+			limit = limit*2 + 256
+		}
 		if int64(len(s)) > limit {
 			return invalid(path, "longer than "+strconv.FormatInt(limit, 10)+" bytes")
 		}
@@ -200,7 +205,7 @@ func validateValue(fv reflect.Value, r fieldRule, path string, now time.Time) er
 		if int64(fv.Len()) > limit {
 			return invalid(path, "more than "+strconv.FormatInt(limit, 10)+" items")
 		}
-		item := fieldRule{sha256: r.sha256, required: true, enum: r.elemEnum} // a list holds no blank items
+		item := fieldRule{sha256: r.sha256, required: true, enum: r.elemEnum, personal: r.personal} // a list holds no blank items
 		for i := range fv.Len() {
 			if err := validateValue(fv.Index(i), item, path+"["+strconv.Itoa(i)+"]", now); err != nil {
 				return err

@@ -16,6 +16,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore/kurrent"
 	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/caseledger/caseledger/services/personal"
 )
 
 // storeConfig says where the record lives. Flags override the environment,
@@ -253,8 +254,33 @@ func openStore(ctx context.Context, c storeConfig) (eventstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ledger.SigningStore{Store: st, Writer: wk.Signer}, nil
+	// Personal fields are encrypted before the writer signs: the
+	// signature, the chain and the Merkle leaves cover the stored,
+	// encrypted bytes, and stay valid once a key is destroyed.
+	keys, err := openPersonalKeys(ctx, c)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return personal.Store{Store: ledger.SigningStore{Store: st, Writer: wk.Signer}, Keys: keys}, nil
 }
+
+// openPersonalKeys opens the key store of personal data
+// (DATA_DIR/personal-keys.db) with the master key of the keys directory
+// (KEYS_DIR/data/master.key), made on first use.
+func openPersonalKeys(ctx context.Context, c storeConfig) (*personal.Keys, error) {
+	master, err := personal.LoadMasterKey(filepath.Join(c.keysDir(), "data", personal.MasterKeyFile), true)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return personal.OpenKeys(ctx, filepath.Join(c.DataDir, personalKeysFile), master)
+}
+
+// personalKeysFile is the key store's file in the data directory.
+const personalKeysFile = "personal-keys.db"
 
 // openReader opens the record for reading only: the embedded store without
 // its lock, so an auditor can verify or replay while caseledger runs.

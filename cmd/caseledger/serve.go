@@ -25,6 +25,7 @@ import (
 	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/caseledger/caseledger/services/metrics"
 	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/personal"
 	"github.com/caseledger/caseledger/services/relay"
 	"github.com/caseledger/caseledger/services/tracing"
 	"github.com/caseledger/caseledger/services/witness"
@@ -262,8 +263,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 				log.Info("NATS identities written", "dir", auth.Dir(), "files", len(created))
 			}
 		}
+		storeKey, err := natsbus.LoadStoreKey(f.store.keysDir())
+		if err != nil {
+			return err
+		}
 		ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{Listen: cfg.NATSListen, StoreDir: filepath.Join(f.store.DataDir, "nats"),
-			TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Authority: auth, Logger: base.With("component", "nats")})
+			TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Authority: auth, Logger: base.With("component", "nats"), StoreKey: storeKey})
 		if err != nil {
 			return err
 		}
@@ -500,6 +505,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}
 		handler := api.New(db, store, tokens, nil).WithContactRule(rule).WithLedger(proofs).WithLogger(base.With("component", "api"))
+		if ps, ok := store.(personal.Store); ok {
+			handler = handler.WithKeys(ps.Keys)
+		}
 		sources.API = handler
 		readModelDB = db
 		if cfg.OIDCIssuer != "" {

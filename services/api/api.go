@@ -32,6 +32,7 @@ import (
 	"github.com/caseledger/caseledger/projections"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/natsbus"
+	"github.com/caseledger/caseledger/services/personal"
 	"github.com/caseledger/caseledger/services/refusal"
 	"github.com/google/uuid"
 )
@@ -122,6 +123,7 @@ type Server struct {
 	now                         func() time.Time
 	mux                         *http.ServeMux
 	log                         *slog.Logger
+	keys                        *personal.Keys
 }
 
 // New returns the API over a read-model database and the record.
@@ -481,7 +483,7 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p Principal) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, c)
+	s.writeJSON(w, r, c)
 }
 
 // getTimeline returns the case's timeline as the access policy shows it;
@@ -510,7 +512,7 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request, p Principal
 		}
 		resp["next"] = q.Encode()
 	}
-	writeJSON(w, resp)
+	s.writeJSON(w, r, resp)
 }
 
 // timelineEntry is one entry of a timeline or a past view.
@@ -535,12 +537,33 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request, p Principa
 		s.fail(w, r, during(errAccessLog, err))
 		return
 	}
-	writeJSON(w, d)
+	s.writeJSON(w, r, d)
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+// writeJSON answers v, its personal values decrypted for the reader (the
+// read models and the record hold them encrypted; an erased one reads
+// personal.Erased).
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err == nil && s.keys != nil {
+		b, err = s.keys.DecryptJSON(r.Context(), b)
+		if err != nil {
+			s.fail(w, r, during(errKeys, err))
+			return
+		}
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// WithKeys makes the API decrypt personal values for its readers.
+func (s *Server) WithKeys(k *personal.Keys) *Server {
+	s.keys = k
+	return s
 }
 
 // pageParams reads ?limit (1–1000, default 200) and ?after (a version, default
@@ -611,7 +634,7 @@ func sendPage[T any](s *Server, w http.ResponseWriter, r *http.Request, p Princi
 		return
 	}
 	resp[listKey] = page.Rows
-	writeJSON(w, resp)
+	s.writeJSON(w, r, resp)
 }
 
 // recordEach appends an access record for every case a list reveals,

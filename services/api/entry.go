@@ -88,7 +88,7 @@ func (s *Server) getEntry(w http.ResponseWriter, r *http.Request, p Principal) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, v)
+	s.writeJSON(w, r, v)
 }
 
 func buildEntry(state domain.State, recs []eventstore.Record, eventID uuid.UUID, pol access.Policy) (entryView, error) {

@@ -43,6 +43,7 @@ var edges = []edge{
 	{errReadModels, http.StatusServiceUnavailable, "readmodels_unavailable", "the read models could not be read; try again"},
 	{errAccessLog, http.StatusServiceUnavailable, "access_log_unavailable", "the access record could not be written; nothing was read"},
 	{errLedger, http.StatusServiceUnavailable, "ledger_unavailable", "the Merkle log could not prove the bundle; try again"},
+	{errKeys, http.StatusServiceUnavailable, "keys_unavailable", "the personal data could not be decrypted (the key store is unavailable, or a value does not open under its key); nothing was shown"},
 }
 
 // Conditions of the API's own, wrapped around the cause with %w.
@@ -51,6 +52,7 @@ var (
 	errReadModels = errors.New("api: the read models are unavailable")
 	errAccessLog  = errors.New("api: the access log is unavailable")
 	errLedger     = errors.New("api: the ledger is unavailable")
+	errKeys       = errors.New("api: the personal data keys are unavailable")
 )
 
 // during wraps a cause as one of the API's conditions, keeping both.

@@ -114,5 +114,5 @@ func (s *Server) getReplay(w http.ResponseWriter, r *http.Request, p Principal) 
 		resp["state"] = map[string]any{"status": st.Status, "risk": st.Risk, "assignee": st.Assignee, "parties": len(st.Parties),
 			"open_follow_ups": st.OpenFollowUps(), "active_conditions": st.ActiveConditions(), "referrals": len(st.Referrals)}
 	}
-	writeJSON(w, resp)
+	s.writeJSON(w, r, resp)
 }

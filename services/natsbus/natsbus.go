@@ -9,7 +9,9 @@ package natsbus
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -174,6 +176,42 @@ type EmbeddedConfig struct {
 	Authority *Authority
 	// Logger receives the server's log (default: discarded).
 	Logger *slog.Logger
+	// StoreKey, when set, encrypts JetStream's files at rest (AES-GCM):
+	// the commands waiting in INTAKE, REJECTED's bodies and what a
+	// partly deleted block still holds are unreadable without it. Kept
+	// in the keys directory (StoreKeyFile), never in the store's.
+	StoreKey string
+}
+
+// StoreKeyFile is the JetStream encryption key's file in the identities
+// directory of the keys directory.
+const StoreKeyFile = "jetstream.key"
+
+// LoadStoreKey reads the embedded JetStream's encryption key from the keys
+// directory, making it (0600) on first use.
+func LoadStoreKey(keysDir string) (string, error) {
+	dir := filepath.Join(keysDir, AuthorityDir)
+	path := filepath.Join(dir, StoreKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if k := strings.TrimSpace(string(b)); len(k) >= 32 {
+			return k, nil
+		}
+		return "", fmt.Errorf("natsbus: %s is not a JetStream key (64 hex characters)", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("natsbus: JetStream key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("natsbus: JetStream key: %w", err)
+	}
+	k := hex.EncodeToString(key)
+	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("natsbus: JetStream key: %w", err)
+	}
+	return k, nil
 }
 
 // Embedded is a running embedded server.
@@ -204,6 +242,10 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		JetStream: true, StoreDir: c.StoreDir,
 		NoSigs: true, NoLog: true,
 		MaxPayload: MaxPayload,
+	}
+	if c.StoreKey != "" {
+		// Files stored in clear before are converted on start.
+		opts.JetStreamKey, opts.JetStreamCipher = c.StoreKey, server.AES
 	}
 	self, err := secure(opts, c)
 	if err != nil {

@@ -1,0 +1,119 @@
+package domain
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Personal data at rest. Every field tagged `cl:"personal"` is stored
+// encrypted under its data subject's key (services/personal): the stored
+// value is EncryptedPrefix followed by the ciphertext, and destroying the
+// key erases the value for good while the event, its ids, dates and codes,
+// and every hash over its stored bytes stay. The domain only knows the
+// form: a value with the prefix is personal data it cannot read, and its
+// length rules apply to the plaintext, which the encrypting side checked.
+
+// EncryptedPrefix starts a personal value stored encrypted.
+const EncryptedPrefix = "cl:enc1:"
+
+// IsEncrypted reports whether a stored personal value is encrypted.
+func IsEncrypted(s string) bool { return strings.HasPrefix(s, EncryptedPrefix) }
+
+// MapPersonal returns a copy of d in which every personal string (a field
+// tagged personal, the items of a personal list, and those of nested
+// structs and lists) is replaced by fn(path, value); path is the field's
+// JSON path, e.g. "safe_contact[1].details". d itself is left as it was.
+// Empty values are left empty.
+func MapPersonal[T any](d T, fn func(path, value string) (string, error)) (T, error) {
+	rv := reflect.ValueOf(&d).Elem()
+	out := reflect.New(rv.Type()).Elem()
+	out.Set(rv)
+	if err := mapValue(out, false, "", fn); err != nil {
+		var zero T
+		return zero, err
+	}
+	return out.Interface().(T), nil
+}
+
+// mapValue walks v (settable), applying fn to the personal strings.
+func mapValue(v reflect.Value, personal bool, path string, fn func(path, value string) (string, error)) error {
+	switch v.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		inner := reflect.New(v.Elem().Type()).Elem()
+		inner.Set(v.Elem())
+		if err := mapValue(inner, personal, path, fn); err != nil {
+			return err
+		}
+		v.Set(inner)
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		inner := reflect.New(v.Elem().Type())
+		inner.Elem().Set(v.Elem())
+		if err := mapValue(inner.Elem(), personal, path, fn); err != nil {
+			return err
+		}
+		v.Set(inner)
+	case reflect.String:
+		if personal && v.Len() > 0 {
+			s, err := fn(path, v.String())
+			if err != nil {
+				return err
+			}
+			v.SetString(s)
+		}
+	case reflect.Slice:
+		if v.IsNil() || !holdsPersonal(v.Type().Elem(), personal) {
+			return nil
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		for i := range c.Len() {
+			if err := mapValue(c.Index(i), personal, path+"["+strconv.Itoa(i)+"]", fn); err != nil {
+				return err
+			}
+		}
+		v.Set(c)
+	case reflect.Struct:
+		if v.Type() == timeType || v.Type() == uuidType {
+			return nil
+		}
+		for _, r := range planFor(v.Type()) {
+			name := join(path, r.name)
+			if r.embedded {
+				name = path
+			}
+			if err := mapValue(v.Field(r.index), r.personal, name, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// holdsPersonal reports whether values of t can hold a personal string.
+func holdsPersonal(t reflect.Type, personal bool) bool {
+	switch t.Kind() {
+	case reflect.String:
+		return personal
+	case reflect.Slice, reflect.Pointer:
+		return holdsPersonal(t.Elem(), personal)
+	case reflect.Struct:
+		if t == timeType || t == uuidType {
+			return false
+		}
+		for _, r := range planFor(t) {
+			if holdsPersonal(t.Field(r.index).Type, r.personal) {
+				return true
+			}
+		}
+	case reflect.Interface:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,280 @@
+// Package personal keeps personal data encrypted at rest, each value under
+// its data subject's key, so that destroying the key erases the value for
+// good while the record, its chains and its proofs stay whole.
+//
+// Every field the domain tags `cl:"personal"` (notes, descriptions,
+// safe-contact details, addresses…) is encrypted when it is appended
+// (Store), with AES-256-GCM under a data key of its own subject; the event
+// keeps its ids, type, dates, codes and compartment in clear. The chain and
+// the Merkle leaves are computed over the stored, encrypted bytes, so they
+// are the same whether the key still exists or not. A stored value reads
+//
+//	cl:enc1:<subject>:<base64url(nonce ‖ ciphertext ‖ tag)>
+//
+// where the subject is "c" and the case id (a person's key, "p" and the
+// person id, is the next step), and the subject is the AEAD's additional
+// data: a value cannot be moved to another subject's key.
+//
+// Data keys live in a key store apart from the record (Keys: its own SQLite
+// file in the data directory), each wrapped by a master key kept in the keys
+// directory, never in the data directory. Reading decrypts only for display
+// (Decrypt, DecryptJSON); projections, the relay and NATS carry the
+// encrypted form.
+package personal
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/google/uuid"
+	_ "modernc.org/sqlite" // the key store's driver
+)
+
+// Errors.
+var (
+	// ErrErased is returned for a value whose key was destroyed.
+	ErrErased = errors.New("personal: erased")
+	// ErrMasterKey is returned when the master key does not unwrap the
+	// key store's keys (another master key, or a damaged one).
+	ErrMasterKey = errors.New("personal: the master key does not open the key store")
+	errValue     = errors.New("personal: not an encrypted value")
+)
+
+// MasterKeyFile is the master key's file in the keys directory.
+const MasterKeyFile = "master.key"
+
+// LoadMasterKey reads the master key (32 bytes, base64) from path, making
+// one (0600, its directory 0700) when it does not exist and create is set.
+func LoadMasterKey(path string, create bool) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && create {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("personal: master key: %w", err)
+		}
+		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("personal: master key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("personal: master key %s: %w", path, err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("personal: master key %s is not 32 bytes of base64", path)
+	}
+	return key, nil
+}
+
+// Keys is the key store: one data key per subject, wrapped by the master
+// key, cached unwrapped in memory while the process runs.
+type Keys struct {
+	db     *sql.DB
+	master cipher.AEAD
+	mu     sync.Mutex
+	cache  map[string]cipher.AEAD
+}
+
+const keysSchema = `
+CREATE TABLE IF NOT EXISTS data_keys (
+	subject    TEXT PRIMARY KEY,
+	wrapped    BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS destroyed_keys (
+	subject      TEXT PRIMARY KEY,
+	destroyed_at INTEGER NOT NULL
+);`
+
+// OpenKeys opens (or makes) the key store at path with the master key.
+// Deleted keys are overwritten in the file (secure_delete), and the
+// rollback journal is removed after each transaction.
+func OpenKeys(ctx context.Context, path string, master []byte) (*Keys, error) {
+	aead, err := newAEAD(master)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=secure_delete(1)&_pragma=journal_mode(DELETE)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("personal: key store: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, keysSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("personal: key store %s: %w", path, err)
+	}
+	k := &Keys{db: db, master: aead, cache: map[string]cipher.AEAD{}}
+	// The master key must open what is there: a wrong one stops here,
+	// before anything is encrypted under a key it could not read back.
+	var subject string
+	var wrapped []byte
+	err = db.QueryRowContext(ctx, `SELECT subject, wrapped FROM data_keys LIMIT 1`).Scan(&subject, &wrapped)
+	if err == nil {
+		if _, err := k.unwrap(subject, wrapped); err != nil {
+			db.Close()
+			return nil, err
+		}
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		db.Close()
+		return nil, fmt.Errorf("personal: key store: %w", err)
+	}
+	return k, nil
+}
+
+// Close closes the key store.
+func (k *Keys) Close() error { return k.db.Close() }
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	if len(key) != 32 {
+		return nil, errors.New("personal: a key is 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// CaseSubject is the subject of a case's own key.
+func CaseSubject(caseID uuid.UUID) string { return "c" + caseID.String() }
+
+func (k *Keys) unwrap(subject string, wrapped []byte) (cipher.AEAD, error) {
+	n := k.master.NonceSize()
+	if len(wrapped) < n {
+		return nil, ErrMasterKey
+	}
+	key, err := k.master.Open(nil, wrapped[:n], wrapped[n:], []byte("caseledger/data-key/v1:"+subject))
+	if err != nil {
+		return nil, ErrMasterKey
+	}
+	return newAEAD(key)
+}
+
+// key returns the subject's data key, making it when create is set and
+// there is none; ErrErased when it was destroyed.
+func (k *Keys) key(ctx context.Context, subject string, create bool) (cipher.AEAD, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if a, ok := k.cache[subject]; ok {
+		return a, nil
+	}
+	var wrapped []byte
+	err := k.db.QueryRowContext(ctx, `SELECT wrapped FROM data_keys WHERE subject = ?`, subject).Scan(&wrapped)
+	if err == nil {
+		a, err := k.unwrap(subject, wrapped)
+		if err != nil {
+			return nil, err
+		}
+		k.cache[subject] = a
+		return a, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("personal: key store: %w", err)
+	}
+	var at int64
+	if err := k.db.QueryRowContext(ctx, `SELECT destroyed_at FROM destroyed_keys WHERE subject = ?`, subject).Scan(&at); err == nil {
+		return nil, ErrErased
+	}
+	if !create {
+		return nil, ErrErased
+	}
+	key := make([]byte, 32)
+	nonce := make([]byte, k.master.NonceSize())
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	wrapped = k.master.Seal(nonce, nonce, key, []byte("caseledger/data-key/v1:"+subject))
+	if _, err := k.db.ExecContext(ctx, `INSERT INTO data_keys (subject, wrapped, created_at) VALUES (?, ?, ?)`, subject, wrapped, time.Now().UnixMicro()); err != nil {
+		return nil, fmt.Errorf("personal: key store: %w", err)
+	}
+	a, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	k.cache[subject] = a
+	return a, nil
+}
+
+// Destroy destroys the subject's data key: every value encrypted under it
+// is erased for good. It is idempotent.
+func (k *Keys) Destroy(ctx context.Context, subject string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.cache, subject)
+	tx, err := k.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM data_keys WHERE subject = ?`, subject); err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO destroyed_keys (subject, destroyed_at) VALUES (?, ?)`, subject, time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	return tx.Commit()
+}
+
+// Encrypt encrypts a personal value under subject's key (made on first
+// use).
+func (k *Keys) Encrypt(ctx context.Context, subject, plaintext string) (string, error) {
+	a, err := k.key(ctx, subject, true)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, a.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	sealed := a.Seal(nonce, nonce, []byte(plaintext), []byte(subject))
+	return domain.EncryptedPrefix + subject + ":" + base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// Decrypt returns a stored personal value in clear: the value itself when
+// it is not encrypted (recorded before encryption), ErrErased when its key
+// was destroyed.
+func (k *Keys) Decrypt(ctx context.Context, value string) (string, error) {
+	if !domain.IsEncrypted(value) {
+		return value, nil
+	}
+	subject, b64, ok := strings.Cut(strings.TrimPrefix(value, domain.EncryptedPrefix), ":")
+	if !ok {
+		return "", errValue
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(b64)
+	if err != nil {
+		return "", errValue
+	}
+	a, err := k.key(ctx, subject, false)
+	if err != nil {
+		return "", err
+	}
+	n := a.NonceSize()
+	if len(sealed) < n {
+		return "", errValue
+	}
+	plain, err := a.Open(nil, sealed[:n], sealed[n:], []byte(subject))
+	if err != nil {
+		return "", fmt.Errorf("personal: a value does not open under its key (altered?): %w", errValue)
+	}
+	return string(plain), nil
+}

@@ -1,0 +1,124 @@
+package personal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/services/casefile"
+)
+
+// Store encrypts the personal fields of every case event appended through
+// it, under the case's key, and appends the result to the store it wraps;
+// reads pass through (the stored, encrypted form). Events of other streams
+// (access records, checkpoints) hold no personal data and pass unchanged.
+type Store struct {
+	eventstore.Store
+	Keys *Keys
+}
+
+var _ eventstore.Store = Store{}
+
+// Close closes the store, then the key store.
+func (s Store) Close() error {
+	err := s.Store.Close()
+	if kerr := s.Keys.Close(); err == nil {
+		err = kerr
+	}
+	return err
+}
+
+// Append encrypts, then appends.
+func (s Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	caseID, err := casefile.CaseID(stream)
+	if err != nil {
+		return s.Store.Append(ctx, stream, expected, events)
+	}
+	subject := CaseSubject(caseID)
+	out := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		ev, err := domain.DecodeStored(e.ID, caseID, e.Type, e.Data, e.Metadata)
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("%w: %w", eventstore.ErrInvalidEvent, err)
+		}
+		changed := false
+		sealed, err := domain.MapPersonal(ev.Data, func(_, v string) (string, error) {
+			if domain.IsEncrypted(v) {
+				return v, nil
+			}
+			changed = true
+			return s.Keys.Encrypt(ctx, subject, v)
+		})
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		out[i] = e
+		if changed {
+			if _, _, out[i].Data, err = domain.EncodeData(sealed); err != nil {
+				return eventstore.AppendResult{}, err
+			}
+		}
+	}
+	return s.Store.Append(ctx, stream, expected, out)
+}
+
+// Erased is what stands where an erased value stood.
+const Erased = "[erased]"
+
+// DecryptJSON returns the JSON value b with every encrypted personal value
+// in clear (Erased where its key was destroyed); b is returned as it was
+// when it holds none.
+func (k *Keys) DecryptJSON(ctx context.Context, b []byte) ([]byte, error) {
+	if !containsEncrypted(b) {
+		return b, nil
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	v, err := k.decryptAny(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+func containsEncrypted(b []byte) bool {
+	return len(b) > 0 && json.Valid(b) && bytes.Contains(b, []byte(domain.EncryptedPrefix))
+}
+
+func (k *Keys) decryptAny(ctx context.Context, v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		if !domain.IsEncrypted(x) {
+			return x, nil
+		}
+		s, err := k.Decrypt(ctx, x)
+		if errors.Is(err, ErrErased) {
+			return Erased, nil
+		}
+		return s, err
+	case []any:
+		for i := range x {
+			d, err := k.decryptAny(ctx, x[i])
+			if err != nil {
+				return nil, err
+			}
+			x[i] = d
+		}
+	case map[string]any:
+		for key, val := range x {
+			d, err := k.decryptAny(ctx, val)
+			if err != nil {
+				return nil, err
+			}
+			x[key] = d
+		}
+	}
+	return v, nil
+}
+
