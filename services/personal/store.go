@@ -121,4 +121,3 @@ func (k *Keys) decryptAny(ctx context.Context, v any) (any, error) {
 	}
 	return v, nil
 }
-
