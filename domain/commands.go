@@ -277,6 +277,12 @@ type (
 		CommandHeader
 		LegalHoldReleased
 	}
+	// ErasePersonalData erases the case's personal data (see
+	// PersonalDataErased); refused while a legal hold is active.
+	ErasePersonalData struct {
+		CommandHeader
+		PersonalDataErased
+	}
 	ProduceDisclosure struct {
 		CommandHeader
 		DisclosureProduced
@@ -383,6 +389,7 @@ func init() {
 	registerCommand[WithdrawConsent]("withdraw_consent")
 	registerCommand[PlaceLegalHold]("place_legal_hold")
 	registerCommand[ReleaseLegalHold]("release_legal_hold")
+	registerCommand[ErasePersonalData]("erase_personal_data")
 	registerCommand[ProduceDisclosure]("produce_disclosure")
 	registerCommand[ReceiveProductionOrder]("receive_production_order")
 	registerCommand[AddNote]("add_note")

@@ -82,7 +82,17 @@ func EventID(commandID uuid.UUID, index int) uuid.UUID {
 func allowedWhenClosed(cmd Command) bool {
 	switch cmd.(type) {
 	case ReopenCase, AddNote, CorrectEntry, RedactEntry, MarkEntryInError,
-		ProduceDisclosure, ReceiveProductionOrder, PlaceLegalHold, ReleaseLegalHold:
+		ProduceDisclosure, ReceiveProductionOrder, PlaceLegalHold, ReleaseLegalHold, ErasePersonalData:
+		return true
+	}
+	return false
+}
+
+// allowedWhenErased lists what may still happen to a case whose personal
+// data was erased: the court's paperwork, which carries none.
+func allowedWhenErased(cmd Command) bool {
+	switch cmd.(type) {
+	case ProduceDisclosure, ReceiveProductionOrder, PlaceLegalHold, ReleaseLegalHold:
 		return true
 	}
 	return false
@@ -109,6 +119,9 @@ func checkHeader(s State, h CommandHeader, cmd Command, now time.Time) error {
 		return fieldErr(ErrCaseMismatch, "case_id", "not this case")
 	case s.Status == StatusClosed && !allowedWhenClosed(cmd):
 		return ErrCaseClosed
+	case s.Erased != nil && !allowedWhenErased(cmd):
+		// Its data key is destroyed: nothing personal is written again.
+		return transition("case_id", "erased", "erased")
 	}
 	switch h.Actor.Role {
 	case RoleAuditor:
@@ -541,6 +554,22 @@ func (d *decider) decide(cmd Command) ([]EventData, error) {
 			return nil, err
 		}
 		return one(c.LegalHoldPlaced)
+	case ErasePersonalData:
+		if r := d.h.Actor.Role; r != RoleSupervisor && r != RoleAdmin && r != RoleSystem {
+			return nil, fieldErr(ErrRoleNotAllowed, "actor.role", "a supervisor, an administrator or the retention schedule erases personal data")
+		}
+		switch {
+		case c.Scope != ErasureScopeCase:
+			return nil, invalid("scope", `only "case" (every personal value of the case)`)
+		case s.Erased != nil:
+			return nil, transition("case_id", "erased", "erased")
+		}
+		for _, h := range s.Holds {
+			if h.Active {
+				return nil, fieldErr(ErrLegalHold, "case_id", "the case is under an active legal hold ("+string(h.Scope)+"): release it first")
+			}
+		}
+		return one(c.PersonalDataErased)
 	case ReleaseLegalHold:
 		k, ok := s.Holds[c.HoldID]
 		switch {

@@ -458,6 +458,25 @@ type LegalHoldReleased struct {
 	Reason string    `json:"reason,omitempty" cl:"max=1024"`
 }
 
+// PersonalDataErased records that the personal data of the case was
+// erased: its data key is destroyed right after this event is recorded, so
+// every personal value of the case (notes, descriptions, contact details)
+// reads as erased from then on, while the events, their ids, dates and
+// codes, and every hash and proof over them stay. The authoriser is the
+// event's actor.
+type PersonalDataErased struct {
+	// Scope is what was erased: "case", every personal value of the case.
+	Scope string `json:"scope" cl:"required,max=16"`
+	// Rule names the retention rule applied, when a rule erased it.
+	Rule string `json:"rule,omitempty" cl:"max=64"`
+	// Reason is the authoriser's justification (a reference, never
+	// personal data).
+	Reason string `json:"reason" cl:"required,max=512"`
+}
+
+// ErasureScopeCase erases every personal value of the case.
+const ErasureScopeCase = "case"
+
 // DisclosedItem is one event disclosed and the hash of its stored bytes.
 type DisclosedItem struct {
 	EventID uuid.UUID `json:"event_id" cl:"required"`

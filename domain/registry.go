@@ -106,6 +106,7 @@ func init() {
 	register[ConsentWithdrawn]("case.consent_withdrawn", 1, shared)
 	register[LegalHoldPlaced]("case.legal_hold_placed", 1, shared)
 	register[LegalHoldReleased]("case.legal_hold_released", 1, shared)
+	register[PersonalDataErased]("case.personal_data_erased", 1, shared)
 	register[DisclosureProduced]("case.disclosure_produced", 1, police)
 	register[ProductionOrderReceived]("case.production_order_received", 1, police)
 

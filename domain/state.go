@@ -314,10 +314,20 @@ type State struct {
 	Entries      map[uuid.UUID]Entry
 	// Grants lists the agencies the case is open to, in the order granted.
 	Grants []Grant
+	// Erased is set once the case's personal data was erased.
+	Erased *Erasure
 	// ids holds every entity id created on the case (statements, notes,
 	// assessments, disclosures…) that has no map of its own, so that a
 	// second creation under the same id is refused.
 	ids map[uuid.UUID]struct{}
+}
+
+// Erasure is when and how a case's personal data was erased.
+type Erasure struct {
+	EventID uuid.UUID
+	Rule    string // the retention rule, or "" for an erasure on request
+	At      time.Time
+	By      string // the authoriser's user id
 }
 
 // Clone returns a deep copy of s.
@@ -631,6 +641,8 @@ func Evolve(s State, e Event) State {
 		h := s.Holds[d.HoldID]
 		h.Active = false
 		s.Holds[d.HoldID] = h
+	case PersonalDataErased:
+		s.Erased = &Erasure{EventID: e.ID, Rule: d.Rule, At: e.Meta.RecordedAt, By: e.Meta.Actor.UserID}
 	case DisclosureProduced:
 		s.ids[d.DisclosureID] = struct{}{}
 	case ProductionOrderReceived:

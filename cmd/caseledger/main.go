@@ -61,6 +61,10 @@ Usage:
   caseledger replay CASE_ID [--as-recorded-at T | --as-occurred-at T | --as-of-position P]
       print a case's events from the store and check its chain; with a cut,
       the case as recorded then, or as it had happened by then as known now
+  caseledger erase --case ID --reason REF --as USER [--rule R] [--agency A]
+      erase a case's personal data: record case.personal_data_erased, then
+      destroy the case's data key (refused under an active legal hold); every
+      chain and proof stays valid; rerun safely if interrupted
   caseledger verify [--data-dir DIR] [--pubkey FILE]
       walk every chain in the store, rebuild the Merkle log and check every
       signed checkpoint against it; exits non-zero on any break
@@ -137,6 +141,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runSchemas(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
+	case "erase":
+		return runErase(ctx, args[1:], getenv, stdout, stderr)
 	case "ledger":
 		return runLedger(ctx, args[1:], getenv, stdout, stderr)
 	case "health":

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
+	"github.com/caseledger/caseledger/services/personal"
 )
 
 // personalValues lists the personal values of cases' events (those long
@@ -67,19 +68,27 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	tokens := filepath.Join(dir, "tokens.json")
-	if err := os.WriteFile(tokens, []byte(`[{"token":"supervisor-token-0123456789","user_id":"sup-1","role":"supervisor","agency":"police-lavallee"}]`), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte(`[{"token":"supervisor-token-0123456789","user_id":"sup-1","role":"supervisor","agency":"police-lavallee"},{"token":"auditor-token-01234567890","user_id":"aud-1","role":"auditor","agency":"police-lavallee"}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	port, httpPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--data-dir", data, "--nats-listen", "127.0.0.1:" + port, "--http-listen", "127.0.0.1:" + httpPort, "--tokens", tokens},
-			func(string) string { return "" }, strings.NewReader(""), &out, &out)
-	}()
-	within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
+	startServe := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"serve", "--data-dir", data, "--nats-listen", "127.0.0.1:" + port, "--http-listen", "127.0.0.1:" + httpPort, "--tokens", tokens},
+				func(string) string { return "" }, strings.NewReader(""), &out, &out)
+		}()
+		within(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "caseledger serving") })
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("serve: %v\n%s", err, out.String())
+			}
+		}
+	}
+	stop := startServe()
 	const n = 4
 	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_NATS_URL": "nats://127.0.0.1:" + port, "CASELEDGER_KEYS_DIR": keysBeside(data)}, "emit", "--demo", strconv.Itoa(n)); err != nil {
 		t.Fatalf("emit: %v\n%s", err, got)
@@ -106,19 +115,23 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 		t.Fatal("no readable note in the generated cases")
 	}
 	text := note.Data.(domain.NoteAdded).Text
-	url := "http://127.0.0.1:" + httpPort + "/v1/cases/" + note.CaseID.String() + "/entries/" + note.ID.String() + "?purpose=review"
-	var body string
-	within(t, 30*time.Second, func() bool {
-		req, _ := http.NewRequest("GET", url, nil)
-		req.Header.Set("Authorization", "Bearer supervisor-token-0123456789")
+	get := func(path string, token ...string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+httpPort+path, nil)
+		req.Header.Set("Authorization", "Bearer "+append(token, "supervisor-token-0123456789")[0])
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return false
+			return 0, err.Error()
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
-		return resp.StatusCode == 200
+		return resp.StatusCode, string(b)
+	}
+	entry := "/v1/cases/" + note.CaseID.String() + "/entries/" + note.ID.String() + "?purpose=review"
+	var body string
+	within(t, 30*time.Second, func() bool {
+		var code int
+		code, body = get(entry)
+		return code == 200
 	})
 	if !jsonHolds(t, body, text) {
 		t.Fatalf("the entry as served does not hold the note's text in clear:\n%s", body)
@@ -128,9 +141,6 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	}
 
 	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 	// The search finds a value where one stands (its own control).
 	control := t.TempDir()
 	if err := os.WriteFile(filepath.Join(control, "f"), []byte("x"+values[len(values)-1]+"y"), 0o600); err != nil {
@@ -143,8 +153,55 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	if found := grepData(t, data, values); found != "" {
 		t.Fatalf("personal values in clear in the data directory:\n%s", found[:min(len(found), 3000)])
 	}
-	if v, _, err := runArgs(t, nil, "verify", "--data-dir", data); err != nil || !strings.Contains(v, "every chain holds") {
-		t.Fatalf("verify: %v\n%s", err, v)
+	verify := func() string {
+		v, _, err := runArgs(t, nil, "verify", "--data-dir", data)
+		if err != nil || !strings.Contains(v, "every chain holds") {
+			t.Fatalf("verify: %v\n%s", err, v)
+		}
+		return v
+	}
+	before := verify()
+
+	// Erasure: the event, then the key; a second run only checks the key.
+	beforeErasure := time.Now().UTC()
+	time.Sleep(1100 * time.Millisecond) // a cut in whole seconds falls before it
+	erase := []string{"erase", "--data-dir", data, "--case", note.CaseID.String(), "--reason", "request 2026-114", "--as", "sup-1"}
+	if got, _, err := runArgs(t, nil, erase...); err != nil || !strings.Contains(got, "personal data erased") {
+		t.Fatalf("erase: %v\n%s", err, got)
+	}
+	if got, _, err := runArgs(t, nil, erase...); err != nil || !strings.Contains(got, "already erased") {
+		t.Fatalf("erase again: %v\n%s", err, got)
+	}
+	if got, _, err := runArgs(t, nil, "erase", "--data-dir", data, "--case", note.CaseID.String()); err == nil || !strings.Contains(got+err.Error(), "--reason is required") {
+		t.Fatalf("erase without a reason: %v %s", err, got)
+	}
+	// Every proof holds: the same events verify, one more (the erasure)
+	// among them, and the Merkle log is rebuilt over the same bytes.
+	after := verify()
+	if strings.Contains(after, "FAIL") || before == after {
+		t.Fatalf("verify before and after the erasure:\n%s\n%s", before, after)
+	}
+
+	stop = startServe()
+	defer stop()
+	var erased string
+	within(t, 30*time.Second, func() bool {
+		code, b := get(entry)
+		erased = b
+		return code == 200
+	})
+	if jsonHolds(t, erased, text) || !jsonHolds(t, erased, personal.Erased) {
+		t.Fatalf("the note after its case's erasure:\n%s", erased)
+	}
+	// As recorded before the erasure, the text is not resurrected either
+	// (the replay's summaries name no personal value; none is decrypted).
+	code, replay := get("/v1/cases/"+note.CaseID.String()+"/replay?purpose=review&recorded_at="+beforeErasure.Format(time.RFC3339), "auditor-token-01234567890")
+	if code != 200 || strings.Contains(replay, text) || strings.Contains(replay, domain.EncryptedPrefix) {
+		t.Fatalf("replay before the erasure: %d\n%s", code, replay)
+	}
+	// Another case keeps its values, in clear for its reader.
+	if found := grepData(t, data, values); found != "" {
+		t.Fatalf("personal values in clear in the data directory after the erasure:\n%s", found)
 	}
 }
 

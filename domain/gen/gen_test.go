@@ -116,7 +116,10 @@ func TestCoverage(t *testing.T) {
 		}
 	}
 	for _, name := range domain.CommandNames() {
-		if seen[name] == 0 {
+		// Erasure ends a case years after its life, by retention or on
+		// request: the generator's lives stop before it (it is tested in
+		// domain.TestErasure and cmd/caseledger TestErasure).
+		if seen[name] == 0 && name != "erase_personal_data" {
 			t.Errorf("command %s never generated", name)
 		}
 	}

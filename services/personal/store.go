@@ -63,8 +63,25 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 			}
 		}
 	}
-	return s.Store.Append(ctx, stream, expected, out)
+	res, err := s.Store.Append(ctx, stream, expected, out)
+	if err != nil {
+		return res, err
+	}
+	// The erasure is recorded: its key goes now. Killed in between, the
+	// key outlives its erasure event until Erase is run again for the
+	// case (it destroys the key of a case already erased).
+	for _, e := range events {
+		if e.Type == erasedType {
+			if err := s.Keys.Destroy(ctx, subject); err != nil {
+				return res, fmt.Errorf("personal: the erasure of %s is recorded but its key is not destroyed yet (run the erasure again): %w", caseID, err)
+			}
+		}
+	}
+	return res, nil
 }
+
+// erasedType is the event after which a case's key is destroyed.
+var erasedType = domain.SpecOf(domain.PersonalDataErased{}).Type
 
 // Erased is what stands where an erased value stood.
 const Erased = "[erased]"
