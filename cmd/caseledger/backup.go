@@ -14,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/caseledger/caseledger/services/personal"
 )
 
 // backupManifest is backup.json: what was copied, when, and each file's
@@ -72,6 +74,15 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 			}
 			m.Files["readmodels.db"] = ""
 		}
+	}
+	// The personal data key store: its keys are wrapped by the master key
+	// of the keys directory, which is backed up apart. Destroyed keys are
+	// not in the snapshot (secure_delete).
+	if _, err := os.Stat(filepath.Join(f.store.DataDir, personalKeysFile)); err == nil {
+		if _, err := vacuumInto(ctx, filepath.Join(f.store.DataDir, personalKeysFile), filepath.Join(out, personalKeysFile), ""); err != nil {
+			return err
+		}
+		m.Files[personalKeysFile] = ""
 	}
 	// The ledger's public key, to check the restored log with; never its
 	// signing key, which lives in the keys directory and is backed up
@@ -206,6 +217,11 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("restore: the restored store holds %d events, the backup says %d", restored, m.Events)
 	}
 	fmt.Fprintf(stdout, "restored %d files of the backup taken %s into %s (%d events); verifying\n", len(m.Files), m.TakenAt.Format(time.RFC3339), f.store.DataDir, restored)
+	if n, err := forgetErasedKeys(ctx, f.store); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	} else if n > 0 {
+		fmt.Fprintf(stdout, "%d erased cases' keys destroyed again in the restored key store\n", n)
+	}
 	// The restored directory is verified, whatever store the environment
 	// names.
 	local := func(k string) string {
@@ -237,4 +253,46 @@ func vacuumCount(ctx context.Context, path string) (int64, error) {
 	var n int64
 	err = db.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&n)
 	return n, err
+}
+
+// forgetErasedKeys replays the erasures after a restore: the keys of the
+// cases the restored record says were erased, and of the subjects the keys
+// directory lists as erased (opening the key store does that), are
+// destroyed, so that an older backup resurrects no erased key. It returns
+// how many the record named.
+func forgetErasedKeys(ctx context.Context, c storeConfig) (int, error) {
+	if _, err := os.Stat(filepath.Join(c.DataDir, personalKeysFile)); err != nil {
+		return 0, nil
+	}
+	keys, err := openPersonalKeys(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	defer keys.Close()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(c.DataDir, "events.db")+"?mode=ro")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT stream FROM events WHERE type = 'case.personal_data_erased'`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var stream string
+		if err := rows.Scan(&stream); err != nil {
+			return n, err
+		}
+		id, err := casefile.CaseID(stream)
+		if err != nil {
+			continue
+		}
+		if err := keys.Destroy(ctx, personal.CaseSubject(id)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
 }

@@ -276,7 +276,7 @@ func openPersonalKeys(ctx context.Context, c storeConfig) (*personal.Keys, error
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return personal.OpenKeys(ctx, filepath.Join(c.DataDir, personalKeysFile), master)
+	return personal.OpenKeys(ctx, filepath.Join(c.DataDir, personalKeysFile), master, filepath.Join(c.keysDir(), "data", personal.ErasedFile))
 }
 
 // personalKeysFile is the key store's file in the data directory.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -162,9 +163,14 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	}
 	before := verify()
 
+	// A backup taken before the erasure, to be restored after it.
+	oldBackup := filepath.Join(dir, "backup-before")
+	if got, _, err := runArgs(t, nil, "backup", "--data-dir", data, "--out", oldBackup); err != nil {
+		t.Fatalf("backup: %v\n%s", err, got)
+	}
+
 	// Erasure: the event, then the key; a second run only checks the key.
 	beforeErasure := time.Now().UTC()
-	time.Sleep(1100 * time.Millisecond) // a cut in whole seconds falls before it
 	erase := []string{"erase", "--data-dir", data, "--case", note.CaseID.String(), "--reason", "request 2026-114", "--as", "sup-1"}
 	if got, _, err := runArgs(t, nil, erase...); err != nil || !strings.Contains(got, "personal data erased") {
 		t.Fatalf("erase: %v\n%s", err, got)
@@ -182,6 +188,32 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 		t.Fatalf("verify before and after the erasure:\n%s\n%s", before, after)
 	}
 
+	// A backup taken after the erasure holds no personal value in clear;
+	// the one taken before, restored now, does not bring the erased
+	// case's key back.
+	newBackup := filepath.Join(dir, "backup-after")
+	if got, _, err := runArgs(t, nil, "backup", "--data-dir", data, "--out", newBackup); err != nil {
+		t.Fatalf("backup: %v\n%s", err, got)
+	}
+	if found := grepData(t, newBackup, values); found != "" {
+		t.Fatalf("personal values in clear in a backup:\n%s", found)
+	}
+	restored := filepath.Join(dir, "restored")
+	if got, _, err := runArgs(t, nil, "restore", "--from", oldBackup, "--data-dir", restored, "--keys-dir", keysBeside(data)); err != nil {
+		t.Fatalf("restore: %v\n%s", err, got)
+	}
+	kdb, err := sql.Open("sqlite", "file:"+filepath.Join(restored, personalKeysFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var erasedKeys, otherKeys int
+	_ = kdb.QueryRow(`SELECT count(*) FROM data_keys WHERE subject = ?`, personal.CaseSubject(note.CaseID)).Scan(&erasedKeys)
+	_ = kdb.QueryRow(`SELECT count(*) FROM data_keys`).Scan(&otherKeys)
+	kdb.Close()
+	if erasedKeys != 0 || otherKeys != n-1 {
+		t.Fatalf("the restored key store holds %d keys of the erased case and %d in all, want 0 and %d", erasedKeys, otherKeys, n-1)
+	}
+
 	stop = startServe()
 	defer stop()
 	var erased string
@@ -195,7 +227,7 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	}
 	// As recorded before the erasure, the text is not resurrected either
 	// (the replay's summaries name no personal value; none is decrypted).
-	code, replay := get("/v1/cases/"+note.CaseID.String()+"/replay?purpose=review&recorded_at="+beforeErasure.Format(time.RFC3339), "auditor-token-01234567890")
+	code, replay := get("/v1/cases/"+note.CaseID.String()+"/replay?purpose=review&recorded_at="+beforeErasure.Format(time.RFC3339Nano), "auditor-token-01234567890")
 	if code != 200 || strings.Contains(replay, text) || strings.Contains(replay, domain.EncryptedPrefix) {
 		t.Fatalf("replay before the erasure: %d\n%s", code, replay)
 	}

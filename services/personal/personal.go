@@ -87,9 +87,15 @@ func LoadMasterKey(path string, create bool) ([]byte, error) {
 type Keys struct {
 	db     *sql.DB
 	master cipher.AEAD
+	erased string // the erased subjects' list, beside the master key
 	mu     sync.Mutex
 	cache  map[string]cipher.AEAD
 }
+
+// ErasedFile lists, in the keys directory beside the master key, every
+// subject whose key was destroyed, one a line: a key store restored from
+// an older backup forgets those keys again as it opens.
+const ErasedFile = "erased-subjects"
 
 const keysSchema = `
 CREATE TABLE IF NOT EXISTS data_keys (
@@ -104,8 +110,11 @@ CREATE TABLE IF NOT EXISTS destroyed_keys (
 
 // OpenKeys opens (or makes) the key store at path with the master key.
 // Deleted keys are overwritten in the file (secure_delete), and the
-// rollback journal is removed after each transaction.
-func OpenKeys(ctx context.Context, path string, master []byte) (*Keys, error) {
+// rollback journal is removed after each transaction. erased is the list
+// of erased subjects (ErasedFile in the keys directory): every key it names
+// is destroyed as the store opens, so that restoring an older backup of
+// the key store resurrects no erased key.
+func OpenKeys(ctx context.Context, path string, master []byte, erased string) (*Keys, error) {
 	aead, err := newAEAD(master)
 	if err != nil {
 		return nil, err
@@ -119,7 +128,11 @@ func OpenKeys(ctx context.Context, path string, master []byte) (*Keys, error) {
 		db.Close()
 		return nil, fmt.Errorf("personal: key store %s: %w", path, err)
 	}
-	k := &Keys{db: db, master: aead, cache: map[string]cipher.AEAD{}}
+	k := &Keys{db: db, master: aead, erased: erased, cache: map[string]cipher.AEAD{}}
+	if err := k.forgetErased(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	// The master key must open what is there: a wrong one stops here,
 	// before anything is encrypted under a key it could not read back.
 	var subject string
@@ -214,9 +227,54 @@ func (k *Keys) key(ctx context.Context, subject string, create bool) (cipher.AEA
 	return a, nil
 }
 
+// forgetErased destroys every key the erased list names that the store
+// still holds.
+func (k *Keys) forgetErased(ctx context.Context) error {
+	if k.erased == "" {
+		return nil
+	}
+	b, err := os.ReadFile(k.erased)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("personal: erased subjects: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if subject, _, _ := strings.Cut(strings.TrimSpace(line), " "); subject != "" {
+			if err := k.destroy(ctx, subject); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Destroy destroys the subject's data key: every value encrypted under it
-// is erased for good. It is idempotent.
+// is erased for good. The subject is first added to the erased list (so
+// that an interrupted destruction, or a restored key store, is finished at
+// the next open). It is idempotent.
 func (k *Keys) Destroy(ctx context.Context, subject string) error {
+	if k.erased != "" {
+		f, err := os.OpenFile(k.erased, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("personal: erased subjects: %w", err)
+		}
+		_, err = fmt.Fprintf(f, "%s %s\n", subject, time.Now().UTC().Format(time.RFC3339))
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("personal: erased subjects: %w", err)
+		}
+	}
+	return k.destroy(ctx, subject)
+}
+
+func (k *Keys) destroy(ctx context.Context, subject string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.cache, subject)
