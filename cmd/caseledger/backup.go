@@ -217,7 +217,11 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("restore: the restored store holds %d events, the backup says %d", restored, m.Events)
 	}
 	fmt.Fprintf(stdout, "restored %d files of the backup taken %s into %s (%d events); verifying\n", len(m.Files), m.TakenAt.Format(time.RFC3339), f.store.DataDir, restored)
-	if n, err := forgetErasedKeys(ctx, f.store); err != nil {
+	if n, err := forgetErasedKeys(ctx, f.store); errors.Is(err, personal.ErrMasterKey) || errors.Is(err, os.ErrNotExist) {
+		// The record is verified all the same; its personal values stay
+		// sealed until the master key is back.
+		fmt.Fprintf(stdout, "WARNING: the keys directory %s has no master key that opens the restored personal data key store: restore KEYS_DIR/data/%s from its own backup, then run restore again; until then no personal value can be read, and erasures were not replayed\n", f.store.keysDir(), personal.MasterKeyFile)
+	} else if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	} else if n > 0 {
 		fmt.Fprintf(stdout, "%d erased cases' keys destroyed again in the restored key store\n", n)
@@ -264,7 +268,13 @@ func forgetErasedKeys(ctx context.Context, c storeConfig) (int, error) {
 	if _, err := os.Stat(filepath.Join(c.DataDir, personalKeysFile)); err != nil {
 		return 0, nil
 	}
-	keys, err := openPersonalKeys(ctx, c)
+	// The master key must be the one the store was made with: a restore
+	// makes none.
+	master, err := personal.LoadMasterKey(filepath.Join(c.keysDir(), "data", personal.MasterKeyFile), false)
+	if err != nil {
+		return 0, err
+	}
+	keys, err := personal.OpenKeys(ctx, filepath.Join(c.DataDir, personalKeysFile), master, filepath.Join(c.keysDir(), "data", personal.ErasedFile))
 	if err != nil {
 		return 0, err
 	}

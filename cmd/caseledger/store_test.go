@@ -456,7 +456,12 @@ func TestBackupOnlineAndRestore(t *testing.T) {
 	if err != nil || !strings.Contains(out, "every chain holds") || !regexp.MustCompile(`[1-9]\d* signed checkpoints match the record`).MatchString(out) {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	for _, f := range []string{"events.db", "readmodels.db"} {
+	// Restored beside another keys directory, the personal data stays
+	// sealed, and restore says so.
+	if !strings.Contains(out, "no master key that opens the restored personal data key store") {
+		t.Errorf("restore without the master key does not say so:\n%s", out)
+	}
+	for _, f := range []string{"events.db", "readmodels.db", personalKeysFile} {
 		if _, err := os.Stat(filepath.Join(restored, f)); err != nil {
 			t.Errorf("restored data directory lacks %s", f)
 		}
