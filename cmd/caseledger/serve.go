@@ -485,6 +485,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			svc.Cosign = q.Cosign
 		}
 		group.Add("ledger", stageLedger, true, svc.Run)
+		checks = append(checks, metrics.Check{Name: "ledger", Fn: func(context.Context) error { return svc.Fault() }})
 		proofs = &api.Ledger{Tree: svc.Fresh, Keys: keys}
 		sources.Ledger = svc
 	}

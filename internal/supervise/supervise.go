@@ -122,6 +122,12 @@ func (g *Group) Run(ctx context.Context) error {
 		stages[st]()
 		waits[st].Wait()
 	}
+	if err == nil {
+		select {
+		case err = <-fatal: // a role that failed while stopping
+		default:
+		}
+	}
 	return err
 }
 
@@ -147,6 +153,13 @@ func (g *Group) keep(ctx context.Context, r *role, fatal chan<- error) {
 		}
 		err := safely(ctx, r.run)
 		if ctx.Err() != nil {
+			if err != nil {
+				// Its last work failed as it stopped (the ledger's last
+				// checkpoint on a full disk): said, and the stop is not
+				// called clean.
+				g.Logger.Error("role failed while stopping", "role", r.name, "error", err.Error())
+				fatal <- fmt.Errorf("role %s failed while stopping: %w", r.name, err)
+			}
 			return
 		}
 		if err == nil {

@@ -153,3 +153,29 @@ func TestStaysFailingThroughTheBackoff(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestFailureWhileStoppingIsNotACleanStop: a role whose last work fails
+// as it stops (the ledger's last checkpoint on a full disk) is logged at
+// ERROR and the group's Run returns its error, so the process does not
+// say it stopped cleanly.
+func TestFailureWhileStoppingIsNotACleanStop(t *testing.T) {
+	var log syncBuffer
+	g := group(&log)
+	g.Add("ledger", 1, true, func(ctx context.Context) error {
+		<-ctx.Done()
+		return errors.New("no space left on device")
+	})
+	g.Add("ingest", 0, true, func(ctx context.Context) error { <-ctx.Done(); return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "ledger failed while stopping: no space left on device") {
+		t.Fatalf("Run = %v", err)
+	}
+	if !strings.Contains(log.String(), `"level":"ERROR","msg":"role failed while stopping","role":"ledger"`) {
+		t.Fatalf("not logged:\n%s", log.String())
+	}
+}

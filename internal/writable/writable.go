@@ -57,16 +57,25 @@ type Fault struct {
 	mu    sync.Mutex
 	cause string
 	since time.Time
+	last  time.Time // the latest failure reported
+	ok    time.Time // a write that landed after it, before the fault settled
 }
+
+// settle is how long writes must go without a failure before a fault is
+// over: while some writes fail and others land (a full disk with a little
+// room, a directory where new files cannot be made but old ones are
+// written), the fault is one fault, not a flicker.
+const settle = time.Second
 
 // Set records a fault; only the first of a run is logged.
 func (f *Fault) Set(cause string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.last = time.Now()
 	if f.cause != "" {
 		return
 	}
-	f.cause, f.since = cause, time.Now()
+	f.cause, f.since = cause, f.last
 	if f.Log != nil {
 		f.Log.Error(f.What+" fail: "+f.Then, "cause", cause)
 	}
@@ -75,24 +84,37 @@ func (f *Fault) Set(cause string) {
 // Clear ends a fault, logging the recovery.
 func (f *Fault) Clear() { f.ClearAfter(time.Time{}) }
 
-// ClearAfter ends a fault set before began, the start of the write that
-// just succeeded: a concurrent write that failed since then keeps it.
+// ClearAfter ends a fault when no write failed since began, the start of
+// the write that just succeeded, nor within the last second: a concurrent
+// write that failed keeps it.
 func (f *Fault) ClearAfter(began time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.cause == "" || !began.IsZero() && f.since.After(began) {
+	if f.cause == "" || !began.IsZero() && f.last.After(began) {
 		return
 	}
+	if time.Since(f.last) < settle {
+		f.ok = time.Now() // Err ends the fault once it has settled
+		return
+	}
+	f.end()
+}
+
+// end logs the recovery and clears the fault; f.mu is held.
+func (f *Fault) end() {
 	if f.Log != nil {
 		f.Log.Info(f.What+" succeed again", "after", time.Since(f.since).Round(time.Millisecond).String())
 	}
-	f.cause = ""
+	f.cause, f.ok = "", time.Time{}
 }
 
 // Err is the current fault, nil when healthy.
 func (f *Fault) Err() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.cause != "" && f.ok.After(f.last) && time.Since(f.last) >= settle {
+		f.end() // a write landed after the last failure, and none failed since
+	}
 	if f.cause == "" {
 		return nil
 	}

@@ -29,11 +29,17 @@ func TestFaultIsLoggedOnce(t *testing.T) {
 	if err := f.Err(); err == nil || !strings.Contains(err.Error(), "no space left on device") {
 		t.Fatalf("fault = %v", err)
 	}
-	f.Clear()
-	f.Clear()
-	if f.Err() != nil {
-		t.Fatal("the fault was not cleared")
+	f.Clear() // within a second of the last failure: not yet over
+	if f.Err() == nil {
+		t.Fatal("a write right after a failure ended the fault: it would flicker")
 	}
+	time.Sleep(1100 * time.Millisecond)
+	// The write that landed ends it once a second passed without a
+	// failure, even if no other write comes.
+	if f.Err() != nil {
+		t.Fatal("the fault did not end a second after a write landed")
+	}
+	f.Clear()
 	out := buf.String()
 	if strings.Count(out, `"level":"ERROR","msg":"writes to the test fail: waiting"`) != 1 || strings.Count(out, `"level":"INFO","msg":"writes to the test succeed again"`) != 1 {
 		t.Fatalf("want one ERROR and one INFO line:\n%s", out)

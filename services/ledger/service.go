@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caseledger/caseledger/eventstore"
+	"github.com/caseledger/caseledger/internal/writable"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/mod/sumdb/note"
@@ -75,6 +76,10 @@ type Service struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 
+	// fault is set while checkpoints cannot be signed (the record or the
+	// tree cannot be written) and cleared by the next one signed.
+	fault writable.Fault
+
 	mu      sync.Mutex
 	started bool
 	last    *Checkpoint // last signed
@@ -109,6 +114,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	s.fault = writable.Fault{Log: s.Logger, What: "the ledger's checkpoints", Then: "none is signed until the record and the tree take writes again; what is recorded meanwhile is logged with the next"}
 	cps, err := ReadCheckpoints(ctx, s.Store, s.Keys)
 	if err != nil {
 		return err
@@ -384,12 +390,17 @@ func (s *Service) Run(ctx context.Context) error {
 					return err
 				}
 				if ctx.Err() == nil {
-					s.Logger.Warn("checkpoint not signed", "err", err)
+					s.fault.Set(err.Error())
 				}
+			} else {
+				s.fault.Clear()
 			}
 		}
 	}
 }
+
+// Fault is why checkpoints are not being signed, nil when they are.
+func (s *Service) Fault() error { return s.fault.Err() }
 
 // Root is a convenience for tests and tools: the root of the whole log.
 func (l *Log) Root() (tlog.Hash, error) { return l.TreeHash(l.Size()) }

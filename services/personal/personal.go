@@ -109,8 +109,9 @@ CREATE TABLE IF NOT EXISTS destroyed_keys (
 );`
 
 // OpenKeys opens (or makes) the key store at path with the master key.
-// Deleted keys are overwritten in the file (secure_delete), and the
-// rollback journal is removed after each transaction. erased is the list
+// A new key costs one synced write of the WAL; a destroyed key is
+// overwritten in the file (secure_delete) and the WAL is emptied after it,
+// so that no copy of it stays in either. erased is the list
 // of erased subjects (ErasedFile in the keys directory): every key it names
 // is destroyed as the store opens, so that restoring an older backup of
 // the key store resurrects no erased key.
@@ -119,7 +120,7 @@ func OpenKeys(ctx context.Context, path string, master []byte, erased string) (*
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=secure_delete(1)&_pragma=journal_mode(DELETE)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=secure_delete(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("personal: key store: %w", err)
 	}
@@ -289,7 +290,15 @@ func (k *Keys) destroy(ctx context.Context, subject string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO destroyed_keys (subject, destroyed_at) VALUES (?, ?)`, subject, time.Now().UnixMicro()); err != nil {
 		return fmt.Errorf("personal: key store: %w", err)
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	// The WAL still holds the page with the key as it was: it is copied
+	// back (zeroed) and the WAL truncated.
+	if _, err := k.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	return nil
 }
 
 // Encrypt encrypts a personal value under subject's key (made on first
