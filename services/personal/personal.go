@@ -49,7 +49,11 @@ var (
 	// ErrMasterKey is returned when the master key does not unwrap the
 	// key store's keys (another master key, or a damaged one).
 	ErrMasterKey = errors.New("personal: the master key does not open the key store")
-	errValue     = errors.New("personal: not an encrypted value")
+	// ErrNoKey is returned for a value whose key this key store never
+	// held (another node's, or a key store restored without it): not an
+	// erasure, and never shown as one.
+	ErrNoKey = errors.New("personal: this key store holds no key for the value (not erased: the key is elsewhere)")
+	errValue = errors.New("personal: not an encrypted value")
 )
 
 // MasterKeyFile is the master key's file in the keys directory.
@@ -206,7 +210,7 @@ func (k *Keys) key(ctx context.Context, subject string, create bool) (cipher.AEA
 		return nil, ErrErased
 	}
 	if !create {
-		return nil, ErrErased
+		return nil, ErrNoKey
 	}
 	key := make([]byte, 32)
 	nonce := make([]byte, k.master.NonceSize())
