@@ -286,16 +286,20 @@ type State struct {
 	ClosedAt time.Time
 	Reopened int
 
-	CADRefs      []string
-	Risk         RiskBand
-	RiskHistory  []RiskChange
-	Assessments  []Assessment
-	Escalated    bool
-	Rapid        RapidResponse
-	Closure      Closure
-	Transfer     *Transfer
-	LinkedCases  []uuid.UUID
-	Arrests      int
+	CADRefs     []string
+	Risk        RiskBand
+	RiskHistory []RiskChange
+	Assessments []Assessment
+	Escalated   bool
+	Rapid       RapidResponse
+	Closure     Closure
+	Transfer    *Transfer
+	LinkedCases []uuid.UUID
+	Arrests     int
+	// Submitted counts files submitted to the prosecutor for charge
+	// approval: a case with one keeps its personal data for the court's
+	// retention periods.
+	Submitted    int
 	ContactsDue  []ContactDue
 	ClosedReason ClosureReason
 
@@ -471,6 +475,8 @@ func Evolve(s State, e Event) State {
 		s.Exhibits[d.EvidenceID] = x
 	case ArrestMade:
 		s.Arrests++
+	case FileSubmittedToProsecutor:
+		s.Submitted++
 
 	case RiskAssessmentCompleted:
 		s.ids[d.AssessmentID] = struct{}{}

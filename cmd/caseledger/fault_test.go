@@ -263,6 +263,7 @@ func (r *faultRun) recovered() {
 	if n := streamMsgs(t, js, natsbus.RejectedStream); n != 0 {
 		t.Fatalf("%d commands rejected", n)
 	}
+	r.namedOnce()
 	r.serve.stop(t)
 	out, err := exec.Command(r.bin, "verify", "--data-dir", r.dataDir, "--keys-dir", r.keysDir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "every chain holds") {
@@ -295,6 +296,21 @@ func records(t *testing.T, dataDir string) int64 {
 	var n int64
 	_ = db.QueryRow(`SELECT count(*) FROM events`).Scan(&n)
 	return n
+}
+
+// namedOnce checks that each fault serve logged was logged once at ERROR
+// when it began and once at INFO when it ended, however many writes failed
+// meanwhile (one fault played per test).
+func (r *faultRun) namedOnce() {
+	r.t.Helper()
+	log := r.serve.out.String()
+	for _, what := range []string{"writes to the data directory", "ingest's appends to the record", "NATS JetStream's writes", "the relay's publishes to the event streams", "projection case_files's writes to its read model", "the ledger's checkpoints"} {
+		began := strings.Count(log, `"level":"ERROR","msg":"`+what+` fail`)
+		ended := strings.Count(log, `"level":"INFO","msg":"`+what+` succeed again"`)
+		if began > 1 || began != ended {
+			r.t.Errorf("%q: logged failing %d times and recovered %d times, want at most once each, paired", what, began, ended)
+		}
+	}
 }
 
 func tail(s string) string { return s[max(0, len(s)-4000):] }

@@ -65,6 +65,9 @@ Usage:
       erase a case's personal data: record case.personal_data_erased, then
       destroy the case's data key (refused under an active legal hold); every
       chain and proof stays valid; rerun safely if interrupted
+  caseledger retention plan|run [--rules FILE] [--as-of DATE] [--as USER]
+      what the retention rules erase today and why (plan), or erase it (run:
+      each case's erasure event, then its key; safe to interrupt and rerun)
   caseledger verify [--data-dir DIR] [--pubkey FILE]
       walk every chain in the store, rebuild the Merkle log and check every
       signed checkpoint against it; exits non-zero on any break
@@ -143,6 +146,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "erase":
 		return runErase(ctx, args[1:], getenv, stdout, stderr)
+	case "retention":
+		return runRetention(ctx, args[1:], getenv, stdout, stderr)
 	case "ledger":
 		return runLedger(ctx, args[1:], getenv, stdout, stderr)
 	case "health":

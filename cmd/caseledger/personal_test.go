@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,6 +164,12 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	}
 	before := verify()
 
+	// A bundle exported before the erasure, to be verified after it.
+	bundle := filepath.Join(dir, "bundle")
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": data}, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", note.CaseID.String(), "--out", bundle); err != nil {
+		t.Fatalf("export: %v\n%s", err, got)
+	}
+
 	// A backup taken before the erasure, to be restored after it.
 	oldBackup := filepath.Join(dir, "backup-before")
 	if got, _, err := runArgs(t, nil, "backup", "--data-dir", data, "--out", oldBackup); err != nil {
@@ -186,6 +193,16 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	after := verify()
 	if strings.Contains(after, "FAIL") || before == after {
 		t.Fatalf("verify before and after the erasure:\n%s\n%s", before, after)
+	}
+
+	// The bundle exported before the erasure still verifies: it proves
+	// the same stored bytes.
+	cv := filepath.Join(t.TempDir(), "caseverify")
+	if out, err := exec.Command("go", "build", "-o", cv, "../caseverify").CombinedOutput(); err != nil {
+		t.Fatalf("build caseverify: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(cv, bundle, "--pubkey", filepath.Join(keysBeside(data), "ledger", "ledger.pub")).CombinedOutput(); err != nil || !strings.Contains(string(out), "VERIFIED: case "+note.CaseID.String()) {
+		t.Fatalf("caseverify of a bundle exported before the erasure: %v\n%s", err, out)
 	}
 
 	// A backup taken after the erasure holds no personal value in clear;
@@ -266,4 +283,60 @@ func jsonHolds(t *testing.T, doc, s string) bool {
 		return false
 	}
 	return walk(v)
+}
+
+// TestRetentionPlanAndRun: on generated cases, the plan names what a
+// one-year rule erases and why; the run erases exactly those (event, then
+// key), a second run finds nothing left to do, and the record verifies.
+func TestRetentionPlanAndRun(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if got, _, err := runArgs(t, nil, "demo", "--cases", "30", "--data-dir", data); err != nil {
+		t.Fatalf("demo: %v\n%s", err, got)
+	}
+	rules := filepath.Join(dir, "rules.json")
+	if err := os.WriteFile(rules, []byte(`{"default":{"name":"test-1y","no_charges_years":1,"with_charges_years":2}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plan, _, err := runArgs(t, nil, "retention", "plan", "--data-dir", data, "--rules", rules)
+	if err != nil {
+		t.Fatalf("plan: %v\n%s", err, plan)
+	}
+	m := regexp.MustCompile(`30 cases: (\d+) to erase, (\d+) blocked`).FindStringSubmatch(plan)
+	if m == nil || m[1] == "0" {
+		t.Fatalf("the plan erases nothing of 30 generated cases:\n%s", plan)
+	}
+	if strings.Count(plan, "\nerase ")+boolInt(strings.HasPrefix(plan, "erase ")) != atoi(t, m[1]) || !strings.Contains(plan, "test-1y") {
+		t.Fatalf("the plan's lines do not match its count:\n%s", plan)
+	}
+	if _, _, err := runArgs(t, nil, "retention", "run", "--data-dir", data, "--rules", rules); err == nil || !strings.Contains(err.Error(), "--as USER is required") {
+		t.Fatalf("run without --as: %v", err)
+	}
+	run, _, err := runArgs(t, nil, "retention", "run", "--data-dir", data, "--rules", rules, "--as", "admin-1")
+	if err != nil || !strings.Contains(run, m[1]+" cases erased, 0 failed") {
+		t.Fatalf("run: %v\n%s", err, run)
+	}
+	again, _, err := runArgs(t, nil, "retention", "plan", "--data-dir", data, "--rules", rules)
+	if err != nil || !strings.Contains(again, "0 to erase") || !strings.Contains(again, m[1]+" already erased") {
+		t.Fatalf("plan after the run: %v\n%s", err, again)
+	}
+	if v, _, err := runArgs(t, nil, "verify", "--data-dir", data); err != nil || !strings.Contains(v, "every chain holds") {
+		t.Fatalf("verify: %v\n%s", err, v)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
