@@ -79,8 +79,15 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	if err := who.record(ctx, f.store, reader, caseID, []string{"export"}, orderID, ""); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	// The case's data key goes into the bundle, for its recipient to
+	// read what it discloses.
+	dataKeys, err := openPersonalKeys(ctx, f.store)
+	if err != nil {
+		return fmt.Errorf("export: the personal data keys: %w", err)
+	}
+	defer dataKeys.Close()
 	res, err := disclosure.Export(ctx, disclosure.Source{Store: store, Tree: tree, Keys: keys},
-		disclosure.Options{CaseID: caseID, OrderID: orderID, Reader: reader, Out: out, Now: time.Now()})
+		disclosure.Options{CaseID: caseID, OrderID: orderID, Reader: reader, Out: out, Now: time.Now(), DataKeys: dataKeys})
 	if errors.Is(err, disclosure.ErrUnknownCase) {
 		return fmt.Errorf("case %s: %w in %s", caseID, errNotFound, f.store.where())
 	}

@@ -201,8 +201,15 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", cv, "../caseverify").CombinedOutput(); err != nil {
 		t.Fatalf("build caseverify: %v\n%s", err, out)
 	}
-	if out, err := exec.Command(cv, bundle, "--pubkey", filepath.Join(keysBeside(data), "ledger", "ledger.pub")).CombinedOutput(); err != nil || !strings.Contains(string(out), "VERIFIED: case "+note.CaseID.String()) {
+	clear := filepath.Join(t.TempDir(), "clear")
+	out, err := exec.Command(cv, bundle, "--pubkey", filepath.Join(keysBeside(data), "ledger", "ledger.pub"), "--decrypt", clear).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "VERIFIED: case "+note.CaseID.String()) || !strings.Contains(string(out), "personal values open under the bundle's data key") {
 		t.Fatalf("caseverify of a bundle exported before the erasure: %v\n%s", err, out)
+	}
+	// Its recipient reads the disclosed note, decrypted by caseverify with
+	// the key the bundle carries (the erasure came after the export).
+	if grepData(t, clear, []string{text}) == "" {
+		t.Fatalf("caseverify --decrypt does not give the disclosed note's text:\n%s", out)
 	}
 
 	// A backup taken after the erasure holds no personal value in clear;
@@ -232,7 +239,6 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	}
 
 	stop = startServe()
-	defer stop()
 	var erased string
 	within(t, 30*time.Second, func() bool {
 		code, b := get(entry)
@@ -248,9 +254,22 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	if code != 200 || strings.Contains(replay, text) || strings.Contains(replay, domain.EncryptedPrefix) {
 		t.Fatalf("replay before the erasure: %d\n%s", code, replay)
 	}
-	// Another case keeps its values, in clear for its reader.
+	stop() // the ledger signs a checkpoint that covers the erasure
 	if found := grepData(t, data, values); found != "" {
 		t.Fatalf("personal values in clear in the data directory after the erasure:\n%s", found)
+	}
+	// Exported after the erasure, the bundle has no key: its values stay
+	// sealed, and it still verifies.
+	sealedBundle := filepath.Join(dir, "bundle-after")
+	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": data}, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", note.CaseID.String(), "--out", sealedBundle); err != nil {
+		t.Fatalf("export after the erasure: %v\n%s", err, got)
+	}
+	out, err = exec.Command(cv, sealedBundle, "--pubkey", filepath.Join(keysBeside(data), "ledger", "ledger.pub")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "VERIFIED: case "+note.CaseID.String()) || !strings.Contains(string(out), "stay sealed: the case's personal data was erased") {
+		t.Fatalf("caseverify of a bundle exported after the erasure: %v\n%s", err, out)
+	}
+	if found := grepData(t, sealedBundle, values); found != "" {
+		t.Fatalf("a bundle exported after the erasure holds personal values in clear:\n%s", found)
 	}
 }
 

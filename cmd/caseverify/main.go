@@ -146,6 +146,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var witnessFiles multiFlag
 	fs.Var(&witnessFiles, "witness", "a witness's public key file (repeatable): the checkpoint must carry the cosignatures of --quorum of them")
 	quorum := fs.Int("quorum", 0, "how many of the --witness keys must have cosigned the checkpoint (default: all of them)")
+	decrypt := fs.String("decrypt", "", "write each disclosed event's data, its personal values decrypted with the bundle's keys, into this directory (NNNNNN.json)")
 	allowUnsealed := fs.Bool("allow-unsealed", false, "also check a format v1 bundle, made before bundles were sealed: its reports, scope and access log are bound by no signature")
 	var dir string
 	// The bundle directory may come before or after the flags.
@@ -222,6 +223,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "bundle %s: case %s, %d versions, %d withheld\n", dir, m.CaseID, len(m.Events), m.WithheldCount)
 	v := &verdict{w: stdout}
 	check(b, m, vkey, verifier, v)
+	if *decrypt != "" {
+		if err := os.MkdirAll(*decrypt, 0o700); err != nil {
+			fmt.Fprintf(stderr, "caseverify: --decrypt: %v\n", err)
+			return 2
+		}
+	}
+	checkPersonal(b, m, *decrypt, v)
 	if raw, err := b.read(filepath.Base(m.CheckpointFile)); err == nil {
 		if len(witnesses) == 0 {
 			v.note("the checkpoint's cosignatures were not checked (no --witness given): a rollback or fork by the ledger's key holder is not excluded")

@@ -54,7 +54,7 @@ func (s *Server) getExport(w http.ResponseWriter, r *http.Request, p Principal) 
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "bundle")
 	res, err := disclosure.Export(r.Context(), disclosure.Source{Store: s.store, Tree: tree, Keys: s.ledger.Keys},
-		disclosure.Options{CaseID: a.id, Reader: p, OrderID: orderOf(a.pol), Out: out, Now: s.now()})
+		disclosure.Options{CaseID: a.id, Reader: p, OrderID: orderOf(a.pol), Out: out, Now: s.now(), DataKeys: s.dataKeys()})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -86,4 +86,13 @@ func (s *Server) getExport(w http.ResponseWriter, r *http.Request, p Principal) 
 func orderOf(p access.Policy) uuid.UUID {
 	id, _ := p.Order()
 	return id
+}
+
+// dataKeys gives the bundle the keys of what it discloses, when this API
+// holds them.
+func (s *Server) dataKeys() disclosure.DataKeys {
+	if s.keys == nil {
+		return nil
+	}
+	return s.keys
 }

@@ -3,6 +3,7 @@ package disclosure
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/caseledger/caseledger/services/personal"
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -52,7 +54,32 @@ type Options struct {
 	OrderID uuid.UUID // opens social-work, sealed and redacted entries when it stands (access.Policy)
 	Out     string    // the bundle's directory: created, or empty
 	Now     time.Time
+	// DataKeys, when set, gives the case's data key for the bundle's
+	// keys.json: its recipient decrypts the personal values of what it
+	// discloses (withheld entries' bytes are not in the bundle), and
+	// caseverify checks each value's tag. An erased case's key is gone:
+	// keys.json says so, and its values stay sealed.
+	DataKeys DataKeys
 }
+
+// DataKeys gives a data key by subject (personal.Keys).
+type DataKeys interface {
+	DataKey(ctx context.Context, subject string) ([]byte, error)
+}
+
+// KeysFile holds the data keys of what a bundle discloses.
+const KeysFile = "keys.json"
+
+// BundleKeys is keys.json: data keys by subject, base64, and the subjects
+// whose keys were destroyed (erased).
+type BundleKeys struct {
+	Format string            `json:"format"`
+	Keys   map[string]string `json:"keys,omitempty"`
+	Erased []string          `json:"erased,omitempty"`
+}
+
+// BundleKeysFormat names keys.json's format.
+const BundleKeysFormat = "caseledger-bundle-keys/v1"
 
 // Result sums up an export.
 type Result struct {
@@ -165,6 +192,27 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 			return Result{}, err
 		}
 		rep.Entries = append(rep.Entries, entryOf(de, r, e, state))
+	}
+	if opt.DataKeys != nil {
+		subject := personal.CaseSubject(opt.CaseID)
+		bk := BundleKeys{Format: BundleKeysFormat}
+		key, err := opt.DataKeys.DataKey(ctx, subject)
+		switch {
+		case err == nil:
+			bk.Keys = map[string]string{subject: base64.StdEncoding.EncodeToString(key)}
+		case errors.Is(err, personal.ErrErased):
+			bk.Erased = []string{subject}
+		case errors.Is(err, personal.ErrNoKey):
+			// Recorded before encryption (in clear), or keyed on another
+			// node: the bundle carries no key, and caseverify says which
+			// values stay sealed.
+		default:
+			return Result{}, fmt.Errorf("disclosure: the case's data key: %w", err)
+		}
+		if len(bk.Keys)+len(bk.Erased) > 0 {
+			raw, _ := json.MarshalIndent(bk, "", "  ")
+			w.file(KeysFile, raw)
+		}
 	}
 	access, err := accessLog(ctx, src.Store, opt.CaseID, recs, opt.Now)
 	if err != nil {

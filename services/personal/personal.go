@@ -173,6 +173,14 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 func CaseSubject(caseID uuid.UUID) string { return "c" + caseID.String() }
 
 func (k *Keys) unwrap(subject string, wrapped []byte) (cipher.AEAD, error) {
+	key, err := k.unwrapRaw(subject, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return newAEAD(key)
+}
+
+func (k *Keys) unwrapRaw(subject string, wrapped []byte) ([]byte, error) {
 	n := k.master.NonceSize()
 	if len(wrapped) < n {
 		return nil, ErrMasterKey
@@ -181,7 +189,26 @@ func (k *Keys) unwrap(subject string, wrapped []byte) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, ErrMasterKey
 	}
-	return newAEAD(key)
+	return key, nil
+}
+
+// DataKey returns a subject's data key itself, for a disclosure bundle that
+// lets its recipient decrypt what it discloses (ErrErased once destroyed,
+// ErrNoKey when this store never held it).
+func (k *Keys) DataKey(ctx context.Context, subject string) ([]byte, error) {
+	var wrapped []byte
+	err := k.db.QueryRowContext(ctx, `SELECT wrapped FROM data_keys WHERE subject = ?`, subject).Scan(&wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		var at int64
+		if k.db.QueryRowContext(ctx, `SELECT destroyed_at FROM destroyed_keys WHERE subject = ?`, subject).Scan(&at) == nil {
+			return nil, ErrErased
+		}
+		return nil, ErrNoKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("personal: key store: %w", err)
+	}
+	return k.unwrapRaw(subject, wrapped)
 }
 
 // key returns the subject's data key, making it when create is set and
