@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -269,14 +271,85 @@ func openStore(ctx context.Context, c storeConfig) (eventstore.Store, error) {
 // (DATA_DIR/personal-keys.db) with the master key of the keys directory
 // (KEYS_DIR/data/master.key), made on first use.
 func openPersonalKeys(ctx context.Context, c storeConfig) (*personal.Keys, error) {
-	master, err := personal.LoadMasterKey(filepath.Join(c.keysDir(), "data", personal.MasterKeyFile), true)
+	path := filepath.Join(c.keysDir(), "data", personal.MasterKeyFile)
+	master, err := personal.LoadMasterKey(path, true)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return personal.OpenKeys(ctx, filepath.Join(c.DataDir, personalKeysFile), master, filepath.Join(c.keysDir(), "data", personal.ErasedFile))
+	store, erased := filepath.Join(c.DataDir, personalKeysFile), filepath.Join(c.keysDir(), "data", personal.ErasedFile)
+	keys, err := personal.OpenKeys(ctx, store, master, erased)
+	if errors.Is(err, personal.ErrMasterKey) {
+		// A rotation that committed and was stopped before its new key
+		// took the old one's place: finished now.
+		if next, nerr := personal.LoadMasterKey(path+".new", false); nerr == nil {
+			if keys, nerr := personal.OpenKeys(ctx, store, next, erased); nerr == nil {
+				if rerr := os.Rename(path+".new", path); rerr != nil {
+					keys.Close()
+					return nil, fmt.Errorf("finish the master key's rotation: %w", rerr)
+				}
+				return keys, nil
+			}
+		}
+	}
+	return keys, err
+}
+
+// runRotateMasterKey wraps every data key again under a new master key
+// (serve stopped: it holds the old one in memory). The new key is written
+// beside the old one and synced, the key store rewrapped in one
+// transaction, and the new key renamed over the old: stopped anywhere, the
+// next open finishes or ignores the rotation.
+func runRotateMasterKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newFlags("rotate-master-key", getenv, stderr)
+	if err := f.parse(args, 0); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, f.store)
+	if errors.Is(err, sqlite.ErrLocked) {
+		return errors.New("the record is held by a running serve, which holds the master key in memory: stop it first")
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	path := filepath.Join(f.store.keysDir(), "data", personal.MasterKeyFile)
+	next := make([]byte, 32)
+	if _, err := rand.Read(next); err != nil {
+		return err
+	}
+	if err := writeSynced(path+".new", []byte(base64.StdEncoding.EncodeToString(next)+"\n")); err != nil {
+		return fmt.Errorf("rotate-master-key: %w", err)
+	}
+	n, err := st.(personal.Store).Keys.RotateMaster(ctx, next)
+	if err != nil {
+		os.Remove(path + ".new")
+		return fmt.Errorf("rotate-master-key: nothing changed: %w", err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		return fmt.Errorf("rotate-master-key: the key store is wrapped by %s.new, which must take %s's place: %w", path, path, err)
+	}
+	fmt.Fprintf(stdout, "%d data keys wrapped under a new master key (%s); the old one opens nothing now: destroy its copies and back the new one up\n", n, path)
+	return nil
+}
+
+// writeSynced writes a file (0600) and syncs it.
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // personalKeysFile is the key store's file in the data directory.

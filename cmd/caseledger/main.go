@@ -68,6 +68,9 @@ Usage:
   caseledger retention plan|run [--rules FILE] [--as-of DATE] [--as USER]
       what the retention rules erase today and why (plan), or erase it (run:
       each case's erasure event, then its key; safe to interrupt and rerun)
+  caseledger rotate-master-key [--data-dir DIR] [--keys-dir DIR]
+      wrap every personal data key again under a new master key (serve
+      stopped); the old master key opens nothing afterwards
   caseledger verify [--data-dir DIR] [--pubkey FILE]
       walk every chain in the store, rebuild the Merkle log and check every
       signed checkpoint against it; exits non-zero on any break
@@ -148,6 +151,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runErase(ctx, args[1:], getenv, stdout, stderr)
 	case "retention":
 		return runRetention(ctx, args[1:], getenv, stdout, stderr)
+	case "rotate-master-key":
+		return runRotateMasterKey(ctx, args[1:], getenv, stdout, stderr)
 	case "ledger":
 		return runLedger(ctx, args[1:], getenv, stdout, stderr)
 	case "health":

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"errors"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -358,4 +360,81 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRotateMasterKey: after a rotation the old master key opens nothing
+// and every value still opens; a rotation stopped after its commit and
+// before its rename is finished by the next open.
+func TestRotateMasterKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if got, _, err := runArgs(t, nil, "demo", "--cases", "5", "--data-dir", data); err != nil {
+		t.Fatalf("demo: %v\n%s", err, got)
+	}
+	sc := storeConfig{DataDir: data}
+	masterPath := filepath.Join(sc.keysDir(), "data", personal.MasterKeyFile)
+	old, err := personal.LoadMasterKey(masterPath, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stored value, to open before and after.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "events.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blob string
+	err = db.QueryRow(`SELECT CAST(data AS TEXT) FROM events WHERE CAST(data AS TEXT) LIKE '%cl:enc1:%' LIMIT 1`).Scan(&blob)
+	db.Close()
+	if err != nil {
+		t.Fatalf("no encrypted value in the record: %v", err)
+	}
+	value := regexp.MustCompile(`cl:enc1:[^"]+`).FindString(blob)
+	open := func() string {
+		t.Helper()
+		keys, err := openPersonalKeys(ctx, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer keys.Close()
+		v, err := keys.Decrypt(ctx, value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := open()
+
+	got, _, err := runArgs(t, nil, "rotate-master-key", "--data-dir", data)
+	if err != nil || !strings.Contains(got, "data keys wrapped under a new master key") {
+		t.Fatalf("rotate: %v\n%s", err, got)
+	}
+	if _, err := personal.OpenKeys(ctx, filepath.Join(data, personalKeysFile), old, ""); !errors.Is(err, personal.ErrMasterKey) {
+		t.Fatalf("the old master key after the rotation: %v", err)
+	}
+	if after := open(); after != before {
+		t.Fatal("a value reads differently after the rotation")
+	}
+
+	// Stopped after the commit, before the rename: the next open finishes.
+	current, _ := personal.LoadMasterKey(masterPath, false)
+	keys, err := personal.OpenKeys(ctx, filepath.Join(data, personalKeysFile), current, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := make([]byte, 32)
+	next[0] = 7
+	if err := writeSynced(masterPath+".new", []byte(base64.StdEncoding.EncodeToString(next)+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.RotateMaster(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	keys.Close()
+	if after := open(); after != before {
+		t.Fatal("a value reads differently after an interrupted rotation")
+	}
+	if _, err := os.Stat(masterPath + ".new"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the interrupted rotation was not finished: %v", err)
+	}
 }

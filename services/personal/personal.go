@@ -376,3 +376,67 @@ func (k *Keys) Decrypt(ctx context.Context, value string) (string, error) {
 	}
 	return string(plain), nil
 }
+
+// RotateMaster wraps every data key again under a new master key, in one
+// transaction: afterwards the old master key opens nothing. The caller
+// keeps the new key where the old one was (see cmd: rotate-master-key),
+// having written it durably before the rotation commits.
+func (k *Keys) RotateMaster(ctx context.Context, next []byte) (int, error) {
+	aead, err := newAEAD(next)
+	if err != nil {
+		return 0, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tx, err := k.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("personal: key store: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT subject, wrapped FROM data_keys`)
+	if err != nil {
+		return 0, fmt.Errorf("personal: key store: %w", err)
+	}
+	type rewrapped struct {
+		subject string
+		wrapped []byte
+	}
+	var all []rewrapped
+	for rows.Next() {
+		var r rewrapped
+		if err := rows.Scan(&r.subject, &r.wrapped); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		key, err := k.unwrapRaw(r.subject, r.wrapped)
+		if err != nil {
+			rows.Close()
+			return 0, err
+		}
+		nonce := make([]byte, aead.NonceSize())
+		if _, err := rand.Read(nonce); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		r.wrapped = aead.Seal(nonce, nonce, key, []byte("caseledger/data-key/v1:"+r.subject))
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, r := range all {
+		if _, err := tx.ExecContext(ctx, `UPDATE data_keys SET wrapped = ? WHERE subject = ?`, r.wrapped, r.subject); err != nil {
+			return 0, fmt.Errorf("personal: key store: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("personal: key store: %w", err)
+	}
+	k.master = aead
+	// The WAL held the keys wrapped the old way: emptied.
+	if _, err := k.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return len(all), fmt.Errorf("personal: key store: %w", err)
+	}
+	return len(all), nil
+}
