@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
-	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/google/uuid"
 )
@@ -58,10 +56,7 @@ func (c cliReader) record(ctx context.Context, sc storeConfig, who domain.Actor,
 
 // appendCLIAccess appends one access record from the command line.
 func appendCLIAccess(ctx context.Context, sc storeConfig, who domain.Actor, caseID uuid.UUID, d domain.EventData) error {
-	st, err := openStore(ctx, sc)
-	if errors.Is(err, sqlite.ErrLocked) {
-		return fmt.Errorf("the record is held by a running serve, which alone writes its access log: read through the API (it records the read), or stop serve first")
-	}
+	st, err := openStoreAlone(ctx, sc, "it alone writes its access log: read through the API (it records the read), or stop serve first")
 	if err != nil {
 		return err
 	}

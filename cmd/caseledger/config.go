@@ -307,10 +307,7 @@ func runRotateMasterKey(ctx context.Context, args []string, getenv func(string) 
 	if err := f.parse(args, 0); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, f.store)
-	if errors.Is(err, sqlite.ErrLocked) {
-		return errors.New("the record is held by a running serve, which holds the master key in memory: stop it first")
-	}
+	st, err := openStoreAlone(ctx, f.store, "it holds the master key in memory: stop it first")
 	if err != nil {
 		return err
 	}
@@ -354,6 +351,16 @@ func writeSynced(path string, b []byte) error {
 
 // personalKeysFile is the key store's file in the data directory.
 const personalKeysFile = "personal-keys.db"
+
+// openStoreAlone opens the record to write it from the command line; while
+// a serve holds the embedded store, it says so and what to do instead.
+func openStoreAlone(ctx context.Context, c storeConfig, instead string) (eventstore.Store, error) {
+	st, err := openStore(ctx, c)
+	if errors.Is(err, sqlite.ErrLocked) {
+		return nil, errors.New("the record is held by a running serve: " + instead)
+	}
+	return st, err
+}
 
 // openReader opens the record for reading only: the embedded store without
 // its lock, so an auditor can verify or replay while caseledger runs.

@@ -403,14 +403,20 @@ func TestProjectKilledMidRebuild(t *testing.T) {
 }
 
 func checkpointApplied(t *testing.T, dir string) int64 {
+	return countIn(t, filepath.Join(dir, "readmodels.db"), `SELECT applied FROM checkpoints WHERE projection = 'case_files'`)
+}
+
+// countIn answers a query of one number on a SQLite file, read-only
+// (beside a running serve), 0 when it has no answer yet.
+func countIn(t *testing.T, path, query string) int64 {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "readmodels.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	var n int64
-	_ = db.QueryRow(`SELECT applied FROM checkpoints WHERE projection = 'case_files'`).Scan(&n)
+	_ = db.QueryRow(query).Scan(&n)
 	return n
 }
 

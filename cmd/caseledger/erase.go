@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/caseledger/caseledger/domain"
-	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/personal"
 	"github.com/caseledger/caseledger/services/refusal"
@@ -48,10 +47,7 @@ func runErase(ctx context.Context, args []string, getenv func(string) string, st
 	}); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, f.store)
-	if errors.Is(err, sqlite.ErrLocked) {
-		return errors.New("the record is held by a running serve: send erase_personal_data over NATS (caseledger emit --command erase_personal_data) or stop serve first")
-	}
+	st, err := openStoreAlone(ctx, f.store, "send erase_personal_data over NATS (caseledger emit --command erase_personal_data) or stop serve first")
 	if err != nil {
 		return err
 	}

@@ -287,15 +287,7 @@ func (r *faultRun) recovered() {
 
 // records counts the records in the store, read while serve runs.
 func records(t *testing.T, dataDir string) int64 {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "events.db")+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int64
-	_ = db.QueryRow(`SELECT count(*) FROM events`).Scan(&n)
-	return n
+	return countIn(t, filepath.Join(dataDir, "events.db"), `SELECT count(*) FROM events`)
 }
 
 // namedOnce checks that each fault serve logged was logged once at ERROR

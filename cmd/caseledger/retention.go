@@ -9,7 +9,6 @@ import (
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
-	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/personal"
 	"github.com/caseledger/caseledger/services/retention"
@@ -62,10 +61,7 @@ func runRetention(ctx context.Context, args []string, getenv func(string) string
 	var store eventstore.Store
 	var err error
 	if sub == "run" {
-		store, err = openStore(ctx, f.store)
-		if errors.Is(err, sqlite.ErrLocked) {
-			return errors.New("the record is held by a running serve: stop it for the retention run (or erase case by case with erase_personal_data over NATS)")
-		}
+		store, err = openStoreAlone(ctx, f.store, "stop it for the retention run (or erase case by case with erase_personal_data over NATS)")
 		reader = store
 	} else {
 		reader, err = openReader(ctx, f.store)
