@@ -896,3 +896,24 @@ func checkExpectation(t *testing.T, seed uint64, id uuid.UUID, s domain.State, x
 		fail("contacts due", s.ContactsDue, x.contacts)
 	}
 }
+
+// TestHoldsPersonal: the types with a personal field, nested or listed,
+// are known as such, and the others are not.
+func TestHoldsPersonal(t *testing.T) {
+	for typ, want := range map[string]bool{
+		"case.note_added":                true,
+		"case.party_identified":          true, // safe_contact[].details
+		"case.safety_plan_created":       true, // safe_contacts[]
+		"case.entry_corrected":           true, // changes[].value
+		"case.opened":                    false,
+		"case.risk_assessment_completed": false,
+		"case.no_such_type":              false,
+	} {
+		if domain.Spec(typ) == nil && typ != "case.no_such_type" {
+			t.Fatalf("%s is not in the catalogue", typ)
+		}
+		if got := domain.HoldsPersonal(typ); got != want {
+			t.Errorf("HoldsPersonal(%s) = %v, want %v", typ, got, want)
+		}
+	}
+}

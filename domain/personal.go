@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Personal data at rest. Every field tagged `cl:"personal"` is stored
@@ -116,4 +117,18 @@ func holdsPersonal(t reflect.Type, personal bool) bool {
 		return true
 	}
 	return false
+}
+
+var personalTypes sync.Map // event type -> bool
+
+// HoldsPersonal reports whether events of the type can hold a personal
+// value (false for an unknown type): an encrypting store skips the others.
+func HoldsPersonal(typ string) bool {
+	if v, ok := personalTypes.Load(typ); ok {
+		return v.(bool)
+	}
+	s := Spec(typ)
+	has := s != nil && holdsPersonal(s.goType, false)
+	personalTypes.Store(typ, has)
+	return has
 }

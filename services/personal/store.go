@@ -41,6 +41,10 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 	subject := CaseSubject(caseID)
 	out := make([]eventstore.EventData, len(events))
 	for i, e := range events {
+		out[i] = e
+		if !domain.HoldsPersonal(e.Type) {
+			continue // nothing to encrypt: kept as it is
+		}
 		ev, err := domain.DecodeStored(e.ID, caseID, e.Type, e.Data, e.Metadata)
 		if err != nil {
 			return eventstore.AppendResult{}, fmt.Errorf("%w: %w", eventstore.ErrInvalidEvent, err)
@@ -56,7 +60,6 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
-		out[i] = e
 		if changed {
 			if _, _, out[i].Data, err = domain.EncodeData(sealed); err != nil {
 				return eventstore.AppendResult{}, err
