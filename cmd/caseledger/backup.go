@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"io"
 	"os"
 	"path/filepath"
@@ -220,7 +221,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if n, err := forgetErasedKeys(ctx, f.store); errors.Is(err, personal.ErrMasterKey) || errors.Is(err, os.ErrNotExist) {
 		// The record is verified all the same; its personal values stay
 		// sealed until the master key is back.
-		fmt.Fprintf(stdout, "WARNING: the keys directory %s has no master key that opens the restored personal data key store: restore KEYS_DIR/data/%s from its own backup, then run restore again; until then no personal value can be read, and erasures were not replayed\n", f.store.keysDir(), personal.MasterKeyFile)
+		fmt.Fprintf(stdout, "WARNING: the keys directory %s has no master key that opens the restored personal data key store: put KEYS_DIR/data/%s back from its own backup (with KEYS_DIR/data/erased-subjects); serve replays the record's erasures when it starts; until then no personal value can be read\n", f.store.keysDir(), personal.MasterKeyFile)
 	} else if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	} else if n > 0 {
@@ -279,30 +280,59 @@ func forgetErasedKeys(ctx context.Context, c storeConfig) (int, error) {
 		return 0, err
 	}
 	defer keys.Close()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(c.DataDir, "events.db")+"?mode=ro")
+	ids, err := erasedCases(ctx, c.DataDir)
 	if err != nil {
 		return 0, err
+	}
+	_, err = replayErasures(ctx, keys, ids, nil)
+	return len(ids), err
+}
+
+// erasedCases lists the cases whose erasure the embedded record holds.
+func erasedCases(ctx context.Context, dataDir string) ([]uuid.UUID, error) {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "events.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, err
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, `SELECT DISTINCT stream FROM events WHERE type = 'case.personal_data_erased'`)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer rows.Close()
-	n := 0
+	var ids []uuid.UUID
 	for rows.Next() {
 		var stream string
 		if err := rows.Scan(&stream); err != nil {
+			return nil, err
+		}
+		if id, err := casefile.CaseID(stream); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids, rows.Err()
+}
+
+// replayErasures destroys the keys the cases' recorded erasures left (an
+// erasure whose key destruction failed after its event was recorded),
+// telling survived of each; it returns how many it destroyed.
+func replayErasures(ctx context.Context, keys *personal.Keys, ids []uuid.UUID, survived func(uuid.UUID)) (int, error) {
+	n := 0
+	for _, id := range ids {
+		held, err := keys.Held(ctx, personal.CaseSubject(id))
+		if err != nil {
 			return n, err
 		}
-		id, err := casefile.CaseID(stream)
-		if err != nil {
+		if !held {
 			continue
+		}
+		if survived != nil {
+			survived(id)
 		}
 		if err := keys.Destroy(ctx, personal.CaseSubject(id)); err != nil {
 			return n, err
 		}
 		n++
 	}
-	return n, rows.Err()
+	return n, nil
 }

@@ -82,6 +82,16 @@ func runErase(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return err
 	}
+	// The store destroys the key after the event; if it could not, the
+	// erasure is recorded and the key must still go.
+	if held, err := keys.Held(ctx, personal.CaseSubject(id)); err != nil || held {
+		if err == nil {
+			err = keys.Destroy(ctx, personal.CaseSubject(id))
+		}
+		if err != nil {
+			return fmt.Errorf("case %s: the erasure is recorded (version %d) but its key is not destroyed yet: %w; run erase again once the keys directory takes writes", id, res.FirstVersion, err)
+		}
+	}
 	fmt.Fprintf(stdout, "case %s: personal data erased (event at version %d); its key is destroyed: every personal value of the case now reads %q\n", id, res.FirstVersion, personal.Erased)
 	return nil
 }

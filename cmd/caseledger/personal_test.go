@@ -20,6 +20,7 @@ import (
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/domain/gen"
 	"github.com/caseledger/caseledger/services/personal"
+	"github.com/google/uuid"
 )
 
 // personalValues lists the personal values of cases' events (those long
@@ -341,9 +342,66 @@ func TestRetentionPlanAndRun(t *testing.T) {
 	if err != nil || !strings.Contains(again, "0 to erase") || !strings.Contains(again, m[1]+" already erased") {
 		t.Fatalf("plan after the run: %v\n%s", err, again)
 	}
-	if v, _, err := runArgs(t, nil, "verify", "--data-dir", data); err != nil || !strings.Contains(v, "every chain holds") {
+	v, _, err := runArgs(t, nil, "verify", "--data-dir", data)
+	if err != nil || !strings.Contains(v, "every chain holds") || !strings.Contains(v, "key store matches the record's erasures") {
 		t.Fatalf("verify: %v\n%s", err, v)
 	}
+
+	// An insider with sqlite3 on the key store: one erased case's key put
+	// back (an erasure left unfinished), one live case's key destroyed
+	// with no erasure recorded. verify names both; replaying the recorded
+	// erasures, as serve does at start, finishes the first.
+	ctx := context.Background()
+	kdb, err := sql.Open("sqlite", "file:"+filepath.Join(data, personalKeysFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	erasedIDs, err := erasedCases(ctx, data)
+	if err != nil || len(erasedIDs) == 0 {
+		t.Fatalf("erased cases: %v %v", erasedIDs, err)
+	}
+	var live string
+	if err := kdb.QueryRow(`SELECT subject FROM data_keys LIMIT 1`).Scan(&live); err != nil {
+		t.Fatalf("no live key: %v", err)
+	}
+	for _, q := range []string{
+		`INSERT INTO data_keys (subject, wrapped, created_at) VALUES ('` + personal.CaseSubject(erasedIDs[0]) + `', x'00', 0)`,
+		`DELETE FROM data_keys WHERE subject = '` + live + `'`,
+		`INSERT INTO destroyed_keys (subject, destroyed_at) VALUES ('` + live + `', 0)`,
+	} {
+		if _, err := kdb.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kdb.Close()
+	v, _, err = runArgs(t, nil, "verify", "--data-dir", data)
+	if err == nil || !strings.Contains(v, "KEY STORE: the key of "+live+" was destroyed but the record holds no erasure of it") ||
+		!strings.Contains(v, "KEY STORE: "+personal.CaseSubject(erasedIDs[0])+" is erased in the record but its key is still held") {
+		t.Fatalf("verify after the key store was edited: %v\n%s", err, v)
+	}
+	keys, err := personal.OpenKeys(ctx, filepath.Join(data, personalKeysFile), mustMaster(t, data), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []uuid.UUID
+	n, rerr := replayErasures(ctx, keys, erasedIDs, func(id uuid.UUID) { told = append(told, id) })
+	keys.Close()
+	if rerr != nil || n != 1 || len(told) != 1 || told[0] != erasedIDs[0] {
+		t.Fatalf("replaying the erasures destroyed %d keys (%v), told %v", n, rerr, told)
+	}
+	v, _, _ = runArgs(t, nil, "verify", "--data-dir", data)
+	if strings.Contains(v, "is erased in the record but its key is still held") {
+		t.Fatalf("the unfinished erasure was not finished:\n%s", v)
+	}
+}
+
+func mustMaster(t *testing.T, data string) []byte {
+	t.Helper()
+	k, err := personal.LoadMasterKey(filepath.Join(storeConfig{DataDir: data}.keysDir(), "data", personal.MasterKeyFile), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func boolInt(b bool) int {

@@ -29,6 +29,7 @@ import (
 	"github.com/caseledger/caseledger/services/relay"
 	"github.com/caseledger/caseledger/services/tracing"
 	"github.com/caseledger/caseledger/services/witness"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
@@ -336,6 +337,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer reader.Close()
+	if ps, ok := store.(personal.Store); ok && f.store.EventStoreURL == "" {
+		// An erasure recorded whose key destruction failed (a full or
+		// read-only keys directory) is finished here: at start, and every
+		// half minute, every recorded erasure's key is made sure gone.
+		elog := base.With("component", "personal")
+		replay := func() {
+			ids, err := erasedCases(ctx, f.store.DataDir)
+			if err == nil {
+				_, err = replayErasures(ctx, ps.Keys, ids, func(id uuid.UUID) {
+					elog.Error("an erasure was recorded but its key had survived; destroyed now", "case_id", id)
+				})
+			}
+			if err != nil && ctx.Err() == nil {
+				elog.Error("recorded erasures not replayed on the key store", "error", err)
+			}
+		}
+		replay()
+		go func() {
+			t := time.NewTicker(30 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					replay()
+				}
+			}
+		}()
+	}
 	// Preflight: every connection the roles need answers before any role
 	// starts, so a misconfigured deployment stops here, whole.
 	if err := preflight(ctx, cfg, f.store, reader); err != nil {

@@ -3,11 +3,16 @@ package main
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/caseledger/caseledger/services/personal"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/caseledger/caseledger/eventstore"
@@ -36,6 +41,105 @@ func logCheckFlags(f *flags, getenv func(string) string, args []string) (pubkey 
 
 // errChainBroken is returned by verify when any chain breaks.
 var errChainBroken = fmt.Errorf("chain broken")
+
+// errKeyStore is returned by verify when the personal data key store and
+// the record disagree.
+var errKeyStore = errors.New("the personal data key store does not match the record")
+
+// checkKeyStore compares the key store with the record (no key needed: it
+// reads which subjects have keys): a key destroyed with no erasure in the
+// record (an insider's, or a forged erased-subjects line), an erasure whose
+// key is still held (unfinished: serve finishes it at start), and a case
+// whose encrypted values have no key at all (a key row deleted).
+//
+// A destruction the keys directory's erased-subjects list names is an
+// erasure later than this record (a backup restored), not a problem.
+func checkKeyStore(ctx context.Context, dataDir, erasedList string) (problems []string, checked bool, err error) {
+	path := filepath.Join(dataDir, personalKeysFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, false, nil
+	}
+	erased, err := erasedCases(ctx, dataDir)
+	if err != nil {
+		return nil, false, err
+	}
+	isErased := map[string]bool{}
+	for _, id := range erased {
+		isErased[personal.CaseSubject(id)] = true
+	}
+	kdb, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, false, err
+	}
+	defer kdb.Close()
+	subjects := func(q string) (map[string]bool, error) {
+		rows, err := kdb.QueryContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[string]bool{}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				return nil, err
+			}
+			out[s] = true
+		}
+		return out, rows.Err()
+	}
+	held, err := subjects(`SELECT subject FROM data_keys`)
+	if err != nil {
+		return nil, false, fmt.Errorf("key store: %w", err)
+	}
+	destroyed, err := subjects(`SELECT subject FROM destroyed_keys`)
+	if err != nil {
+		return nil, false, fmt.Errorf("key store: %w", err)
+	}
+	listed := map[string]bool{}
+	if b, err := os.ReadFile(erasedList); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if subject, _, _ := strings.Cut(strings.TrimSpace(line), " "); subject != "" {
+				listed[subject] = true
+			}
+		}
+	}
+	for s := range destroyed {
+		if !isErased[s] && !held[s] && !listed[s] {
+			problems = append(problems, fmt.Sprintf("the key of %s was destroyed but the record holds no erasure of it", s))
+		}
+	}
+	for s := range isErased {
+		if held[s] {
+			problems = append(problems, fmt.Sprintf("%s is erased in the record but its key is still held (serve destroys it at start; or run erase again)", s))
+		}
+	}
+	edb, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "events.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, false, err
+	}
+	defer edb.Close()
+	rows, err := edb.QueryContext(ctx, `SELECT DISTINCT stream FROM events WHERE instr(CAST(data AS TEXT), 'cl:enc1:') > 0`)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var stream string
+		if err := rows.Scan(&stream); err != nil {
+			return nil, false, err
+		}
+		id, err := casefile.CaseID(stream)
+		if err != nil {
+			continue
+		}
+		if s := personal.CaseSubject(id); !held[s] && !destroyed[s] {
+			problems = append(problems, fmt.Sprintf("%s holds encrypted personal values and the key store has no key for it, nor its destruction", s))
+		}
+	}
+	slices.Sort(problems)
+	return problems, true, rows.Err()
+}
 
 // errSchemaAltered is returned by verify when the embedded store's schema
 // (its immutability triggers, its unique indexes) was altered.
@@ -104,6 +208,21 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		if len(problems) > 0 {
 			errs = append(errs, fmt.Errorf("%w: %d differences (see caseledger store restore-schema)", errSchemaAltered, len(problems)))
+		}
+	}
+	if f.store.EventStoreURL == "" {
+		problems, checked, err := checkKeyStore(ctx, f.store.DataDir, filepath.Join(f.store.keysDir(), "data", personal.ErasedFile))
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stdout, "KEY STORE: %s\n", p)
+		}
+		switch {
+		case len(problems) > 0:
+			errs = append(errs, fmt.Errorf("%w: %d", errKeyStore, len(problems)))
+		case checked:
+			fmt.Fprintln(stdout, "the personal data key store matches the record's erasures")
 		}
 	}
 	root, _ := tree.Root()

@@ -282,6 +282,15 @@ func (k *Keys) forgetErased(ctx context.Context) error {
 	return nil
 }
 
+// Held reports whether the key store still holds the subject's key.
+func (k *Keys) Held(ctx context.Context, subject string) (bool, error) {
+	var n int
+	if err := k.db.QueryRowContext(ctx, `SELECT count(*) FROM data_keys WHERE subject = ?`, subject).Scan(&n); err != nil {
+		return false, fmt.Errorf("personal: key store: %w", err)
+	}
+	return n > 0, nil
+}
+
 // Destroy destroys the subject's data key: every value encrypted under it
 // is erased for good. The subject is first added to the erased list (so
 // that an interrupted destruction, or a restored key store, is finished at

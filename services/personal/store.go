@@ -70,14 +70,14 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 	if err != nil {
 		return res, err
 	}
-	// The erasure is recorded: its key goes now. Killed in between, the
-	// key outlives its erasure event until Erase is run again for the
-	// case (it destroys the key of a case already erased).
+	// The erasure is recorded: its key goes now. If that fails (the keys
+	// directory full or read-only), or the process is killed in between,
+	// the append still succeeded: the erasure stands, and serve's replay
+	// of recorded erasures (at start and every half minute) or `erase`
+	// run again destroys the key, saying so.
 	for _, e := range events {
 		if e.Type == erasedType {
-			if err := s.Keys.Destroy(ctx, subject); err != nil {
-				return res, fmt.Errorf("personal: the erasure of %s is recorded but its key is not destroyed yet (run the erasure again): %w", caseID, err)
-			}
+			_ = s.Keys.Destroy(ctx, subject)
 		}
 	}
 	return res, nil
