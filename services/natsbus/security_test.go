@@ -1,6 +1,7 @@
 package natsbus_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -298,5 +299,64 @@ func TestIsInbox(t *testing.T) {
 		if got := natsbus.IsInbox(subject); got != want {
 			t.Errorf("IsInbox(%q) = %v", subject, got)
 		}
+	}
+}
+
+// TestStoreEncryptedOnUpgrade: a store written in clear by an earlier
+// version is still read once the JetStream key is set, and its files no
+// longer hold the messages in clear.
+func TestStoreEncryptedOnUpgrade(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store := filepath.Join(t.TempDir(), "js")
+	body := []byte("a command body in clear, rue des Erables")
+	start := func(key string) (*natsbus.Embedded, jetstream.JetStream) {
+		ns, err := natsbus.StartEmbedded(natsbus.EmbeddedConfig{StoreDir: store, StoreKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := natsbus.Connect(ns.ClientURL(), "upgrade", ns.Self...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, _ := jetstream.New(nc)
+		return ns, js
+	}
+	ns, js := start("")
+	if err := natsbus.EnsureStreams(ctx, js, natsbus.Defaults); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, natsbus.RejectedPrefix+"add_note", body); err != nil {
+		t.Fatal(err)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	key, err := natsbus.LoadStoreKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, js = start(key)
+	defer ns.Shutdown()
+	st, err := js.Stream(ctx, natsbus.RejectedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(ctx, 1)
+	if err != nil || string(m.Data) != string(body) {
+		t.Fatalf("the message stored in clear, read with the key set: %v", err)
+	}
+	err = filepath.WalkDir(store, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte("rue des Erables")) {
+			t.Errorf("%s still holds the message in clear", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
