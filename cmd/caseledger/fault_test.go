@@ -156,21 +156,40 @@ func (r *faultRun) faulted(cause string) {
 	}
 }
 
-// probeEmitter is an emitter sending one case of its own through the
-// fault, noting why it had to try again.
+// probeEmitter is an emitter sending cases of its own through the fault,
+// noting why it had to try again. It sends one case after another until
+// it has been told store_unavailable (a store that is full only in turns,
+// as a NATS store whose INTAKE is being drained, lets some commands
+// through), then finishes the case in hand and stops.
 type probeEmitter struct {
 	mu     sync.Mutex
 	causes []error
+	told   bool
+	sent   int // cases sent whole
 	done   chan error
 	cases  []gen.Case
 }
 
-// sendProbe starts the probe emitter (a case of its own seed).
-func (r *faultRun) sendProbe() {
+func (p *probeEmitter) retried(cause error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.causes = append(p.causes, cause)
+	p.told = p.told || errors.Is(cause, intake.ErrStoreUnavailable)
+}
+
+// sent returns the cases the probe sent whole.
+func (p *probeEmitter) sentCases() []gen.Case {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cases[:p.sent]
+}
+
+// sendProbe starts the probe emitter: at most n cases of its own seed.
+func (r *faultRun) sendProbe(n int) {
 	r.t.Helper()
 	p := &probeEmitter{done: make(chan error, 1)}
 	var err error
-	if p.cases, err = gen.New(faultSeed + 1000).Cases(1); err != nil {
+	if p.cases, err = gen.New(faultSeed + 1000).Cases(n); err != nil {
 		r.t.Fatal(err)
 	}
 	nc := r.connect(natsbus.RoleEmitter)
@@ -181,14 +200,23 @@ func (r *faultRun) sendProbe() {
 	}
 	client = client.WithSigner(localSigner(r.t, r.keysDir))
 	client.Resend = time.Second
-	client.OnRetry = func(cause error) { p.mu.Lock(); p.causes = append(p.causes, cause); p.mu.Unlock() }
+	client.OnRetry = p.retried
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		for _, step := range p.cases[0].Steps {
-			if _, err := client.Send(ctx, step.Command); err != nil {
-				p.done <- err
-				return
+		for _, c := range p.cases {
+			for _, step := range c.Steps {
+				if _, err := client.Send(ctx, step.Command); err != nil {
+					p.done <- err
+					return
+				}
+			}
+			p.mu.Lock()
+			p.sent++
+			told := p.told
+			p.mu.Unlock()
+			if told {
+				break
 			}
 		}
 		p.done <- nil
@@ -246,7 +274,10 @@ func (r *faultRun) recovered() {
 	if m == nil || m[1] != m[2] || m[3] != strconv.Itoa(commands) || m[7] != "0" || m[8] != "0" {
 		t.Fatalf("emit's summary, want %d commands acknowledged, none refused or unknown:\n%s", commands, r.emit.out.String())
 	}
-	events += len(r.probe.cases[0].Events())
+	probeCases := r.probe.sentCases()
+	for _, c := range probeCases {
+		events += len(c.Events())
+	}
 	nc := r.connect("ops")
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
@@ -278,8 +309,8 @@ func (r *faultRun) recovered() {
 	if err := db.QueryRow(`SELECT count(*), count(DISTINCT stream) FROM events WHERE stream LIKE 'case-%'`).Scan(&stored, &streams); err != nil {
 		t.Fatal(err)
 	}
-	if stored != events || streams != len(r.cases)+1 {
-		t.Fatalf("%d case events stored in %d cases, want %d in %d", stored, streams, events, len(r.cases)+1)
+	if stored != events || streams != len(r.cases)+len(probeCases) {
+		t.Fatalf("%d case events stored in %d cases, want %d in %d", stored, streams, events, len(r.cases)+len(probeCases))
 	}
 
 	t.Logf("%d commands acknowledged = %d events stored = relayed = projected; INTAKE empty; chains verify", commands, events)
@@ -349,7 +380,7 @@ func TestDiskFullUnderLoad(t *testing.T) {
 	filler := filepath.Join(data, "filler")
 	fill(t, filler)
 	r.faulted("no space left on device")
-	r.sendProbe()
+	r.sendProbe(40)
 	r.answeredUnavailable()
 	time.Sleep(3 * time.Second)
 	if err := os.Remove(filler); err != nil {
@@ -395,7 +426,7 @@ func TestDataDirUnwritable(t *testing.T) {
 	r := startFault(t, bin, data, keys, []string{"--nats-listen", "127.0.0.1:" + strconv.Itoa(freePort(t))}, nobody)
 	dirs := setWritable(t, data, false)
 	r.faulted("permission denied")
-	r.sendProbe()
+	r.sendProbe(40)
 	r.answeredUnavailable()
 	time.Sleep(3 * time.Second)
 	for _, d := range dirs {
@@ -471,7 +502,7 @@ func TestExternalNATSStoreFull(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	r.sendProbe()
+	r.sendProbe(40)
 	r.answeredUnavailable()
 	write("1GB")
 	if err := ns.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -490,7 +521,7 @@ func TestServeKilledWhileEmitting(t *testing.T) {
 	listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	args := []string{"--nats-listen", listen}
 	r := startFault(t, bin, data, keys, args, nil)
-	r.sendProbe()
+	r.sendProbe(1)
 	kills := 0
 	for ; kills < 6 && r.emit.cmd.ProcessState == nil; kills++ {
 		time.Sleep(3 * time.Second)
