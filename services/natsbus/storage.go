@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -93,7 +94,10 @@ func (e *Embedded) StorageFault() error {
 func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var restarted time.Time
+	var (
+		restarted time.Time
+		short     int // ticks in a row with a stream on disk not loaded
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -104,6 +108,18 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 		switch {
 		case probeErr != nil:
 			e.fault.Set(probeErr.Error())
+		case e.StorageFault() == nil && e.JetStreamEnabled():
+			// Healthy by every sign, but a stream on disk not loaded (it
+			// failed as JetStream came back) answers nobody: a fault.
+			// Twice in a row: a stream being created has its directory a
+			// moment before JetStream counts it.
+			if loaded, onDisk := e.streams(); loaded < onDisk {
+				if short++; short >= 2 {
+					e.fault.Set(fmt.Sprintf("%d of %d streams loaded", loaded, onDisk))
+				}
+			} else {
+				short = 0
+			}
 		case e.StorageFault() != nil && ctx.Err() == nil && time.Since(restarted) > 5*time.Second:
 			// At most every few seconds: a disk with a little room
 			// passes the probe and fails the next block again.
@@ -112,9 +128,28 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 				e.fault.Log.Warn("NATS JetStream could not be restarted yet", "error", err)
 				continue
 			}
+			// Restarted while part of the store was still unwritable (a
+			// permission given back directory by directory), some streams
+			// do not load: the fault stays, and the next round restarts
+			// again.
+			if loaded, onDisk := e.streams(); loaded < onDisk {
+				e.fault.Set(fmt.Sprintf("%d of %d streams loaded after a restart", loaded, onDisk))
+				e.fault.Log.Warn("NATS JetStream restarted without all its streams; trying again", "loaded", loaded, "on_disk", onDisk)
+				continue
+			}
 			e.fault.Clear()
 		}
 	}
+}
+
+// streams counts the streams JetStream has loaded and those its store
+// directory holds.
+func (e *Embedded) streams() (loaded, onDisk int) {
+	if info, err := e.Jsz(&server.JSzOptions{Accounts: true}); err == nil {
+		loaded = info.Streams
+	}
+	dirs, _ := filepath.Glob(filepath.Join(e.storeDir, server.JetStreamStoreDir, "*", "streams", "*"))
+	return loaded, len(dirs)
 }
 
 // restartJetStream reloads every stream from disk, which clears a stream's
