@@ -255,7 +255,8 @@ func (r *faultRun) recovered() {
 	t.Helper()
 	within(t, 90*time.Second, func() bool { code, _ := r.readyz(); return code == http.StatusOK })
 	if err := waitProc(r.emit, 3*time.Minute); err != nil {
-		t.Fatalf("emit did not finish cleanly after the fault: %v\n%s\nserve:\n%s", err, r.emit.out.String(), tail(r.serve.out.String()))
+		t.Fatalf("emit did not finish cleanly after the fault: %v\n%s\nserve's log, with its faults and recoveries:\n%s\nits end:\n%s",
+			err, r.emit.out.String(), faultLines(r.serve.out.String()), tail(r.serve.out.String()))
 	}
 	select {
 	case err := <-r.probe.done:
@@ -334,6 +335,18 @@ func (r *faultRun) namedOnce() {
 			r.t.Errorf("%q: logged failing %d times and recovered %d times, want at most once each, paired", what, began, ended)
 		}
 	}
+}
+
+// faultLines keeps the lines of serve's log that name a fault, a
+// recovery, a restart or an error: what a hang is read from.
+func faultLines(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "succeed again") || strings.Contains(l, "restart") || strings.Contains(l, `"component":"nats"`) {
+			out = append(out, l)
+		}
+	}
+	return tail(strings.Join(out, "\n"))
 }
 
 func tail(s string) string { return s[max(0, len(s)-4000):] }
