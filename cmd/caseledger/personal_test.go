@@ -251,8 +251,9 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	if jsonHolds(t, erased, text) || !jsonHolds(t, erased, personal.Erased) {
 		t.Fatalf("the note after its case's erasure:\n%s", erased)
 	}
-	// As recorded before the erasure, the text is not resurrected either
-	// (the replay's summaries name no personal value; none is decrypted).
+	// A replay as recorded before the erasure holds neither the text nor
+	// its ciphertext. Weak on its own: replay summaries never name a
+	// personal value; it guards against one that starts to.
 	code, replay := get("/v1/cases/"+note.CaseID.String()+"/replay?purpose=review&recorded_at="+beforeErasure.Format(time.RFC3339Nano), "auditor-token-01234567890")
 	if code != 200 || strings.Contains(replay, text) || strings.Contains(replay, domain.EncryptedPrefix) {
 		t.Fatalf("replay before the erasure: %d\n%s", code, replay)

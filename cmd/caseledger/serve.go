@@ -337,23 +337,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer reader.Close()
-	if ps, ok := store.(personal.Store); ok && f.store.EventStoreURL == "" {
+	if ps, ok := store.(personal.Store); ok {
 		// An erasure recorded whose key destruction failed (a full or
-		// read-only keys directory) is finished here: at start, and every
-		// half minute, every recorded erasure's key is made sure gone.
+		// read-only keys directory) is finished: at start, from the
+		// record's erasures (embedded store: one indexed-less scan, once),
+		// and every half minute for those this process left pending.
 		elog := base.With("component", "personal")
-		replay := func() {
+		ps.Keys.Log = elog
+		if f.store.EventStoreURL == "" {
 			ids, err := erasedCases(ctx, f.store.DataDir)
 			if err == nil {
 				_, err = replayErasures(ctx, ps.Keys, ids, func(id uuid.UUID) {
 					elog.Error("an erasure was recorded but its key had survived; destroyed now", "case_id", id)
 				})
 			}
-			if err != nil && ctx.Err() == nil {
+			if err != nil {
 				elog.Error("recorded erasures not replayed on the key store", "error", err)
 			}
 		}
-		replay()
 		go func() {
 			t := time.NewTicker(30 * time.Second)
 			defer t.Stop()
@@ -362,7 +363,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					replay()
+					ps.Keys.RetryPending(ctx)
 				}
 			}
 		}()

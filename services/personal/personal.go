@@ -31,6 +31,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +95,41 @@ type Keys struct {
 	erased string // the erased subjects' list, beside the master key
 	mu     sync.Mutex
 	cache  map[string]cipher.AEAD
+	// Log, when set, is told of a key an erasure could not destroy at
+	// once (ids only); RetryPending tries it again.
+	Log     *slog.Logger
+	pmu     sync.Mutex
+	pending map[string]bool
+}
+
+// pend keeps a subject whose erasure is recorded and whose key could not
+// be destroyed, for RetryPending, and says so at ERROR.
+func (k *Keys) pend(subject string, err error) {
+	k.pmu.Lock()
+	defer k.pmu.Unlock()
+	if k.pending == nil {
+		k.pending = map[string]bool{}
+	}
+	k.pending[subject] = true
+	if k.Log != nil {
+		k.Log.Error("an erasure is recorded but its key could not be destroyed yet; retried every half minute", "subject", subject, "error", err.Error())
+	}
+}
+
+// RetryPending destroys the keys erasures left behind in this process;
+// it returns how many are still pending.
+func (k *Keys) RetryPending(ctx context.Context) int {
+	k.pmu.Lock()
+	defer k.pmu.Unlock()
+	for subject := range k.pending {
+		if err := k.Destroy(ctx, subject); err == nil {
+			delete(k.pending, subject)
+			if k.Log != nil {
+				k.Log.Info("the key of a recorded erasure is destroyed", "subject", subject)
+			}
+		}
+	}
+	return len(k.pending)
 }
 
 // ErasedFile lists, in the keys directory beside the master key, every

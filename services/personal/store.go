@@ -77,7 +77,9 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 	// run again destroys the key, saying so.
 	for _, e := range events {
 		if e.Type == erasedType {
-			_ = s.Keys.Destroy(ctx, subject)
+			if err := s.Keys.Destroy(ctx, subject); err != nil {
+				s.Keys.pend(subject, err)
+			}
 		}
 	}
 	return res, nil
