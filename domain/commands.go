@@ -102,7 +102,7 @@ type (
 		CommandHeader
 		To      RiskBand    `json:"to" cl:"required"`
 		Trigger RiskTrigger `json:"trigger" cl:"required"`
-		Reason  string      `json:"reason,omitempty" cl:"max=2000"`
+		Reason  string      `json:"reason,omitempty" cl:"personal,max=2000"`
 	}
 	EscalateHighRisk struct {
 		CommandHeader

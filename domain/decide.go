@@ -41,6 +41,9 @@ func Decide(s State, cmd Command, now time.Time) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := aboutErasedParty(s, data); err != nil {
+		return nil, err
+	}
 	events := make([]Event, len(data))
 	for i, p := range data {
 		comp := d.compartment
@@ -558,18 +561,49 @@ func (d *decider) decide(cmd Command) ([]EventData, error) {
 		if r := d.h.Actor.Role; r != RoleSupervisor && r != RoleAdmin && r != RoleSystem {
 			return nil, fieldErr(ErrRoleNotAllowed, "actor.role", "a supervisor, an administrator or the retention schedule erases personal data")
 		}
+		if c.PartyIDs != nil {
+			return nil, invalid("party_ids", "filled in from the case: send person_id")
+		}
 		switch {
-		case c.Scope != ErasureScopeCase:
-			return nil, invalid("scope", `only "case" (every personal value of the case)`)
 		case s.Erased != nil:
 			return nil, transition("case_id", "erased", "erased")
+		case c.Scope == ErasureScopeCase:
+			if c.PersonID != "" {
+				return nil, invalid("person_id", `only with scope "person"`)
+			}
+		case c.Scope == ErasureScopePerson:
+			if strings.TrimSpace(c.PersonID) == "" {
+				return nil, invalid("person_id", `required with scope "person"`)
+			}
+		default:
+			return nil, invalid("scope", `"case" (every personal value of the case) or "person" (the values about one person)`)
 		}
 		for _, h := range s.Holds {
 			if h.Active {
 				return nil, fieldErr(ErrLegalHold, "case_id", "the case is under an active legal hold ("+string(h.Scope)+"): release it first")
 			}
 		}
-		return one(c.PersonalDataErased)
+		ev := c.PersonalDataErased
+		found, erased := false, true
+		for _, p := range s.Parties {
+			if c.Scope == ErasureScopeCase || p.PersonID == c.PersonID {
+				found = true
+				if p.Erased == nil {
+					erased = false
+				}
+				ev.PartyIDs = append(ev.PartyIDs, p.ID)
+			}
+		}
+		if c.Scope == ErasureScopePerson {
+			switch {
+			case !found:
+				return nil, fieldErr(ErrNotFound, "person_id", "not a party of this case")
+			case erased:
+				return nil, transition("person_id", "erased", "erased")
+			}
+		}
+		slices.SortFunc(ev.PartyIDs, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+		return one(ev)
 	case ReleaseLegalHold:
 		k, ok := s.Holds[c.HoldID]
 		switch {
@@ -868,4 +902,27 @@ func holdCovers(scope HoldScope, typ string) bool {
 		return typ == "case.evidence_logged" || typ == "case.evidence_transferred" || typ == "case.statement_taken"
 	}
 	return false
+}
+
+// aboutErasedParty refuses personal values about a party whose personal
+// data was erased: its key is destroyed, and nothing is written about it
+// again (ids, codes and dates still are).
+func aboutErasedParty(s State, data []EventData) error {
+	for _, p := range data {
+		party := SubjectParty(p)
+		if party == uuid.Nil || s.Parties[party].Erased == nil {
+			continue
+		}
+		holds := false
+		if _, err := MapPersonal(p, func(_, v string) (string, error) {
+			holds = holds || v != ""
+			return v, nil
+		}); err != nil {
+			return err
+		}
+		if holds {
+			return fieldErr(ErrInvalidTransition, "party_id", "the party's personal data was erased: nothing personal is recorded about it again")
+		}
+	}
+	return nil
 }

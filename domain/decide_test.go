@@ -697,7 +697,9 @@ func acceptedRows() map[string]scenario {
 	add(scenario{given: with(base(), placeHold("hold", hold, "evidence")), when: rh, then: events(rh.LegalHoldReleased), comp: domain.CompartmentShared})
 
 	erase := domain.ErasePersonalData{CommandHeader: hdr(supervisor, "w-erase"), PersonalDataErased: domain.PersonalDataErased{Scope: domain.ErasureScopeCase, Reason: "request 2026-114"}}
-	add(scenario{given: base(), when: erase, then: events(erase.PersonalDataErased), comp: domain.CompartmentShared})
+	erased := erase.PersonalDataErased
+	erased.PartyIDs = baseParties()
+	add(scenario{given: base(), when: erase, then: events(erased), comp: domain.CompartmentShared})
 
 	dis := disclose("w-disclose", officer, tid("disclosure/1"), uuid.Nil, evID("call", 0), evID("party-victim", 0))
 	add(scenario{given: with(base(), receiveCall("call", "CAD-2025-000001")), when: dis, then: events(dis.DisclosureProduced), comp: domain.CompartmentPolice})
@@ -1548,6 +1550,14 @@ func TestErasure(t *testing.T) {
 		return domain.ErasePersonalData{CommandHeader: hdr(a, key), PersonalDataErased: domain.PersonalDataErased{Scope: domain.ErasureScopeCase, Reason: "retention"}}
 	}
 	erased := with(base(), erase(supervisor, "erase"))
+	erasePerson := func(key, person string) domain.ErasePersonalData {
+		return domain.ErasePersonalData{CommandHeader: hdr(supervisor, key), PersonalDataErased: domain.PersonalDataErased{Scope: domain.ErasureScopePerson, PersonID: person, Reason: "request 2026-115"}}
+	}
+	personErased := with(base(), erasePerson("erase-person", "MNI-0000001"))
+	erasedAll := erase(supervisor, "w").PersonalDataErased
+	erasedAll.PartyIDs = baseParties()
+	erasedVictim := erasePerson("w", "MNI-0000001").PersonalDataErased
+	erasedVictim.PartyIDs = []uuid.UUID{victimID}
 	for _, sc := range []scenario{
 		{name: "under an active hold", given: with(base(), placeHold("hold", hold, "notes")), when: erase(supervisor, "w"), err: domain.ErrLegalHold, field: "case_id"},
 		{name: "by an officer", given: base(), when: erase(officer, "w"), err: domain.ErrRoleNotAllowed, field: "actor.role"},
@@ -1555,8 +1565,41 @@ func TestErasure(t *testing.T) {
 		{name: "a note after it", given: erased, when: addNote("w", hdr(supervisor, "w"), tid("note/after"), "after"), err: domain.ErrInvalidTransition, field: "case_id"},
 		{name: "a hold after it", given: erased, when: placeHold("w", hold, "entire_case"), then: events(placeHold("w", hold, "entire_case").LegalHoldPlaced), comp: domain.CompartmentShared},
 		{name: "after the hold is released", given: with(with(base(), placeHold("hold", hold, "notes")), releaseHold("rel", hold)), when: erase(supervisor, "w"),
-			then: events(erase(supervisor, "w").PersonalDataErased), comp: domain.CompartmentShared},
+			then: events(erasedAll), comp: domain.CompartmentShared},
+
+		// A person: the parties that are that person, and only their values.
+		{name: "a person", given: base(), when: erasePerson("w", "MNI-0000001"), then: events(erasedVictim), comp: domain.CompartmentShared},
+		{name: "a person not of the case", given: base(), when: erasePerson("w", "MNI-9999999"), err: domain.ErrNotFound, field: "person_id"},
+		{name: "a person without person_id", given: base(), when: erasePerson("w", ""), err: domain.ErrInvalidField, field: "person_id"},
+		{name: "a person twice", given: personErased, when: erasePerson("w", "MNI-0000001"), err: domain.ErrInvalidTransition, field: "person_id"},
+		{name: "a person under a hold", given: with(base(), placeHold("hold", hold, "notes")), when: erasePerson("w", "MNI-0000001"), err: domain.ErrLegalHold, field: "case_id"},
+		{name: "a person, with party ids sent", given: base(), when: func() domain.Command {
+			c := erasePerson("w", "MNI-0000001")
+			c.PartyIDs = []uuid.UUID{suspectID}
+			return c
+		}(), err: domain.ErrInvalidField, field: "party_ids"},
+		{name: "a safety plan for an erased person", given: personErased, when: createPlan("w", tid("plan/after")), err: domain.ErrInvalidTransition, field: "party_id"},
+		{name: "a safety plan for another party", given: personErased, when: func() domain.Command {
+			c := createPlan("w", tid("plan/other"))
+			c.PartyID = childID
+			return c
+		}(), then: events(func() domain.EventData {
+			c := createPlan("w", tid("plan/other"))
+			c.PartyID = childID
+			return c.SafetyPlanCreated
+		}()), comp: domain.CompartmentSocialWork},
+		{name: "a note after a person's erasure", given: personErased, when: addNote("w", hdr(supervisor, "w"), tid("note/person"), "after"),
+			then: events(addNote("w", hdr(supervisor, "w"), tid("note/person"), "after").NoteAdded), comp: domain.CompartmentShared},
+		{name: "the case after a person", given: personErased, when: erase(supervisor, "w"), then: events(erasedAll), comp: domain.CompartmentShared},
 	} {
 		t.Run(sc.name, func(t *testing.T) { run(t, sc) })
 	}
+}
+
+// baseParties are the parties of base(), in the order an erasure lists
+// them.
+func baseParties() []uuid.UUID {
+	ids := []uuid.UUID{victimID, suspectID, childID}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	return ids
 }

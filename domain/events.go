@@ -48,12 +48,12 @@ type InterventionRecorded struct {
 type SafeContact struct {
 	Method  ContactMethod `json:"method" cl:"required"`
 	Details string        `json:"details,omitempty" cl:"personal,max=256"`
-	Hours   string        `json:"hours,omitempty" cl:"max=128"`
+	Hours   string        `json:"hours,omitempty" cl:"personal,max=128"`
 }
 
 // PartyIdentified adds a person to the case.
 type PartyIdentified struct {
-	PartyID          uuid.UUID     `json:"party_id" cl:"required"`
+	PartyID          uuid.UUID     `json:"party_id" cl:"required,subject"`
 	PersonID         string        `json:"person_id" cl:"required,max=64"`
 	Role             PartyRole     `json:"role" cl:"required"`
 	Relationship     Relationship  `json:"relationship,omitempty"`
@@ -86,7 +86,7 @@ type EvidenceTransferred struct {
 	EvidenceID uuid.UUID `json:"evidence_id" cl:"required"`
 	From       string    `json:"from" cl:"required,max=128"`
 	To         string    `json:"to" cl:"required,max=128"`
-	Reason     string    `json:"reason,omitempty" cl:"max=512"`
+	Reason     string    `json:"reason,omitempty" cl:"personal,max=512"`
 }
 
 // ArrestMade records an arrest of a party.
@@ -119,7 +119,7 @@ type ItemAnswer struct {
 // Override is a professional override of an instrument's band.
 type Override struct {
 	Band   RiskBand `json:"band" cl:"required"`
-	Reason string   `json:"reason" cl:"required,max=2000"`
+	Reason string   `json:"reason" cl:"required,personal,max=2000"`
 }
 
 // RiskAssessmentCompleted records a structured risk assessment. Schema
@@ -151,13 +151,13 @@ type RiskLevelChanged struct {
 	From    RiskBand    `json:"from,omitempty"`
 	To      RiskBand    `json:"to" cl:"required"`
 	Trigger RiskTrigger `json:"trigger" cl:"required"`
-	Reason  string      `json:"reason,omitempty" cl:"max=2000"`
+	Reason  string      `json:"reason,omitempty" cl:"personal,max=2000"`
 }
 
 // HighRiskEscalated sends a high-risk case to the multi-agency table.
 type HighRiskEscalated struct {
 	To     string `json:"to" cl:"required,max=128"`
-	Reason string `json:"reason,omitempty" cl:"max=2000"`
+	Reason string `json:"reason,omitempty" cl:"personal,max=2000"`
 }
 
 // RapidResponseActivated opens a rapid-response cell on the case.
@@ -170,7 +170,7 @@ type RapidResponseActivated struct {
 type RapidResponseActionAssigned struct {
 	CellID   uuid.UUID `json:"cell_id" cl:"required"`
 	ActionID uuid.UUID `json:"action_id" cl:"required"`
-	Action   string    `json:"action" cl:"required,max=256"`
+	Action   string    `json:"action" cl:"required,personal,max=256"`
 	Owner    string    `json:"owner" cl:"required,max=128"`
 	DueBy    time.Time `json:"due_by" cl:"required"`
 }
@@ -178,7 +178,7 @@ type RapidResponseActionAssigned struct {
 // RapidResponseClosed closes the cell.
 type RapidResponseClosed struct {
 	CellID  uuid.UUID `json:"cell_id" cl:"required"`
-	Outcome string    `json:"outcome" cl:"required,max=512"`
+	Outcome string    `json:"outcome" cl:"required,personal,max=512"`
 }
 
 // InformationSharedWithoutConsent records a disclosure made without the
@@ -195,7 +195,7 @@ type InformationSharedWithoutConsent struct {
 // SafetyPlanCreated records a safety plan with a party.
 type SafetyPlanCreated struct {
 	PlanID           uuid.UUID `json:"plan_id" cl:"required"`
-	PartyID          uuid.UUID `json:"party_id" cl:"required"`
+	PartyID          uuid.UUID `json:"party_id" cl:"required,subject"`
 	SafeContacts     []string  `json:"safe_contacts,omitempty" cl:"personal,max=20"`
 	ShelterOption    bool      `json:"shelter_option"`
 	ChildrenPlan     bool      `json:"children_plan"`
@@ -230,13 +230,13 @@ type ConditionsVaried struct {
 	NoContact      *bool     `json:"no_contact,omitempty"`
 	DistanceMetres *int      `json:"distance_metres,omitempty"`
 	EndsAt         time.Time `json:"ends_at,omitzero"`
-	Reason         string    `json:"reason" cl:"required,max=1024"`
+	Reason         string    `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // ConditionsEnded ends conditions (expiry, revocation, acquittal).
 type ConditionsEnded struct {
 	ConditionID uuid.UUID `json:"condition_id" cl:"required"`
-	Reason      string    `json:"reason" cl:"required,max=1024"`
+	Reason      string    `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // BreachReported records a reported breach of active conditions.
@@ -272,7 +272,7 @@ type ReferralOffered struct {
 // ReferralDeclinedByClient records that the party declined an offer.
 type ReferralDeclinedByClient struct {
 	ReferralID uuid.UUID `json:"referral_id" cl:"required"`
-	Reason     string    `json:"reason,omitempty" cl:"max=1024"`
+	Reason     string    `json:"reason,omitempty" cl:"personal,max=1024"`
 }
 
 // ReferralSent records a referral sent to a partner agency.
@@ -293,13 +293,13 @@ type ReferralAccepted struct {
 // ReferralRejected records the partner agency's refusal.
 type ReferralRejected struct {
 	ReferralID uuid.UUID `json:"referral_id" cl:"required"`
-	Reason     string    `json:"reason" cl:"required,max=1024"`
+	Reason     string    `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // ReferralRevoked withdraws a referral (consent withdrawn, sent in error).
 type ReferralRevoked struct {
 	ReferralID uuid.UUID `json:"referral_id" cl:"required"`
-	Reason     string    `json:"reason" cl:"required,max=1024"`
+	Reason     string    `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // ServiceStarted records that the partner started the service.
@@ -310,7 +310,7 @@ type ServiceStarted struct {
 // ServiceCompleted records the end of the service and its outcome.
 type ServiceCompleted struct {
 	ReferralID uuid.UUID `json:"referral_id" cl:"required"`
-	Outcome    string    `json:"outcome" cl:"required,max=1024"`
+	Outcome    string    `json:"outcome" cl:"required,personal,max=1024"`
 }
 
 // ---- follow-up ----
@@ -328,19 +328,19 @@ type FollowUpScheduled struct {
 type FollowUpAttempted struct {
 	FollowUpID uuid.UUID      `json:"follow_up_id" cl:"required"`
 	Outcome    AttemptOutcome `json:"outcome" cl:"required"`
-	NextStep   string         `json:"next_step,omitempty" cl:"max=1024"`
+	NextStep   string         `json:"next_step,omitempty" cl:"personal,max=1024"`
 }
 
 // FollowUpCompleted records that the party was reached.
 type FollowUpCompleted struct {
 	FollowUpID uuid.UUID `json:"follow_up_id" cl:"required"`
-	NextStep   string    `json:"next_step,omitempty" cl:"max=1024"`
+	NextStep   string    `json:"next_step,omitempty" cl:"personal,max=1024"`
 }
 
 // FollowUpCancelled records a follow-up that will not be made.
 type FollowUpCancelled struct {
 	FollowUpID uuid.UUID `json:"follow_up_id" cl:"required"`
-	Reason     string    `json:"reason" cl:"required,max=1024"`
+	Reason     string    `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // ---- case ----
@@ -369,7 +369,7 @@ type TransferRequested struct {
 	TransferID uuid.UUID `json:"transfer_id" cl:"required"`
 	ToAgency   string    `json:"to_agency" cl:"required,max=128"`
 	ToUser     string    `json:"to_user,omitempty" cl:"max=128"`
-	Reason     string    `json:"reason" cl:"required,max=1024"`
+	Reason     string    `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // TransferAccepted moves the case to the receiving agency.
@@ -380,7 +380,7 @@ type TransferAccepted struct {
 // TransferRejected refuses a transfer.
 type TransferRejected struct {
 	TransferID uuid.UUID `json:"transfer_id" cl:"required"`
-	Reason     string    `json:"reason" cl:"required,max=1024"`
+	Reason     string    `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // CaseFlagged raises a warning flag on the case.
@@ -393,36 +393,36 @@ type CaseFlagged struct {
 // FlagResolved resolves a flag.
 type FlagResolved struct {
 	FlagID     uuid.UUID `json:"flag_id" cl:"required"`
-	Resolution string    `json:"resolution" cl:"required,max=1024"`
+	Resolution string    `json:"resolution" cl:"required,personal,max=1024"`
 }
 
 // ClosureRequested asks a supervisor to approve closing the case.
 type ClosureRequested struct {
 	Reason        ClosureReason `json:"reason" cl:"required"`
-	Justification string        `json:"justification,omitempty" cl:"max=4096"`
+	Justification string        `json:"justification,omitempty" cl:"personal,max=4096"`
 }
 
 // ClosureApproved is a supervisor's approval of the pending closure request.
 type ClosureApproved struct {
-	Comment string `json:"comment,omitempty" cl:"max=1024"`
+	Comment string `json:"comment,omitempty" cl:"personal,max=1024"`
 }
 
 // ClosureRejected is a supervisor's refusal of the pending closure request.
 type ClosureRejected struct {
-	Reason string `json:"reason" cl:"required,max=1024"`
+	Reason string `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // CaseClosed closes the case. Justification says why it closes while
 // conditions are active or follow-ups are open.
 type CaseClosed struct {
 	Reason        ClosureReason `json:"reason" cl:"required"`
-	Justification string        `json:"justification,omitempty" cl:"max=4096"`
+	Justification string        `json:"justification,omitempty" cl:"personal,max=4096"`
 }
 
 // CaseReopened reopens a closed case.
 type CaseReopened struct {
 	Trigger ReopenTrigger `json:"trigger" cl:"required"`
-	Reason  string        `json:"reason,omitempty" cl:"max=1024"`
+	Reason  string        `json:"reason,omitempty" cl:"personal,max=1024"`
 }
 
 // ---- consent and privacy ----
@@ -458,15 +458,22 @@ type LegalHoldReleased struct {
 	Reason string    `json:"reason,omitempty" cl:"max=1024"`
 }
 
-// PersonalDataErased records that the personal data of the case was
-// erased: its data key is destroyed right after this event is recorded, so
-// every personal value of the case (notes, descriptions, contact details)
-// reads as erased from then on, while the events, their ids, dates and
-// codes, and every hash and proof over them stay. The authoriser is the
-// event's actor.
+// PersonalDataErased records that personal data of the case was erased:
+// the data keys it names are destroyed right after this event is recorded,
+// so every value under them reads as erased from then on, while the
+// events, their ids, dates and codes, and every hash and proof over them
+// stay. The authoriser is the event's actor.
 type PersonalDataErased struct {
-	// Scope is what was erased: "case", every personal value of the case.
+	// Scope is what was erased: "case", every personal value of the case
+	// (its own key and its parties'); "person", the values about one
+	// person (the keys of the parties that are that person).
 	Scope string `json:"scope" cl:"required,max=16"`
+	// PersonID is the person erased (scope "person").
+	PersonID string `json:"person_id,omitempty" cl:"max=64"`
+	// PartyIDs are the parties whose keys are destroyed: every party of
+	// the case (scope "case"), or those that are the person. Filled in
+	// from the case.
+	PartyIDs []uuid.UUID `json:"party_ids,omitempty" cl:"max=50"`
 	// Rule names the retention rule applied, when a rule erased it.
 	Rule string `json:"rule,omitempty" cl:"max=64"`
 	// Reason is the authoriser's justification (a reference, never
@@ -474,8 +481,16 @@ type PersonalDataErased struct {
 	Reason string `json:"reason" cl:"required,max=512"`
 }
 
-// ErasureScopeCase erases every personal value of the case.
-const ErasureScopeCase = "case"
+// Erasure scopes.
+const (
+	// ErasureScopeCase erases every personal value of the case.
+	ErasureScopeCase = "case"
+	// ErasureScopePerson erases the values about one person: those of
+	// the events about the parties that are that person (their
+	// identification, safe contacts, safety plans). Narrative of the case
+	// (notes, reasons, outcomes) stays under the case's key.
+	ErasureScopePerson = "person"
+)
 
 // DisclosedItem is one event disclosed and the hash of its stored bytes.
 type DisclosedItem struct {
@@ -520,7 +535,7 @@ type FieldChange struct {
 type EntryCorrected struct {
 	TargetEventID  uuid.UUID     `json:"target_event_id" cl:"required"`
 	Changes        []FieldChange `json:"changes" cl:"required,max=50"`
-	Reason         string        `json:"reason" cl:"required,max=1024"`
+	Reason         string        `json:"reason" cl:"required,personal,max=1024"`
 	NewCompartment Compartment   `json:"new_compartment,omitempty"`
 }
 
@@ -549,7 +564,7 @@ func Annotated(d EventData) uuid.UUID {
 // EntryMarkedInError marks an earlier event as entered in error.
 type EntryMarkedInError struct {
 	TargetEventID uuid.UUID `json:"target_event_id" cl:"required"`
-	Reason        string    `json:"reason" cl:"required,max=1024"`
+	Reason        string    `json:"reason" cl:"required,personal,max=1024"`
 }
 
 // ---- access (own streams, access-<yyyy-mm-dd>) ----

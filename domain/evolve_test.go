@@ -906,7 +906,9 @@ func TestHoldsPersonal(t *testing.T) {
 		"case.safety_plan_created":       true, // safe_contacts[]
 		"case.entry_corrected":           true, // changes[].value
 		"case.opened":                    false,
-		"case.risk_assessment_completed": false,
+		"case.risk_assessment_completed": true,  // override.reason, free text
+		"case.follow_up_completed":       true,  // next_step, free text
+		"case.conditions_imposed":        false, // codes, dates and ids only
 		"case.no_such_type":              false,
 	} {
 		if domain.Spec(typ) == nil && typ != "case.no_such_type" {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/google/uuid"
 )
 
 // Personal data at rest. Every field tagged `cl:"personal"` is stored
@@ -131,4 +133,28 @@ func HoldsPersonal(typ string) bool {
 	has := s != nil && holdsPersonal(s.goType, false)
 	personalTypes.Store(typ, has)
 	return has
+}
+
+// SubjectParty returns the party an event's personal values are about
+// (its field tagged `cl:"subject"`), or uuid.Nil when they are about the
+// case as a whole.
+func SubjectParty(d any) uuid.UUID {
+	v := reflect.ValueOf(d)
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return uuid.Nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return uuid.Nil
+	}
+	for _, r := range planFor(v.Type()) {
+		if r.subject {
+			if id, ok := v.Field(r.index).Interface().(uuid.UUID); ok {
+				return id
+			}
+		}
+	}
+	return uuid.Nil
 }

@@ -65,6 +65,9 @@ type Party struct {
 	Relationship Relationship
 	Cohabiting   bool
 	Language     string
+	// Erased is set once the personal data about the party was erased
+	// (the person's erasure, or the case's).
+	Erased *Erasure
 }
 
 // RiskChange is one move of the case's risk band.
@@ -648,7 +651,16 @@ func Evolve(s State, e Event) State {
 		h.Active = false
 		s.Holds[d.HoldID] = h
 	case PersonalDataErased:
-		s.Erased = &Erasure{EventID: e.ID, Rule: d.Rule, At: e.Meta.RecordedAt, By: e.Meta.Actor.UserID}
+		er := &Erasure{EventID: e.ID, Rule: d.Rule, At: e.Meta.RecordedAt, By: e.Meta.Actor.UserID}
+		if d.Scope != ErasureScopePerson {
+			s.Erased = er
+		}
+		for _, id := range d.PartyIDs {
+			if p, ok := s.Parties[id]; ok && p.Erased == nil {
+				p.Erased = er
+				s.Parties[id] = p
+			}
+		}
 	case DisclosureProduced:
 		s.ids[d.DisclosureID] = struct{}{}
 	case ProductionOrderReceived:

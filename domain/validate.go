@@ -17,6 +17,7 @@ import (
 //
 //	cl:"required"        the field must not be its zero value
 //	cl:"personal"        the field holds personal data (never logged, shown only to readers)
+//	cl:"subject"         (a party id) the event's personal values are about that party
 //	cl:"max=N"           strings: at most N bytes; slices: at most N items; ints: at most N
 //	cl:"min=N"           ints: at least N
 //	cl:"sha256"          a lower- or upper-case hex SHA-256 digest
@@ -47,6 +48,7 @@ type fieldRule struct {
 	name     string // JSON name
 	required bool
 	personal bool
+	subject  bool // the field names the party the event's personal values are about
 	sha256   bool
 	hasMin   bool
 	min      int64
@@ -87,6 +89,8 @@ func planFor(t reflect.Type) []fieldRule {
 				r.required = true
 			case "personal":
 				r.personal = true
+			case "subject":
+				r.subject = true
 			case "sha256":
 				r.sha256 = true
 			case "max":

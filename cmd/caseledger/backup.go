@@ -8,16 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/google/uuid"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/ledger"
 	"github.com/caseledger/caseledger/services/personal"
+	"github.com/google/uuid"
 )
 
 // backupManifest is backup.json: what was copied, when, and each file's
@@ -280,46 +281,58 @@ func forgetErasedKeys(ctx context.Context, c storeConfig) (int, error) {
 		return 0, err
 	}
 	defer keys.Close()
-	ids, err := erasedCases(ctx, c.DataDir)
+	erased, err := recordedErasures(ctx, c.DataDir)
 	if err != nil {
 		return 0, err
 	}
-	_, err = replayErasures(ctx, keys, ids, nil)
-	return len(ids), err
+	_, err = replayErasures(ctx, keys, erased, nil)
+	return len(erased), err
 }
 
-// erasedCases lists the cases whose erasure the embedded record holds.
-func erasedCases(ctx context.Context, dataDir string) ([]uuid.UUID, error) {
+// recordedErasures lists the keys the erasures the embedded record holds
+// destroyed.
+func recordedErasures(ctx context.Context, dataDir string) ([]personal.ErasedKey, error) {
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "events.db")+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT DISTINCT stream FROM events WHERE type = 'case.personal_data_erased'`)
+	rows, err := db.QueryContext(ctx, `SELECT stream, event_id, type, data, metadata FROM events WHERE type = 'case.personal_data_erased' ORDER BY position`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ids []uuid.UUID
+	var out []personal.ErasedKey
 	for rows.Next() {
-		var stream string
-		if err := rows.Scan(&stream); err != nil {
+		var stream, id, typ string
+		var data, meta []byte
+		if err := rows.Scan(&stream, &id, &typ, &data, &meta); err != nil {
 			return nil, err
 		}
-		if id, err := casefile.CaseID(stream); err == nil {
-			ids = append(ids, id)
+		caseID, err := casefile.CaseID(stream)
+		if err != nil {
+			continue
 		}
+		eid, err := uuid.Parse(id)
+		if err != nil {
+			return nil, fmt.Errorf("%s: event id %q is not a uuid", stream, id)
+		}
+		ev, err := domain.DecodeStored(eid, caseID, typ, data, meta)
+		if err != nil {
+			return nil, fmt.Errorf("%s: erasure %s: %w", stream, id, err)
+		}
+		out = append(out, personal.ErasureKeys(caseID, ev)...)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
 
-// replayErasures destroys the keys the cases' recorded erasures left (an
-// erasure whose key destruction failed after its event was recorded),
-// telling survived of each; it returns how many it destroyed.
-func replayErasures(ctx context.Context, keys *personal.Keys, ids []uuid.UUID, survived func(uuid.UUID)) (int, error) {
+// replayErasures destroys the keys recorded erasures left (an erasure
+// whose key destruction failed after its event was recorded), telling
+// survived of each; it returns how many it destroyed.
+func replayErasures(ctx context.Context, keys *personal.Keys, erased []personal.ErasedKey, survived func(subject string)) (int, error) {
 	n := 0
-	for _, id := range ids {
-		held, err := keys.Held(ctx, personal.CaseSubject(id))
+	for _, k := range erased {
+		held, err := keys.Held(ctx, k.Subject)
 		if err != nil {
 			return n, err
 		}
@@ -327,9 +340,9 @@ func replayErasures(ctx context.Context, keys *personal.Keys, ids []uuid.UUID, s
 			continue
 		}
 		if survived != nil {
-			survived(id)
+			survived(k.Subject)
 		}
-		if err := keys.Destroy(ctx, personal.CaseSubject(id)); err != nil {
+		if err := keys.Destroy(ctx, k.Subject, k.Note); err != nil {
 			return n, err
 		}
 		n++

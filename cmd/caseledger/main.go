@@ -61,10 +61,15 @@ Usage:
   caseledger replay CASE_ID [--as-recorded-at T | --as-occurred-at T | --as-of-position P]
       print a case's events from the store and check its chain; with a cut,
       the case as recorded then, or as it had happened by then as known now
-  caseledger erase --case ID --reason REF --as USER [--rule R] [--agency A]
-      erase a case's personal data: record case.personal_data_erased, then
-      destroy the case's data key (refused under an active legal hold); every
-      chain and proof stays valid; rerun safely if interrupted
+  caseledger erase --case ID | --person PERSON_ID --reason REF --as USER [--rule R] [--agency A]
+      erase a case's personal data, or a person's in every case where they are
+      a party: record case.personal_data_erased, then destroy the data keys
+      (refused under an active legal hold); every chain and proof stays valid;
+      rerun safely if interrupted
+  caseledger subject-report --person PERSON_ID --as USER [--purpose P] [--out FILE]
+      what the record holds about one person (right of access), their own
+      values in clear, others' and the case's free text withheld; each case
+      read leaves an access record
   caseledger retention plan|run [--rules FILE] [--as-of DATE] [--as USER]
       what the retention rules erase today and why (plan), or erase it (run:
       each case's erasure event, then its key; safe to interrupt and rerun)
@@ -149,6 +154,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "erase":
 		return runErase(ctx, args[1:], getenv, stdout, stderr)
+	case "subject-report":
+		return runSubjectReport(ctx, args[1:], getenv, stdout, stderr)
 	case "retention":
 		return runRetention(ctx, args[1:], getenv, stdout, stderr)
 	case "rotate-master-key":

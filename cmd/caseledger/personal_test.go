@@ -120,6 +120,22 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 		t.Fatal("no readable note in the generated cases")
 	}
 	text := note.Data.(domain.NoteAdded).Text
+	var party domain.Event
+	var partyText string
+	for _, c := range cases {
+		for _, e := range c.Events() {
+			if d, ok := e.Data.(domain.PartyIdentified); ok && e.CaseID != note.CaseID && party.Data == nil && e.Meta.Compartment == domain.CompartmentShared {
+				for _, sc := range d.SafeContact {
+					if len(sc.Details) >= 8 {
+						party, partyText = e, sc.Details
+					}
+				}
+			}
+		}
+	}
+	if party.Data == nil {
+		t.Fatal("no shared party with safe-contact details in the generated cases")
+	}
 	get := func(path string, token ...string) (int, string) {
 		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+httpPort+path, nil)
 		req.Header.Set("Authorization", "Bearer "+append(token, "supervisor-token-0123456789")[0])
@@ -143,6 +159,9 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	}
 	if strings.Contains(body, domain.EncryptedPrefix) {
 		t.Fatalf("the entry as served holds an encrypted value:\n%s", body)
+	}
+	if code, b := get("/v1/cases/" + party.CaseID.String() + "/entries/" + party.ID.String() + "?purpose=review"); code != 200 || !jsonHolds(t, b, partyText) {
+		t.Fatalf("a party's safe contact is not served in clear before the erasure: %d\n%s", code, b)
 	}
 
 	stop()
@@ -191,6 +210,20 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	if got, _, err := runArgs(t, nil, "erase", "--data-dir", data, "--case", note.CaseID.String()); err == nil || !strings.Contains(got+err.Error(), "--reason is required") {
 		t.Fatalf("erase without a reason: %v %s", err, got)
 	}
+
+	// A person of another case: the values about them (their safe
+	// contacts) go.
+	person := party.Data.(domain.PartyIdentified).PersonID
+	erasePerson := []string{"erase", "--data-dir", data, "--person", person, "--reason", "request 2026-115", "--as", "sup-1"}
+	if got, _, err := runArgs(t, nil, erasePerson...); err != nil || !strings.Contains(got, "personal data of person "+person+" erased") {
+		t.Fatalf("erase --person: %v\n%s", err, got)
+	}
+	if got, _, err := runArgs(t, nil, erasePerson...); err != nil || !strings.Contains(got, "already erased") {
+		t.Fatalf("erase --person again: %v\n%s", err, got)
+	}
+	if got, _, err := runArgs(t, nil, "erase", "--data-dir", data, "--person", "MNI-NOBODY", "--reason", "r", "--as", "sup-1"); err == nil || !strings.Contains(got+err.Error(), "person MNI-NOBODY is not a party of any case") {
+		t.Fatalf("erase of an unknown person: %v %s", err, got)
+	}
 	// Every proof holds: the same events verify, one more (the erasure)
 	// among them, and the Merkle log is rebuilt over the same bytes.
 	after := verify()
@@ -233,12 +266,13 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var erasedKeys, otherKeys int
-	_ = kdb.QueryRow(`SELECT count(*) FROM data_keys WHERE subject = ?`, personal.CaseSubject(note.CaseID)).Scan(&erasedKeys)
-	_ = kdb.QueryRow(`SELECT count(*) FROM data_keys`).Scan(&otherKeys)
+	var erasedKeys, personKeys, otherKeys int
+	_ = kdb.QueryRow(`SELECT count(*) FROM data_keys WHERE subject = ? OR subject LIKE ?`, personal.CaseSubject(note.CaseID), "p"+note.CaseID.String()+".%").Scan(&erasedKeys)
+	_ = kdb.QueryRow(`SELECT count(*) FROM data_keys WHERE subject = ?`, personal.PartySubject(party.CaseID, party.Data.(domain.PartyIdentified).PartyID)).Scan(&personKeys)
+	_ = kdb.QueryRow(`SELECT count(*) FROM data_keys WHERE subject LIKE 'c%'`).Scan(&otherKeys)
 	kdb.Close()
-	if erasedKeys != 0 || otherKeys != n-1 {
-		t.Fatalf("the restored key store holds %d keys of the erased case and %d in all, want 0 and %d", erasedKeys, otherKeys, n-1)
+	if erasedKeys != 0 || personKeys != 0 || otherKeys != n-1 {
+		t.Fatalf("the restored key store holds %d keys of the erased case, %d of the erased person, and %d case keys in all, want 0, 0 and %d", erasedKeys, personKeys, otherKeys, n-1)
 	}
 
 	stop = startServe()
@@ -248,8 +282,13 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 		erased = b
 		return code == 200
 	})
-	if jsonHolds(t, erased, text) || !jsonHolds(t, erased, personal.Erased) {
+	today := time.Now().UTC().Format(time.DateOnly)
+	if jsonHolds(t, erased, text) || !jsonHolds(t, erased, "[erased on request on "+today+"]") {
 		t.Fatalf("the note after its case's erasure:\n%s", erased)
+	}
+	code, personEntry := get("/v1/cases/" + party.CaseID.String() + "/entries/" + party.ID.String() + "?purpose=review")
+	if code != 200 || jsonHolds(t, personEntry, partyText) || !jsonHolds(t, personEntry, "[erased on request on "+today+"]") {
+		t.Fatalf("the party's entry after the person's erasure: %d\n%s", code, personEntry)
 	}
 	// A replay as recorded before the erasure holds neither the text nor
 	// its ciphertext. Weak on its own: replay summaries never name a
@@ -357,16 +396,16 @@ func TestRetentionPlanAndRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	erasedIDs, err := erasedCases(ctx, data)
-	if err != nil || len(erasedIDs) == 0 {
-		t.Fatalf("erased cases: %v %v", erasedIDs, err)
+	erasedKeys, err := recordedErasures(ctx, data)
+	if err != nil || len(erasedKeys) == 0 {
+		t.Fatalf("erased cases: %v %v", erasedKeys, err)
 	}
 	var live string
 	if err := kdb.QueryRow(`SELECT subject FROM data_keys LIMIT 1`).Scan(&live); err != nil {
 		t.Fatalf("no live key: %v", err)
 	}
 	for _, q := range []string{
-		`INSERT INTO data_keys (subject, wrapped, created_at) VALUES ('` + personal.CaseSubject(erasedIDs[0]) + `', x'00', 0)`,
+		`INSERT INTO data_keys (subject, wrapped, created_at) VALUES ('` + erasedKeys[0].Subject + `', x'00', 0)`,
 		`DELETE FROM data_keys WHERE subject = '` + live + `'`,
 		`INSERT INTO destroyed_keys (subject, destroyed_at) VALUES ('` + live + `', 0)`,
 	} {
@@ -377,17 +416,17 @@ func TestRetentionPlanAndRun(t *testing.T) {
 	kdb.Close()
 	v, _, err = runArgs(t, nil, "verify", "--data-dir", data)
 	if err == nil || !strings.Contains(v, "KEY STORE: the key of "+live+" was destroyed but the record holds no erasure of it") ||
-		!strings.Contains(v, "KEY STORE: "+personal.CaseSubject(erasedIDs[0])+" is erased in the record but its key is still held") {
+		!strings.Contains(v, "KEY STORE: "+erasedKeys[0].Subject+" is erased in the record but its key is still held") {
 		t.Fatalf("verify after the key store was edited: %v\n%s", err, v)
 	}
 	keys, err := personal.OpenKeys(ctx, filepath.Join(data, personalKeysFile), mustMaster(t, data), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var told []uuid.UUID
-	n, rerr := replayErasures(ctx, keys, erasedIDs, func(id uuid.UUID) { told = append(told, id) })
+	var told []string
+	n, rerr := replayErasures(ctx, keys, erasedKeys, func(subject string) { told = append(told, subject) })
 	keys.Close()
-	if rerr != nil || n != 1 || len(told) != 1 || told[0] != erasedIDs[0] {
+	if rerr != nil || n != 1 || len(told) != 1 || told[0] != erasedKeys[0].Subject {
 		t.Fatalf("replaying the erasures destroyed %d keys (%v), told %v", n, rerr, told)
 	}
 	v, _, _ = runArgs(t, nil, "verify", "--data-dir", data)
@@ -495,5 +534,110 @@ func TestRotateMasterKey(t *testing.T) {
 	}
 	if _, err := os.Stat(masterPath + ".new"); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the interrupted rotation was not finished: %v", err)
+	}
+}
+
+// TestSubjectReport: a person's report holds their own values in clear,
+// withholds the case's free text and other people's values and ids,
+// leaves an access record for each case read, and after the person's
+// erasure shows their values as erased.
+func TestSubjectReport(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	const n = 30
+	if got, _, err := runArgs(t, nil, "demo", "--cases", strconv.Itoa(n), "--seed", "1", "--data-dir", data); err != nil {
+		t.Fatalf("demo: %v\n%s", err, got)
+	}
+	cases, err := gen.New(1).Cases(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A case with a victim who has safe-contact details, another party
+	// (the aggressor, say) and a note: the person, a third party, the
+	// case's own free text.
+	var person, own, third, note string
+	var caseID uuid.UUID
+	for _, c := range cases {
+		var victim, contact, other, text string
+		for _, e := range c.Events() {
+			switch d := e.Data.(type) {
+			case domain.PartyIdentified:
+				if len(d.SafeContact) > 0 && len(d.SafeContact[0].Details) >= 8 && e.Meta.Compartment != domain.CompartmentSealed {
+					victim, contact = d.PersonID, d.SafeContact[0].Details
+				} else if other == "" {
+					other = d.PersonID
+				}
+			case domain.NoteAdded:
+				if len(d.Text) >= 12 {
+					text = d.Text
+				}
+			}
+		}
+		if victim != "" && other != "" && text != "" {
+			person, own, third, note, caseID = victim, contact, other, text, c.ID
+			break
+		}
+	}
+	if caseID == uuid.Nil {
+		t.Fatal("no generated case with a victim's safe contact, another party and a note")
+	}
+	report := filepath.Join(dir, "report.txt")
+	args := []string{"subject-report", "--data-dir", data, "--person", person, "--as", "priv-1", "--purpose", "request SAR-2026-7", "--out", report}
+	if got, _, err := runArgs(t, nil, args...); err != nil || !strings.Contains(got, "written to") {
+		t.Fatalf("subject-report: %v\n%s", err, got)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	if !strings.Contains(text, "CASE "+caseID.String()) || !strings.Contains(text, own) {
+		t.Fatalf("the report misses the person's case or their own safe contact %q:\n%s", own, text)
+	}
+	for _, leak := range []string{note, domain.EncryptedPrefix} {
+		if strings.Contains(text, leak) {
+			t.Fatalf("the report holds %q, which is not the person's:\n%s", leak, text)
+		}
+	}
+	// The other party's report (the aggressor's, say) holds nothing of
+	// the victim's.
+	got, _, err := runArgs(t, nil, "subject-report", "--data-dir", data, "--person", third, "--as", "priv-1")
+	if err != nil || !strings.Contains(got, "CASE "+caseID.String()) || strings.Contains(got, own) || strings.Contains(got, person) || strings.Contains(got, note) {
+		t.Fatalf("the third party's report: %v\n%s", err, got)
+	}
+	for _, c := range cases {
+		if c.ID != caseID {
+			continue
+		}
+		for _, e := range c.Events() {
+			if d, ok := e.Data.(domain.PartyIdentified); ok && d.PersonID != person && strings.Contains(text, d.PersonID) {
+				t.Fatalf("the report names another person, %s:\n%s", d.PersonID, text)
+			}
+		}
+	}
+	if !strings.Contains(text, "[withheld: free text about the case") && !strings.Contains(text, "entries about others") {
+		t.Fatalf("the report says nothing of what it withholds:\n%s", text)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "events.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded int
+	_ = db.QueryRow(`SELECT count(*) FROM events WHERE instr(CAST(data AS TEXT), '"case_id":"`+caseID.String()+`"') > 0 AND instr(CAST(data AS TEXT), 'subject_access: request SAR-2026-7') > 0`).Scan(&recorded)
+	db.Close()
+	if recorded != 1 {
+		t.Fatalf("%d access records of the report's read of case %s, want 1", recorded, caseID)
+	}
+
+	// After the person's erasure, their values read as erased.
+	if got, _, err := runArgs(t, nil, "erase", "--data-dir", data, "--person", person, "--reason", "request 2026-116", "--as", "sup-1"); err != nil {
+		t.Fatalf("erase --person: %v\n%s", err, got)
+	}
+	got, _, err = runArgs(t, nil, "subject-report", "--data-dir", data, "--person", person, "--as", "priv-1")
+	if err != nil || strings.Contains(got, own) || !strings.Contains(got, "[erased on request on "+time.Now().UTC().Format(time.DateOnly)+"]") {
+		t.Fatalf("the report after the person's erasure: %v\n%s", err, got)
+	}
+	if got, _, err := runArgs(t, nil, "subject-report", "--data-dir", data, "--person", "MNI-NOBODY", "--as", "priv-1"); err != nil || !strings.Contains(got, "no case where person MNI-NOBODY is a party") {
+		t.Fatalf("a report on an unknown person: %v\n%s", err, got)
 	}
 }

@@ -75,6 +75,10 @@ func runRetention(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	plan := retention.Plan(states, rules, now)
+	byID := make(map[uuid.UUID]domain.State, len(states))
+	for _, s := range states {
+		byID[s.ID] = s
+	}
 	counts := map[string]int{}
 	for _, d := range plan {
 		counts[d.Action]++
@@ -104,7 +108,7 @@ func runRetention(ctx context.Context, args []string, getenv func(string) string
 		}
 		switch d.Action {
 		case retention.Erased:
-			if err := keys.Destroy(ctx, personal.CaseSubject(d.CaseID)); err != nil {
+			if _, err := finishErasure(ctx, keys, byID[d.CaseID]); err != nil {
 				return err
 			}
 		case retention.Erase:

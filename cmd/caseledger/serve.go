@@ -29,7 +29,6 @@ import (
 	"github.com/caseledger/caseledger/services/relay"
 	"github.com/caseledger/caseledger/services/tracing"
 	"github.com/caseledger/caseledger/services/witness"
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
@@ -345,10 +344,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		elog := base.With("component", "personal")
 		ps.Keys.Log = elog
 		if f.store.EventStoreURL == "" {
-			ids, err := erasedCases(ctx, f.store.DataDir)
+			erased, err := recordedErasures(ctx, f.store.DataDir)
 			if err == nil {
-				_, err = replayErasures(ctx, ps.Keys, ids, func(id uuid.UUID) {
-					elog.Error("an erasure was recorded but its key had survived; destroyed now", "case_id", id)
+				_, err = replayErasures(ctx, ps.Keys, erased, func(subject string) {
+					elog.Error("an erasure was recorded but its key had survived; destroyed now", "subject", subject)
 				})
 			}
 			if err != nil {

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/personal"
 	"io"
 	"os"
@@ -59,13 +58,13 @@ func checkKeyStore(ctx context.Context, dataDir, erasedList string) (problems []
 	if _, err := os.Stat(path); err != nil {
 		return nil, false, nil
 	}
-	erased, err := erasedCases(ctx, dataDir)
+	erased, err := recordedErasures(ctx, dataDir)
 	if err != nil {
 		return nil, false, err
 	}
 	isErased := map[string]bool{}
-	for _, id := range erased {
-		isErased[personal.CaseSubject(id)] = true
+	for _, k := range erased {
+		isErased[k.Subject] = true
 	}
 	kdb, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -119,22 +118,23 @@ func checkKeyStore(ctx context.Context, dataDir, erasedList string) (problems []
 		return nil, false, err
 	}
 	defer edb.Close()
-	rows, err := edb.QueryContext(ctx, `SELECT DISTINCT stream FROM events WHERE instr(CAST(data AS TEXT), 'cl:enc1:') > 0`)
+	rows, err := edb.QueryContext(ctx, `SELECT stream, data FROM events WHERE instr(CAST(data AS TEXT), 'cl:enc1:') > 0`)
 	if err != nil {
 		return nil, false, err
 	}
 	defer rows.Close()
+	reported := map[string]bool{}
 	for rows.Next() {
 		var stream string
-		if err := rows.Scan(&stream); err != nil {
+		var data []byte
+		if err := rows.Scan(&stream, &data); err != nil {
 			return nil, false, err
 		}
-		id, err := casefile.CaseID(stream)
-		if err != nil {
-			continue
-		}
-		if s := personal.CaseSubject(id); !held[s] && !destroyed[s] {
-			problems = append(problems, fmt.Sprintf("%s holds encrypted personal values and the key store has no key for it, nor its destruction", s))
+		for _, s := range personal.SubjectsIn(data) {
+			if !held[s] && !destroyed[s] && !reported[s] {
+				reported[s] = true
+				problems = append(problems, fmt.Sprintf("%s (%s) holds values encrypted under %s and the key store has no key for it, nor its destruction", stream, "personal data", s))
+			}
 		}
 	}
 	slices.Sort(problems)

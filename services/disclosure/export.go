@@ -168,6 +168,7 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 	}
 	withheld := withholding(recs, state, pol)
 	rep := report{Manifest: &m, State: state}
+	var disclosed []string // the subjects of the values it discloses
 	for i, r := range recs {
 		ent := state.Entries[r.ID]
 		proof, err := src.Tree.ProveRecord(idx[i], cp.Size)
@@ -184,6 +185,11 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 		} else {
 			e.DataFile, e.MetadataFile = fmt.Sprintf("events/%06d.data", r.Version), fmt.Sprintf("events/%06d.metadata", r.Version)
 			w.file(e.DataFile, r.Data)
+			for _, s := range personal.SubjectsIn(r.Data) {
+				if !slices.Contains(disclosed, s) {
+					disclosed = append(disclosed, s)
+				}
+			}
 			w.file(e.MetadataFile, r.Metadata)
 		}
 		m.Events = append(m.Events, e)
@@ -194,20 +200,24 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 		rep.Entries = append(rep.Entries, entryOf(de, r, e, state))
 	}
 	if opt.DataKeys != nil {
-		subject := personal.CaseSubject(opt.CaseID)
+		// The keys of exactly the subjects whose values it discloses.
 		bk := BundleKeys{Format: BundleKeysFormat}
-		key, err := opt.DataKeys.DataKey(ctx, subject)
-		switch {
-		case err == nil:
-			bk.Keys = map[string]string{subject: base64.StdEncoding.EncodeToString(key)}
-		case errors.Is(err, personal.ErrErased):
-			bk.Erased = []string{subject}
-		case errors.Is(err, personal.ErrNoKey):
-			// Recorded before encryption (in clear), or keyed on another
-			// node: the bundle carries no key, and caseverify says which
-			// values stay sealed.
-		default:
-			return Result{}, fmt.Errorf("disclosure: the case's data key: %w", err)
+		for _, subject := range disclosed {
+			key, err := opt.DataKeys.DataKey(ctx, subject)
+			switch {
+			case err == nil:
+				if bk.Keys == nil {
+					bk.Keys = map[string]string{}
+				}
+				bk.Keys[subject] = base64.StdEncoding.EncodeToString(key)
+			case errors.Is(err, personal.ErrErased):
+				bk.Erased = append(bk.Erased, subject)
+			case errors.Is(err, personal.ErrNoKey):
+				// Keyed on another node: the bundle carries no key, and
+				// caseverify says which values stay sealed.
+			default:
+				return Result{}, fmt.Errorf("disclosure: a data key of the case: %w", err)
+			}
 		}
 		if len(bk.Keys)+len(bk.Erased) > 0 {
 			raw, _ := json.MarshalIndent(bk, "", "  ")

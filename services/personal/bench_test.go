@@ -116,7 +116,7 @@ func BenchmarkErase1000(b *testing.B) {
 		}
 		b.StartTimer()
 		for _, c := range cases {
-			if err := enc.Keys.Destroy(ctx, personal.CaseSubject(c.ID)+"."+strconv.Itoa(i)); err != nil {
+			if err := enc.Keys.Destroy(ctx, personal.CaseSubject(c.ID)+"."+strconv.Itoa(i), ""); err != nil {
 				b.Fatal(err)
 			}
 		}

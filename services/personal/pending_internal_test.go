@@ -22,11 +22,11 @@ func TestPendingErasureFinishes(t *testing.T) {
 	if _, err := k.Encrypt(ctx, "cx", "a note"); err != nil {
 		t.Fatal(err)
 	}
-	err = k.Destroy(ctx, "cx")
+	err = k.Destroy(ctx, "cx", "erased on request on 2026-12-03")
 	if err == nil {
 		t.Fatal("Destroy succeeded without its erased list")
 	}
-	k.pend("cx", err)
+	k.pend("cx", "erased on request on 2026-12-03", err)
 	if n := k.RetryPending(ctx); n != 1 {
 		t.Fatalf("%d pending while the list cannot be written, want 1", n)
 	}

@@ -34,6 +34,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +58,40 @@ var (
 	ErrNoKey = errors.New("personal: this key store holds no key for the value (not erased: the key is elsewhere)")
 	errValue = errors.New("personal: not an encrypted value")
 )
+
+// ErasedError is ErrErased with what the erasure recorded: "erased under
+// rule R on D" or "erased on request on D" (empty when not known, as for
+// a key destroyed from the erased list alone).
+type ErasedError struct{ Note string }
+
+func (e *ErasedError) Error() string {
+	if e.Note == "" {
+		return ErrErased.Error()
+	}
+	return ErrErased.Error() + " (" + e.Note + ")"
+}
+
+// Is makes an ErasedError match ErrErased.
+func (e *ErasedError) Is(target error) bool { return target == ErrErased }
+
+// ErasedText is what stands where a value erased with err stood: "[erased
+// under rule R on D]", or Erased when the erasure's note is not known.
+func ErasedText(err error) string {
+	var e *ErasedError
+	if errors.As(err, &e) && e.Note != "" {
+		return "[" + e.Note + "]"
+	}
+	return Erased
+}
+
+// ErasureNote says how a case's data was erased, for ErasedError.
+func ErasureNote(e *domain.Erasure) string {
+	on := e.At.UTC().Format(time.DateOnly)
+	if e.Rule != "" {
+		return "erased under rule " + e.Rule + " on " + on
+	}
+	return "erased on request on " + on
+}
 
 // MasterKeyFile is the master key's file in the keys directory.
 const MasterKeyFile = "master.key"
@@ -99,18 +135,18 @@ type Keys struct {
 	// once (ids only); RetryPending tries it again.
 	Log     *slog.Logger
 	pmu     sync.Mutex
-	pending map[string]bool
+	pending map[string]string // subject -> the erasure's note
 }
 
 // pend keeps a subject whose erasure is recorded and whose key could not
 // be destroyed, for RetryPending, and says so at ERROR.
-func (k *Keys) pend(subject string, err error) {
+func (k *Keys) pend(subject, note string, err error) {
 	k.pmu.Lock()
 	defer k.pmu.Unlock()
 	if k.pending == nil {
-		k.pending = map[string]bool{}
+		k.pending = map[string]string{}
 	}
-	k.pending[subject] = true
+	k.pending[subject] = note
 	if k.Log != nil {
 		k.Log.Error("an erasure is recorded but its key could not be destroyed yet; retried every half minute", "subject", subject, "error", err.Error())
 	}
@@ -121,8 +157,8 @@ func (k *Keys) pend(subject string, err error) {
 func (k *Keys) RetryPending(ctx context.Context) int {
 	k.pmu.Lock()
 	defer k.pmu.Unlock()
-	for subject := range k.pending {
-		if err := k.Destroy(ctx, subject); err == nil {
+	for subject, note := range k.pending {
+		if err := k.Destroy(ctx, subject, note); err == nil {
 			delete(k.pending, subject)
 			if k.Log != nil {
 				k.Log.Info("the key of a recorded erasure is destroyed", "subject", subject)
@@ -145,7 +181,8 @@ CREATE TABLE IF NOT EXISTS data_keys (
 );
 CREATE TABLE IF NOT EXISTS destroyed_keys (
 	subject      TEXT PRIMARY KEY,
-	destroyed_at INTEGER NOT NULL
+	destroyed_at INTEGER NOT NULL,
+	note         TEXT NOT NULL DEFAULT ''
 );`
 
 // OpenKeys opens (or makes) the key store at path with the master key.
@@ -168,6 +205,18 @@ func OpenKeys(ctx context.Context, path string, master []byte, erased string) (*
 	if _, err := db.ExecContext(ctx, keysSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("personal: key store %s: %w", path, err)
+	}
+	// A key store made before erasures carried their note gains the column.
+	var hasNote int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('destroyed_keys') WHERE name = 'note'`).Scan(&hasNote); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("personal: key store %s: %w", path, err)
+	}
+	if hasNote == 0 {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE destroyed_keys ADD COLUMN note TEXT NOT NULL DEFAULT ''`); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("personal: key store %s: %w", path, err)
+		}
 	}
 	k := &Keys{db: db, master: aead, erased: erased, cache: map[string]cipher.AEAD{}}
 	if err := k.forgetErased(ctx); err != nil {
@@ -205,8 +254,72 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// CaseSubject is the subject of a case's own key.
+// CaseSubject is the subject of a case's own key: the values about the
+// case as a whole (notes, reasons, outcomes, descriptions).
 func CaseSubject(caseID uuid.UUID) string { return "c" + caseID.String() }
+
+// PartySubject is the subject of the key of the values about one party of
+// a case (the events whose field tagged `cl:"subject"` names it): erasing
+// a person destroys the keys of the parties that are that person.
+func PartySubject(caseID, partyID uuid.UUID) string {
+	return "p" + caseID.String() + "." + partyID.String()
+}
+
+// EventSubject is the subject an event's personal values are encrypted
+// under.
+func EventSubject(caseID uuid.UUID, data any) string {
+	if party := domain.SubjectParty(data); party != uuid.Nil {
+		return PartySubject(caseID, party)
+	}
+	return CaseSubject(caseID)
+}
+
+// encryptedSubject finds the subject of each encrypted value in stored
+// bytes.
+var encryptedSubject = regexp.MustCompile(`cl:enc1:([a-z0-9.-]+):`)
+
+// SubjectsIn lists the subjects of the values encrypted in stored bytes,
+// each once, in the order they first appear.
+func SubjectsIn(data []byte) []string {
+	var out []string
+	for _, m := range encryptedSubject.FindAllSubmatch(data, -1) {
+		if s := string(m[1]); !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Subjects lists every key a case may hold: its own and its parties'.
+func Subjects(s domain.State) []string {
+	out := []string{CaseSubject(s.ID)}
+	for id := range s.Parties {
+		out = append(out, PartySubject(s.ID, id))
+	}
+	return out
+}
+
+// ErasedKey is a key a recorded erasure destroyed.
+type ErasedKey struct {
+	Subject string
+	Note    string
+}
+
+// ErasedKeys lists the keys the case's recorded erasures destroyed: those
+// its state says were erased (the case's own and all its parties' after
+// the case's erasure; a person's parties' after theirs).
+func ErasedKeys(s domain.State) []ErasedKey {
+	var out []ErasedKey
+	if s.Erased != nil {
+		out = append(out, ErasedKey{CaseSubject(s.ID), ErasureNote(s.Erased)})
+	}
+	for id, p := range s.Parties {
+		if p.Erased != nil {
+			out = append(out, ErasedKey{PartySubject(s.ID, id), ErasureNote(p.Erased)})
+		}
+	}
+	return out
+}
 
 func (k *Keys) unwrap(subject string, wrapped []byte) (cipher.AEAD, error) {
 	key, err := k.unwrapRaw(subject, wrapped)
@@ -235,9 +348,9 @@ func (k *Keys) DataKey(ctx context.Context, subject string) ([]byte, error) {
 	var wrapped []byte
 	err := k.db.QueryRowContext(ctx, `SELECT wrapped FROM data_keys WHERE subject = ?`, subject).Scan(&wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
-		var at int64
-		if k.db.QueryRowContext(ctx, `SELECT destroyed_at FROM destroyed_keys WHERE subject = ?`, subject).Scan(&at) == nil {
-			return nil, ErrErased
+		var note string
+		if k.db.QueryRowContext(ctx, `SELECT note FROM destroyed_keys WHERE subject = ?`, subject).Scan(&note) == nil {
+			return nil, &ErasedError{Note: note}
 		}
 		return nil, ErrNoKey
 	}
@@ -268,9 +381,9 @@ func (k *Keys) key(ctx context.Context, subject string, create bool) (cipher.AEA
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("personal: key store: %w", err)
 	}
-	var at int64
-	if err := k.db.QueryRowContext(ctx, `SELECT destroyed_at FROM destroyed_keys WHERE subject = ?`, subject).Scan(&at); err == nil {
-		return nil, ErrErased
+	var note string
+	if err := k.db.QueryRowContext(ctx, `SELECT note FROM destroyed_keys WHERE subject = ?`, subject).Scan(&note); err == nil {
+		return nil, &ErasedError{Note: note}
 	}
 	if !create {
 		return nil, ErrNoKey
@@ -309,13 +422,20 @@ func (k *Keys) forgetErased(ctx context.Context) error {
 		return fmt.Errorf("personal: erased subjects: %w", err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if subject, _, _ := strings.Cut(strings.TrimSpace(line), " "); subject != "" {
-			if err := k.destroy(ctx, subject); err != nil {
-				return err
-			}
+		// subject, time, and the erasure's note when known
+		f := strings.SplitN(strings.TrimSpace(line), " ", 3)
+		if f[0] == "" {
+			continue
+		}
+		note := ""
+		if len(f) == 3 {
+			note = f[2]
+		}
+		if err := k.destroy(ctx, f[0], note); err != nil {
+			return err
 		}
 	}
-	return nil
+	return k.checkpoint(ctx)
 }
 
 // Held reports whether the key store still holds the subject's key.
@@ -331,13 +451,17 @@ func (k *Keys) Held(ctx context.Context, subject string) (bool, error) {
 // is erased for good. The subject is first added to the erased list (so
 // that an interrupted destruction, or a restored key store, is finished at
 // the next open). It is idempotent.
-func (k *Keys) Destroy(ctx context.Context, subject string) error {
+func (k *Keys) Destroy(ctx context.Context, subject, note string) error {
 	if k.erased != "" {
 		f, err := os.OpenFile(k.erased, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
 			return fmt.Errorf("personal: erased subjects: %w", err)
 		}
-		_, err = fmt.Fprintf(f, "%s %s\n", subject, time.Now().UTC().Format(time.RFC3339))
+		line := subject + " " + time.Now().UTC().Format(time.RFC3339)
+		if note != "" {
+			line += " " + strings.ReplaceAll(note, "\n", " ")
+		}
+		_, err = fmt.Fprintln(f, line)
 		if err == nil {
 			err = f.Sync()
 		}
@@ -348,10 +472,10 @@ func (k *Keys) Destroy(ctx context.Context, subject string) error {
 			return fmt.Errorf("personal: erased subjects: %w", err)
 		}
 	}
-	return k.destroy(ctx, subject)
+	return k.destroy(ctx, subject, note)
 }
 
-func (k *Keys) destroy(ctx context.Context, subject string) error {
+func (k *Keys) destroy(ctx context.Context, subject, note string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.cache, subject)
@@ -360,17 +484,26 @@ func (k *Keys) destroy(ctx context.Context, subject string) error {
 		return fmt.Errorf("personal: key store: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM data_keys WHERE subject = ?`, subject); err != nil {
+	res, err := tx.ExecContext(ctx, `DELETE FROM data_keys WHERE subject = ?`, subject)
+	if err != nil {
 		return fmt.Errorf("personal: key store: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO destroyed_keys (subject, destroyed_at) VALUES (?, ?)`, subject, time.Now().UnixMicro()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO destroyed_keys (subject, destroyed_at, note) VALUES (?, ?, ?)
+		ON CONFLICT (subject) DO UPDATE SET note = excluded.note WHERE destroyed_keys.note = ''`, subject, time.Now().UnixMicro(), note); err != nil {
 		return fmt.Errorf("personal: key store: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("personal: key store: %w", err)
 	}
-	// The WAL still holds the page with the key as it was: it is copied
-	// back (zeroed) and the WAL truncated.
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // destroyed before (and checkpointed then, or at open)
+	}
+	return k.checkpoint(ctx)
+}
+
+// checkpoint copies the WAL back and truncates it: it still holds the
+// pages with a destroyed key as they were.
+func (k *Keys) checkpoint(ctx context.Context) error {
 	if _, err := k.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return fmt.Errorf("personal: key store: %w", err)
 	}

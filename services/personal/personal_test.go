@@ -41,11 +41,14 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := k.Destroy(ctx, "ca"); err != nil {
+	if err := k.Destroy(ctx, "ca", "erased under rule r1 on 2031-01-02"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k.Decrypt(ctx, v); !errors.Is(err, personal.ErrErased) {
 		t.Fatalf("after Destroy: %v", err)
+	}
+	if b, err := k.DecryptJSON(ctx, []byte(`{"text":"`+v+`"}`)); err != nil || string(b) != `{"text":"[erased under rule r1 on 2031-01-02]"}` {
+		t.Fatalf("an erased value reads %s (%v), want what its erasure recorded", b, err)
 	}
 	if _, err := k.Encrypt(ctx, "ca", "again"); !errors.Is(err, personal.ErrErased) {
 		t.Fatalf("a destroyed subject got a new key: %v", err)

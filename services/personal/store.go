@@ -10,6 +10,7 @@ import (
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/casefile"
+	"github.com/google/uuid"
 )
 
 // Store encrypts the personal fields of every case event appended through
@@ -38,10 +39,18 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 	if err != nil {
 		return s.Store.Append(ctx, stream, expected, events)
 	}
-	subject := CaseSubject(caseID)
 	out := make([]eventstore.EventData, len(events))
+	var destroy []ErasedKey // the keys of erasures among events
 	for i, e := range events {
 		out[i] = e
+		if e.Type == erasedType {
+			ev, err := domain.DecodeStored(e.ID, caseID, e.Type, e.Data, e.Metadata)
+			if err != nil {
+				return eventstore.AppendResult{}, fmt.Errorf("%w: %w", eventstore.ErrInvalidEvent, err)
+			}
+			destroy = append(destroy, ErasureKeys(caseID, ev)...)
+			continue
+		}
 		if !domain.HoldsPersonal(e.Type) {
 			continue // nothing to encrypt: kept as it is
 		}
@@ -49,6 +58,7 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 		if err != nil {
 			return eventstore.AppendResult{}, fmt.Errorf("%w: %w", eventstore.ErrInvalidEvent, err)
 		}
+		subject := EventSubject(caseID, ev.Data)
 		changed := false
 		sealed, err := domain.MapPersonal(ev.Data, func(_, v string) (string, error) {
 			if domain.IsEncrypted(v) {
@@ -70,19 +80,35 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 	if err != nil {
 		return res, err
 	}
-	// The erasure is recorded: its key goes now. If that fails (the keys
+	// The erasure is recorded: its keys go now. If that fails (the keys
 	// directory full or read-only), or the process is killed in between,
-	// the append still succeeded: the erasure stands, and serve's replay
-	// of recorded erasures (at start and every half minute) or `erase`
-	// run again destroys the key, saying so.
-	for _, e := range events {
-		if e.Type == erasedType {
-			if err := s.Keys.Destroy(ctx, subject); err != nil {
-				s.Keys.pend(subject, err)
-			}
+	// the append still succeeded: the erasure stands, and this process
+	// retries (RetryPending), serve's replay of recorded erasures at start
+	// or `erase` run again destroys the keys, saying so.
+	for _, k := range destroy {
+		if err := s.Keys.Destroy(ctx, k.Subject, k.Note); err != nil {
+			s.Keys.pend(k.Subject, k.Note, err)
 		}
 	}
 	return res, nil
+}
+
+// ErasureKeys lists the keys a case.personal_data_erased event destroys
+// (none for another event).
+func ErasureKeys(caseID uuid.UUID, ev domain.Event) []ErasedKey {
+	d, ok := ev.Data.(domain.PersonalDataErased)
+	if !ok {
+		return nil
+	}
+	note := ErasureNote(&domain.Erasure{Rule: d.Rule, At: ev.Meta.RecordedAt})
+	var out []ErasedKey
+	if d.Scope != domain.ErasureScopePerson {
+		out = append(out, ErasedKey{CaseSubject(caseID), note})
+	}
+	for _, p := range d.PartyIDs {
+		out = append(out, ErasedKey{PartySubject(caseID, p), note})
+	}
+	return out
 }
 
 // erasedType is the event after which a case's key is destroyed.
@@ -121,7 +147,7 @@ func (k *Keys) decryptAny(ctx context.Context, v any) (any, error) {
 		}
 		s, err := k.Decrypt(ctx, x)
 		if errors.Is(err, ErrErased) {
-			return Erased, nil
+			return ErasedText(err), nil
 		}
 		return s, err
 	case []any:

@@ -38,6 +38,7 @@ type obj = map[string]any
 // clTag is a field's cl struct tag, read the way domain/validate.go reads it.
 type clTag struct {
 	required, personal, sha256 bool
+	subject                    bool // the event's personal values are about this party
 	hasMin, hasMax             bool
 	min, max                   int64
 }
@@ -57,6 +58,8 @@ func parseCL(tag string) (clTag, error) {
 			c.personal = true
 		case "sha256":
 			c.sha256 = true
+		case "subject":
+			c.subject = true
 		case "max":
 			c.max, err = strconv.ParseInt(val, 10, 64)
 			c.hasMax = c.max != 0 // validate.go reads max=0 as "the default"
@@ -219,6 +222,9 @@ func (b *builder) member(f field) (obj, error) {
 	}
 	if f.cl.personal {
 		s["x-personal-data"] = true
+	}
+	if f.cl.subject {
+		s["x-personal-data-subject"] = true
 	}
 	return s, nil
 }
