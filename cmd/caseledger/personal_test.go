@@ -623,7 +623,7 @@ func TestSubjectReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var recorded int
-	_ = db.QueryRow(`SELECT count(*) FROM events WHERE instr(CAST(data AS TEXT), '"case_id":"`+caseID.String()+`"') > 0 AND instr(CAST(data AS TEXT), 'subject_access: request SAR-2026-7') > 0`).Scan(&recorded)
+	_ = db.QueryRow(`SELECT count(*) FROM events WHERE instr(CAST(data AS TEXT), '"case_id":"` + caseID.String() + `"') > 0 AND instr(CAST(data AS TEXT), 'subject_access: request SAR-2026-7') > 0`).Scan(&recorded)
 	db.Close()
 	if recorded != 1 {
 		t.Fatalf("%d access records of the report's read of case %s, want 1", recorded, caseID)
