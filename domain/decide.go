@@ -33,6 +33,9 @@ func Decide(s State, cmd Command, now time.Time) ([]Event, error) {
 	if err := validateShape(cmd, now); err != nil {
 		return nil, err
 	}
+	if err := noReservedPrefix(cmd); err != nil {
+		return nil, err
+	}
 	if err := checkHeader(s, h, cmd, now); err != nil {
 		return nil, err
 	}

@@ -1603,3 +1603,20 @@ func baseParties() []uuid.UUID {
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	return ids
 }
+
+// TestReservedPrefixRefused: a command may not carry a value in the
+// store's encrypted form, personal or not: it would be kept as sent,
+// outside encryption and erasure (or break every read of the case).
+func TestReservedPrefixRefused(t *testing.T) {
+	forged := domain.EncryptedPrefix + "c00000000-0000-0000-0000-000000000000:AAAA"
+	call := receiveCall("w-call", "CAD-2025-000009")
+	call.CADRef = forged
+	for _, sc := range []scenario{
+		{name: "a note's text", given: base(), when: addNote("w", hdr(supervisor, "w"), tid("note/forged"), forged), err: domain.ErrInvalidField, field: "text"},
+		{name: "an id-like field", given: base(), when: call, err: domain.ErrInvalidField, field: "cad_ref"},
+		{name: "the prefix inside a text", given: base(), when: addNote("w", hdr(supervisor, "w"), tid("note/inside"), "see "+forged),
+			then: events(addNote("w", hdr(supervisor, "w"), tid("note/inside"), "see "+forged).NoteAdded), comp: domain.CompartmentShared},
+	} {
+		t.Run(sc.name, func(t *testing.T) { run(t, sc) })
+	}
+}

@@ -158,3 +158,50 @@ func SubjectParty(d any) uuid.UUID {
 	}
 	return uuid.Nil
 }
+
+// noReservedPrefix refuses a command any of whose strings starts with
+// EncryptedPrefix: that form is the store's own, and a value sent in it
+// would be kept as it came (in clear, or as a forged ciphertext that opens
+// under no key), outside encryption and erasure.
+func noReservedPrefix(cmd any) error {
+	return reservedIn(reflect.ValueOf(cmd), "")
+}
+
+func reservedIn(v reflect.Value, path string) error {
+	switch v.Kind() {
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return reservedIn(v.Elem(), path)
+	case reflect.String:
+		if IsEncrypted(v.String()) {
+			return invalid(path, "starts with "+EncryptedPrefix+", a form reserved to the store")
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return nil // bytes (raw JSON, ids): no text of this kind
+		}
+		for i := range v.Len() {
+			if err := reservedIn(v.Index(i), path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		if v.Type() == timeType {
+			return nil
+		}
+		for _, r := range planFor(v.Type()) {
+			name := r.name
+			if r.embedded {
+				name = path
+			} else if path != "" {
+				name = path + "." + r.name
+			}
+			if err := reservedIn(v.Field(r.index), name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -94,6 +94,46 @@ func BenchmarkEncryptionCost(b *testing.B) {
 	b.ReportMetric(float64(rPlain)/float64(rEnc), "load-plain/decrypted")
 }
 
+// BenchmarkEncryptionCostPerCommand appends generated cases one event at a
+// time, as ingest appends one command's events, to a plain store and to the
+// same store behind personal.Store in the same run, and reports the ratio
+// plain/encrypted: a new subject's key costs one synced write of the key
+// store, which a case's later commands do not pay again.
+func BenchmarkEncryptionCostPerCommand(b *testing.B) {
+	ctx := context.Background()
+	plain, enc := openPair(b)
+	cases, err := gen.New(13).Cases(b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tPlain, tEnc time.Duration
+	events := 0
+	b.ResetTimer()
+	for i := range b.N {
+		c := cases[i]
+		data := encodeCase(b, c)
+		stream := domain.StreamName(c.ID)
+		for v, d := range data {
+			exp := eventstore.NoStream
+			if v > 0 {
+				exp = eventstore.Exact(int64(v - 1))
+			}
+			t0 := time.Now()
+			if _, err := plain.Append(ctx, stream, exp, []eventstore.EventData{d}); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if _, err := enc.Append(ctx, stream, exp, []eventstore.EventData{d}); err != nil {
+				b.Fatal(err)
+			}
+			tPlain, tEnc = tPlain+t1.Sub(t0), tEnc+time.Since(t1)
+			events++
+		}
+	}
+	b.ReportMetric(float64(tPlain)/float64(tEnc), "append-plain/encrypted")
+	b.ReportMetric(float64(events)/float64(b.N), "events/case")
+}
+
 // BenchmarkErase1000 erases 1,000 cases (each: its key destroyed, as
 // personal.Store does after appending the erasure) and reports the time per
 // thousand.

@@ -360,23 +360,71 @@ func (k *Keys) DataKey(ctx context.Context, subject string) ([]byte, error) {
 	return k.unwrapRaw(subject, wrapped)
 }
 
-// key returns the subject's data key, making it when create is set and
-// there is none; ErrErased when it was destroyed.
-func (k *Keys) key(ctx context.Context, subject string, create bool) (cipher.AEAD, error) {
+// Ensure makes the keys the subjects do not have yet, in one synced
+// transaction (an append that brings a case and its parties costs one
+// write of the key store, not one per subject); a destroyed subject is
+// ErrErased.
+func (k *Keys) Ensure(ctx context.Context, subjects []string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if a, ok := k.cache[subject]; ok {
-		return a, nil
+	type made struct {
+		subject string
+		wrapped []byte
+		aead    cipher.AEAD
 	}
+	var missing []made
+	for _, subject := range subjects {
+		if _, ok := k.cache[subject]; ok || slices.ContainsFunc(missing, func(m made) bool { return m.subject == subject }) {
+			continue
+		}
+		a, err := k.lookup(ctx, subject)
+		if err == nil {
+			k.cache[subject] = a
+			continue
+		}
+		if !errors.Is(err, ErrNoKey) {
+			return err
+		}
+		key, wrapped, err := k.newKey(subject)
+		if err != nil {
+			return err
+		}
+		a, err = newAEAD(key)
+		if err != nil {
+			return err
+		}
+		missing = append(missing, made{subject, wrapped, a})
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	tx, err := k.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	defer tx.Rollback()
+	now := time.Now().UnixMicro()
+	for _, m := range missing {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO data_keys (subject, wrapped, created_at) VALUES (?, ?, ?)`, m.subject, m.wrapped, now); err != nil {
+			return fmt.Errorf("personal: key store: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	for _, m := range missing {
+		k.cache[m.subject] = m.aead
+	}
+	return nil
+}
+
+// lookup returns the subject's key from the store (not the cache):
+// ErasedError when it was destroyed, ErrNoKey when there is none.
+func (k *Keys) lookup(ctx context.Context, subject string) (cipher.AEAD, error) {
 	var wrapped []byte
 	err := k.db.QueryRowContext(ctx, `SELECT wrapped FROM data_keys WHERE subject = ?`, subject).Scan(&wrapped)
 	if err == nil {
-		a, err := k.unwrap(subject, wrapped)
-		if err != nil {
-			return nil, err
-		}
-		k.cache[subject] = a
-		return a, nil
+		return k.unwrap(subject, wrapped)
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("personal: key store: %w", err)
@@ -385,23 +433,46 @@ func (k *Keys) key(ctx context.Context, subject string, create bool) (cipher.AEA
 	if err := k.db.QueryRowContext(ctx, `SELECT note FROM destroyed_keys WHERE subject = ?`, subject).Scan(&note); err == nil {
 		return nil, &ErasedError{Note: note}
 	}
-	if !create {
-		return nil, ErrNoKey
-	}
-	key := make([]byte, 32)
+	return nil, ErrNoKey
+}
+
+// newKey makes a data key and its wrapped form for subject.
+func (k *Keys) newKey(subject string) (key, wrapped []byte, err error) {
+	key = make([]byte, 32)
 	nonce := make([]byte, k.master.NonceSize())
 	if _, err := rand.Read(key); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := rand.Read(nonce); err != nil {
+		return nil, nil, err
+	}
+	return key, k.master.Seal(nonce, nonce, key, []byte("caseledger/data-key/v1:"+subject)), nil
+}
+
+// key returns the subject's data key, making it when create is set and
+// there is none; ErrErased when it was destroyed.
+func (k *Keys) key(ctx context.Context, subject string, create bool) (cipher.AEAD, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if a, ok := k.cache[subject]; ok {
+		return a, nil
+	}
+	a, err := k.lookup(ctx, subject)
+	if err == nil {
+		k.cache[subject] = a
+		return a, nil
+	}
+	if !errors.Is(err, ErrNoKey) || !create {
 		return nil, err
 	}
-	wrapped = k.master.Seal(nonce, nonce, key, []byte("caseledger/data-key/v1:"+subject))
+	key, wrapped, err := k.newKey(subject)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := k.db.ExecContext(ctx, `INSERT INTO data_keys (subject, wrapped, created_at) VALUES (?, ?, ?)`, subject, wrapped, time.Now().UnixMicro()); err != nil {
 		return nil, fmt.Errorf("personal: key store: %w", err)
 	}
-	a, err := newAEAD(key)
-	if err != nil {
+	if a, err = newAEAD(key); err != nil {
 		return nil, err
 	}
 	k.cache[subject] = a

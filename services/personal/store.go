@@ -41,6 +41,13 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 	}
 	out := make([]eventstore.EventData, len(events))
 	var destroy []ErasedKey // the keys of erasures among events
+	type sealing struct {
+		i       int
+		ev      domain.Event
+		subject string
+	}
+	var seal []sealing
+	var subjects []string
 	for i, e := range events {
 		out[i] = e
 		if e.Type == erasedType {
@@ -59,19 +66,27 @@ func (s Store) Append(ctx context.Context, stream string, expected eventstore.Ex
 			return eventstore.AppendResult{}, fmt.Errorf("%w: %w", eventstore.ErrInvalidEvent, err)
 		}
 		subject := EventSubject(caseID, ev.Data)
+		seal = append(seal, sealing{i, ev, subject})
+		subjects = append(subjects, subject)
+	}
+	// Every key these events need, made in one write of the key store.
+	if err := s.Keys.Ensure(ctx, subjects); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	for _, x := range seal {
 		changed := false
-		sealed, err := domain.MapPersonal(ev.Data, func(_, v string) (string, error) {
-			if domain.IsEncrypted(v) {
+		sealed, err := domain.MapPersonal(x.ev.Data, func(_, v string) (string, error) {
+			if v == "" || domain.IsEncrypted(v) {
 				return v, nil
 			}
 			changed = true
-			return s.Keys.Encrypt(ctx, subject, v)
+			return s.Keys.Encrypt(ctx, x.subject, v)
 		})
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
 		if changed {
-			if _, _, out[i].Data, err = domain.EncodeData(sealed); err != nil {
+			if _, _, out[x.i].Data, err = domain.EncodeData(sealed); err != nil {
 				return eventstore.AppendResult{}, err
 			}
 		}
