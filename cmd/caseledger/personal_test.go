@@ -307,9 +307,14 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 	if got, _, err := runArgs(t, map[string]string{"CASELEDGER_DATA_DIR": data}, "export", "--as", "aud-1", "--purpose", "disclosure R. v. X", note.CaseID.String(), "--out", sealedBundle); err != nil {
 		t.Fatalf("export after the erasure: %v\n%s", err, got)
 	}
-	out, err = exec.Command(cv, sealedBundle, "--pubkey", filepath.Join(keysBeside(data), "ledger", "ledger.pub")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "VERIFIED: case "+note.CaseID.String()) || !strings.Contains(string(out), "stay sealed: the case's personal data was erased") {
+	sealedClear := filepath.Join(t.TempDir(), "sealed-clear")
+	out, err = exec.Command(cv, sealedBundle, "--pubkey", filepath.Join(keysBeside(data), "ledger", "ledger.pub"), "--decrypt", sealedClear).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "VERIFIED: case "+note.CaseID.String()) || !strings.Contains(string(out), "stay sealed: personal data of the case was erased") {
 		t.Fatalf("caseverify of a bundle exported after the erasure: %v\n%s", err, out)
+	}
+	// Its recipient reads, where the note stood, how it was erased.
+	if grepData(t, sealedClear, []string{"[erased on request on " + today + "]"}) == "" {
+		t.Fatalf("caseverify --decrypt of the erased case does not say how its values were erased:\n%s", out)
 	}
 	if found := grepData(t, sealedBundle, values); found != "" {
 		t.Fatalf("a bundle exported after the erasure holds personal values in clear:\n%s", found)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -25,9 +26,10 @@ import (
 const encryptedPrefix = "cl:enc1:"
 
 type bundleKeys struct {
-	Format string            `json:"format"`
-	Keys   map[string]string `json:"keys"`
-	Erased []string          `json:"erased"`
+	Format      string            `json:"format"`
+	Keys        map[string]string `json:"keys"`
+	Erased      []string          `json:"erased"`
+	ErasedNotes map[string]string `json:"erased_notes"`
 }
 
 // checkPersonal opens the disclosed events' encrypted values and writes
@@ -39,6 +41,7 @@ func checkPersonal(b bundle, m manifest, out string, v *verdict) {
 	}
 	keys := map[string]cipher.AEAD{}
 	var erased []string
+	var notes map[string]string
 	if listed {
 		raw, err := b.read("keys.json")
 		var bk bundleKeys
@@ -59,7 +62,7 @@ func checkPersonal(b bundle, m manifest, out string, v *verdict) {
 			gcm, _ := cipher.NewGCM(block)
 			keys[subject] = gcm
 		}
-		erased = bk.Erased
+		erased, notes = bk.Erased, bk.ErasedNotes
 	}
 	opened, sealed, bad := 0, 0, 0
 	for _, e := range m.Events {
@@ -82,6 +85,12 @@ func checkPersonal(b bundle, m manifest, out string, v *verdict) {
 			gcm, have := keys[subject]
 			if !ok || !have {
 				sealed++
+				if slices.Contains(erased, subject) {
+					if n := notes[subject]; n != "" {
+						return "[" + n + "]"
+					}
+					return "[erased]"
+				}
 				return "[sealed]"
 			}
 			ct, err := base64.RawURLEncoding.DecodeString(b64)
@@ -113,7 +122,7 @@ func checkPersonal(b bundle, m manifest, out string, v *verdict) {
 	case opened > 0 && sealed == 0:
 		v.pass("%d personal values open under the bundle's data key: each is the value recorded (AES-GCM tag)", opened)
 	case sealed > 0 && len(erased) > 0:
-		v.note("%d personal values stay sealed: the case's personal data was erased before the export (keys.json: erased %s); %d opened", sealed, strings.Join(erased, ", "), opened)
+		v.note("%d personal values stay sealed: personal data of the case was erased before the export (keys.json: erased %s); %d opened", sealed, strings.Join(erased, ", "), opened)
 	case sealed > 0:
 		v.note("%d personal values stay sealed: the bundle carries no key for them; %d opened", sealed, opened)
 	}

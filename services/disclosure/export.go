@@ -76,6 +76,9 @@ type BundleKeys struct {
 	Format string            `json:"format"`
 	Keys   map[string]string `json:"keys,omitempty"`
 	Erased []string          `json:"erased,omitempty"`
+	// ErasedNotes says, per erased subject, how it was erased ("erased
+	// under rule R on D"), when the key store knows.
+	ErasedNotes map[string]string `json:"erased_notes,omitempty"`
 }
 
 // BundleKeysFormat names keys.json's format.
@@ -212,6 +215,13 @@ func Export(ctx context.Context, src Source, opt Options) (Result, error) {
 				bk.Keys[subject] = base64.StdEncoding.EncodeToString(key)
 			case errors.Is(err, personal.ErrErased):
 				bk.Erased = append(bk.Erased, subject)
+				var e *personal.ErasedError
+				if errors.As(err, &e) && e.Note != "" {
+					if bk.ErasedNotes == nil {
+						bk.ErasedNotes = map[string]string{}
+					}
+					bk.ErasedNotes[subject] = e.Note
+				}
 			case errors.Is(err, personal.ErrNoKey):
 				// Keyed on another node: the bundle carries no key, and
 				// caseverify says which values stay sealed.
