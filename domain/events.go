@@ -612,3 +612,11 @@ type BreakGlassAccess struct {
 	Justification string    `json:"justification" cl:"required,max=2048"`
 	Sections      []string  `json:"sections" cl:"required,max=50"`
 }
+
+// DataKeysCreated records that personal-data keys were made (ids only: a
+// subject is "c" and a case id, or "p", a case id, "." and a party id).
+// With the erasures that destroy them, every key's life is in the record:
+// `verify` finds a key made and then removed without an erasure.
+type DataKeysCreated struct {
+	Subjects []string `json:"subjects" cl:"required,max=1000"`
+}

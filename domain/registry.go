@@ -119,6 +119,7 @@ func init() {
 	register[BreakGlassAccess]("access.break_glass", 1, police)
 	register[ListViewed]("access.list_viewed", 1, police)
 	register[AccessRefused]("access.refused", 1, police)
+	register[DataKeysCreated]("access.data_keys_created", 1, police)
 }
 
 // Spec returns the spec of an event type string, or nil if it is unknown.

@@ -44,7 +44,8 @@ type faultRun struct {
 	emit                       *proc
 	cases                      []gen.Case // what emit sends
 	probe                      *probeEmitter
-	anonymous                  bool // external NATS without identities
+	anonymous                  bool            // external NATS without identities
+	earlier                    strings.Builder // the logs of serve instances killed before this one
 }
 
 const faultCases, faultSeed = 250, 16
@@ -287,8 +288,9 @@ func (r *faultRun) recovered() {
 	// included, which they step over).
 	for streamMsgs(t, js, natsbus.IntakeStream) != 0 || eventMsgs(t, js) != uint64(events) || checkpointApplied(t, r.dataDir) != records(t, r.dataDir) {
 		if time.Now().After(deadline) {
-			t.Fatalf("not drained in 2 minutes: INTAKE %d, relayed %d of %d events, projected %d; serve:\n%s",
-				streamMsgs(t, js, natsbus.IntakeStream), eventMsgs(t, js), events, checkpointApplied(t, r.dataDir), tail(r.serve.out.String()))
+			t.Fatalf("not drained in 2 minutes: INTAKE %d, relayed %d of %d events, projected %d; serve:\n%s\nfaults of every serve:\n%s",
+				streamMsgs(t, js, natsbus.IntakeStream), eventMsgs(t, js), events, checkpointApplied(t, r.dataDir), tail(r.serve.out.String()),
+				faultLines(r.earlier.String()+r.serve.out.String()))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -545,6 +547,7 @@ func TestServeKilledWhileEmitting(t *testing.T) {
 	for ; kills < 6 && r.emit.cmd.ProcessState == nil; kills++ {
 		time.Sleep(3 * time.Second)
 		r.serve.kill()
+		r.earlier.WriteString(r.serve.out.String())
 		r.serve = start(t, bin, append([]string{"serve", "--data-dir", data, "--keys-dir", keys, "--metrics-listen", strings.TrimPrefix(strings.TrimSuffix(r.ready, "/readyz"), "http://"),
 			"--http-listen", "127.0.0.1:" + strconv.Itoa(freePort(t))}, args...)...)
 		within(t, 30*time.Second, func() bool { return strings.Contains(r.serve.out.String(), "caseledger serving") })

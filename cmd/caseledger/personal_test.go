@@ -646,3 +646,51 @@ func TestSubjectReport(t *testing.T) {
 		t.Fatalf("a report on an unknown person: %v\n%s", err, got)
 	}
 }
+
+// TestKeysCreationRecorded: every data key's creation is in the record
+// (access.data_keys_created), and verify names a key removed from the key
+// store outside an erasure, and one slipped into it, as an insider with
+// sqlite3 would.
+func TestKeysCreationRecorded(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if got, _, err := runArgs(t, nil, "demo", "--cases", "5", "--data-dir", data); err != nil {
+		t.Fatalf("demo: %v\n%s", err, got)
+	}
+	edb, err := sql.Open("sqlite", "file:"+filepath.Join(data, "events.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made int
+	_ = edb.QueryRow(`SELECT coalesce(sum(json_array_length(data, '$.subjects')), 0) FROM events WHERE type = 'access.data_keys_created'`).Scan(&made)
+	edb.Close()
+	kdb, err := sql.Open("sqlite", "file:"+filepath.Join(data, personalKeysFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kdb.Close()
+	var held, unrecorded int
+	_ = kdb.QueryRow(`SELECT count(*), coalesce(sum(recorded = 0), 0) FROM data_keys`).Scan(&held, &unrecorded)
+	if held < 5 || made != held || unrecorded != 0 {
+		t.Fatalf("%d keys held, %d not recorded; the record names %d made", held, unrecorded, made)
+	}
+	if v, _, err := runArgs(t, nil, "verify", "--data-dir", data); err != nil || !strings.Contains(v, "its record of the keys made") {
+		t.Fatalf("verify: %v\n%s", err, v)
+	}
+	var gone string
+	if err := kdb.QueryRow(`SELECT subject FROM data_keys LIMIT 1`).Scan(&gone); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DELETE FROM data_keys WHERE subject = '` + gone + `'`,
+		`INSERT INTO data_keys (subject, wrapped, created_at, recorded) VALUES ('c00000000-0000-0000-0000-00000000beef', x'00', 0, 1)`,
+	} {
+		if _, err := kdb.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, _, err := runArgs(t, nil, "verify", "--data-dir", data)
+	if err == nil || !strings.Contains(v, "the key of "+gone+" was made (the record says so) but the key store neither holds it nor destroyed it") ||
+		!strings.Contains(v, "c00000000-0000-0000-0000-00000000beef is marked as recorded but the record holds no creation of it") {
+		t.Fatalf("verify after the key store was edited: %v\n%s", err, v)
+	}
+}

@@ -355,14 +355,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}
 		go func() {
-			t := time.NewTicker(30 * time.Second)
-			defer t.Stop()
+			// Keys left pending by an erasure, every half minute; the
+			// creation of new keys into the record, every two seconds.
+			retry, record := time.NewTicker(30*time.Second), time.NewTicker(2*time.Second)
+			defer retry.Stop()
+			defer record.Stop()
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case <-t.C:
+				case <-retry.C:
 					ps.Keys.RetryPending(ctx)
+				case <-record.C:
+					if _, err := ps.RecordKeys(ctx); err != nil && ctx.Err() == nil {
+						elog.Warn("the creation of data keys is not recorded yet; trying again", "error", err.Error())
+					}
 				}
 			}
 		}()

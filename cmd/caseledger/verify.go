@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/caseledger/caseledger/services/personal"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/services/ledger"
+	"github.com/caseledger/caseledger/services/personal"
 	"github.com/caseledger/caseledger/services/witness"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -118,6 +120,49 @@ func checkKeyStore(ctx context.Context, dataDir, erasedList string) (problems []
 		return nil, false, err
 	}
 	defer edb.Close()
+	// Every key's creation is in the record (access.data_keys_created): a
+	// key the record says was made that the store neither holds nor
+	// destroyed was removed outside any erasure; a key marked recorded that
+	// the record does not name was put there by hand. A key not yet
+	// recorded (serve records them every two seconds) is neither.
+	made := map[string]bool{}
+	mrows, err := edb.QueryContext(ctx, `SELECT data FROM events WHERE type = 'access.data_keys_created'`)
+	if err != nil {
+		return nil, false, err
+	}
+	for mrows.Next() {
+		var data []byte
+		var d domain.DataKeysCreated
+		if err := mrows.Scan(&data); err != nil {
+			mrows.Close()
+			return nil, false, err
+		}
+		if err := json.Unmarshal(data, &d); err != nil {
+			mrows.Close()
+			return nil, false, fmt.Errorf("a record of data keys made does not decode: %w", err)
+		}
+		for _, s := range d.Subjects {
+			made[s] = true
+		}
+	}
+	mrows.Close()
+	recorded, err := subjects(`SELECT subject FROM data_keys WHERE recorded = 1`)
+	if err != nil && strings.Contains(err.Error(), "no such column") {
+		recorded, err = nil, nil // a key store from before keys were recorded
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("key store: %w", err)
+	}
+	for s := range made {
+		if !held[s] && !destroyed[s] {
+			problems = append(problems, fmt.Sprintf("the key of %s was made (the record says so) but the key store neither holds it nor destroyed it", s))
+		}
+	}
+	for s := range recorded {
+		if !made[s] {
+			problems = append(problems, fmt.Sprintf("the key of %s is marked as recorded but the record holds no creation of it", s))
+		}
+	}
 	rows, err := edb.QueryContext(ctx, `SELECT stream, data FROM events WHERE instr(CAST(data AS TEXT), 'cl:enc1:') > 0`)
 	if err != nil {
 		return nil, false, err
@@ -222,7 +267,7 @@ func runVerify(ctx context.Context, args []string, getenv func(string) string, s
 		case len(problems) > 0:
 			errs = append(errs, fmt.Errorf("%w: %d", errKeyStore, len(problems)))
 		case checked:
-			fmt.Fprintln(stdout, "the personal data key store matches the record's erasures")
+			fmt.Fprintln(stdout, "the personal data key store matches the record's erasures and its record of the keys made")
 		}
 	}
 	root, _ := tree.Root()

@@ -342,6 +342,7 @@ func (s *Service) consume(ctx context.Context) error {
 	in := make(chan jetstream.Msg, s.cfg.Batch)
 	go func() {
 		defer close(in)
+		failures := 0
 		for {
 			m, err := it.Next()
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -349,11 +350,18 @@ func (s *Service) consume(ctx context.Context) error {
 			}
 			if err != nil {
 				// Heartbeats missed while NATS is away: the iterator
-				// reconnects by itself.
+				// reconnects by itself. Missed for long (the stream
+				// or its consumer made anew after a fault), the
+				// consumer is set up again.
 				s.cfg.Logger.Warn("ingest: consume", "error", err)
+				if failures++; failures >= 10 {
+					s.cfg.Logger.Warn("ingest: no message nor heartbeat for long; setting the consumer up again")
+					it.Stop()
+				}
 				time.Sleep(50 * time.Millisecond)
 				continue
 			}
+			failures = 0
 			in <- m
 		}
 	}()

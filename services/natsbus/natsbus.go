@@ -222,8 +222,9 @@ type Embedded struct {
 	// users.
 	Self []nats.Option
 
-	storeDir string
-	fault    *writable.Fault
+	storeDir   string
+	fault      *writable.Fault
+	probeEvery time.Duration // how often Supervise's write probe runs
 }
 
 // StartEmbedded starts a NATS server with JetStream in this process and
@@ -270,7 +271,7 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		s.Shutdown()
 		return nil, errors.New("natsbus: embedded server did not start within 15s (is the address in use?)")
 	}
-	e := &Embedded{Server: s, Self: append([]nats.Option{nats.InProcessServer(s)}, self...), storeDir: c.StoreDir, fault: fault}
+	e := &Embedded{Server: s, Self: append([]nats.Option{nats.InProcessServer(s)}, self...), storeDir: c.StoreDir, fault: fault, probeEvery: probeEvery}
 	if opts.TLS {
 		// The in-process pipe reaches this very server object, so the
 		// certificate it presents need not be checked against a CA.

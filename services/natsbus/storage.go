@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/caseledger/caseledger/internal/writable"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // The embedded server's storage. When JetStream cannot write (a full disk,
@@ -90,14 +93,27 @@ func (e *Embedded) StorageFault() error {
 
 // Supervise watches the embedded server's storage until ctx ends: every
 // interval it checks that the store directory takes a write, and after a
-// fault restarts JetStream once it does. It returns when ctx ends.
+// fault restarts JetStream once it does. Every few seconds, when all looks
+// well, it checks that every stream on disk is served and that JetStream
+// stores a message (its own stream, ProbeStream). A stream that does not
+// load after two restarts in a row (a block the fault left unreadable) is,
+// when nothing acknowledged is in it alone (movable: INTAKE, whose
+// commands are answered only once recorded and sent again until they are),
+// moved aside, whole, to the store's quarantine directory and made anew,
+// and intake resumes; another stays a named fault. It returns when ctx
+// ends.
 func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var (
 		restarted time.Time
-		short     int // ticks in a row with a stream on disk not loaded
+		short     int // checks in a row with a stream on disk not served
+		checked   time.Time
+		unstored  int            // write probes in a row that JetStream did not store
+		failed    map[string]int // restarts in a row after which a stream was not served
 	)
+	self := &selfConn{e: e}
+	defer self.close()
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,16 +125,27 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 		case probeErr != nil:
 			e.fault.Set(probeErr.Error())
 		case e.StorageFault() == nil && e.JetStreamEnabled():
-			// Healthy by every sign, but a stream on disk not loaded (it
-			// failed as JetStream came back) answers nobody: a fault.
-			// Twice in a row: a stream being created has its directory a
-			// moment before JetStream counts it.
-			if loaded, onDisk := e.streams(); loaded < onDisk {
+			if time.Since(checked) < e.probeEvery {
+				continue
+			}
+			checked = time.Now()
+			// Every stream on disk served (twice in a row: a stream
+			// being created has its directory a moment before it
+			// answers), and a message stored.
+			if missing, err := self.missing(ctx); err == nil && len(missing) > 0 {
+				e.fault.Log.Warn("NATS streams on disk not served", "streams", strings.Join(missing, ","))
 				if short++; short >= 2 {
-					e.fault.Set(fmt.Sprintf("%d of %d streams loaded", loaded, onDisk))
+					e.fault.Set("streams on disk not served: " + strings.Join(missing, ", "))
+				}
+				continue
+			}
+			short = 0
+			if err := self.write(ctx); err != nil && ctx.Err() == nil {
+				if unstored++; unstored >= 2 {
+					e.fault.Set("JetStream did not store a probe message: " + err.Error())
 				}
 			} else {
-				short = 0
+				unstored = 0
 			}
 		case e.StorageFault() != nil && ctx.Err() == nil && time.Since(restarted) > 5*time.Second:
 			// At most every few seconds: a disk with a little room
@@ -128,29 +155,96 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 				e.fault.Log.Warn("NATS JetStream could not be restarted yet", "error", err)
 				continue
 			}
-			// Restarted while part of the store was still unwritable (a
-			// permission given back directory by directory), some streams
-			// do not load: the fault stays, and the next round restarts
-			// again.
-			if loaded, onDisk := e.streams(); loaded < onDisk {
-				e.fault.Set(fmt.Sprintf("%d of %d streams loaded after a restart", loaded, onDisk))
-				e.fault.Log.Warn("NATS JetStream restarted without all its streams; trying again", "loaded", loaded, "on_disk", onDisk)
+			missing, err := self.missing(ctx)
+			if err != nil {
+				e.fault.Log.Warn("NATS JetStream restarted but does not answer yet", "error", err)
 				continue
 			}
-			e.fault.Clear()
+			if len(missing) == 0 {
+				clear(failed)
+				e.fault.Clear()
+				continue
+			}
+			// Restarted while part of the store was still unwritable (a
+			// permission given back directory by directory), some
+			// streams do not load: the fault stays, and the next round
+			// restarts again. A stream that does not load twice in a
+			// row is unreadable as it is: moved aside and made anew.
+			if failed == nil {
+				failed = map[string]int{}
+			}
+			var broken []string
+			for _, name := range missing {
+				if failed[name]++; failed[name] >= 2 && movable(name) {
+					broken = append(broken, name)
+				}
+			}
+			e.fault.Set("streams not loaded after a restart: " + strings.Join(missing, ", "))
+			e.fault.Log.Warn("NATS JetStream restarted without all its streams; trying again", "missing", strings.Join(missing, ","))
+			if len(broken) == 0 {
+				continue
+			}
+			if err := e.quarantine(ctx, self, broken); err != nil {
+				e.fault.Log.Error("NATS streams that do not load could not be moved aside", "streams", strings.Join(broken, ","), "error", err.Error())
+				continue
+			}
+			for _, name := range broken {
+				delete(failed, name)
+			}
+			restarted = time.Time{} // check again at the next tick
 		}
 	}
 }
 
-// streams counts the streams JetStream has loaded and those its store
-// directory holds.
-func (e *Embedded) streams() (loaded, onDisk int) {
-	if info, err := e.Jsz(&server.JSzOptions{Accounts: true}); err == nil {
-		loaded = info.Streams
+// quarantine moves the named streams' directories aside, under the store
+// directory's quarantine/ (still encrypted, for the operator to examine),
+// with JetStream stopped, then starts it and makes the streams anew.
+func (e *Embedded) quarantine(ctx context.Context, self *selfConn, names []string) error {
+	if e.JetStreamEnabled() {
+		if err := e.ShutdownJetStream(); err != nil {
+			return err
+		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(e.storeDir, server.JetStreamStoreDir, "*", "streams", "*"))
-	return loaded, len(dirs)
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	var errs []error
+	for _, name := range names {
+		dirs, _ := filepath.Glob(filepath.Join(e.storeDir, server.JetStreamStoreDir, "*", "streams", name))
+		for _, dir := range dirs {
+			dst := filepath.Join(e.storeDir, QuarantineDir, name+"-"+stamp)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if err := os.Rename(dir, dst); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			e.fault.Log.Error("a NATS stream that no restart could load was moved aside and is made anew: its messages that were not yet handled are sent again by their senders (INTAKE), or are in the record (event streams)",
+				"stream", name, "moved_to", dst)
+		}
+	}
+	if err := e.EnableJetStream(&server.JetStreamConfig{StoreDir: e.storeDir, Strict: true}); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if err := self.ensure(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
+
+// movable reports whether a stream that does not load may be moved aside
+// and made anew: INTAKE (a command is answered only once recorded, and its
+// sender sends it again until it is), REJECTED (refusals, answered
+// already) and the probe's. An event stream or the checkpoints' stream is
+// not: made anew it would lack what was relayed to it; it stays a fault,
+// named, for the operator.
+func movable(name string) bool {
+	return name == IntakeStream || name == RejectedStream || name == ProbeStream
+}
+
+// QuarantineDir, under the embedded store's directory, keeps the streams
+// Supervise moved aside because no restart could load them.
+const QuarantineDir = "quarantine"
 
 // restartJetStream reloads every stream from disk, which clears a stream's
 // write error.
@@ -161,4 +255,102 @@ func (e *Embedded) restartJetStream() error {
 		}
 	}
 	return e.EnableJetStream(&server.JetStreamConfig{StoreDir: e.storeDir, Strict: true})
+}
+
+// probeEvery is how often Supervise checks that JetStream stores.
+const probeEvery = 5 * time.Second
+
+// ProbeStream is the embedded server's own stream that Supervise writes to
+// to learn that JetStream stores (one message kept, a few bytes).
+const (
+	ProbeStream  = "CASELEDGER_PROBE"
+	probeSubject = "caseledger.probe.write"
+)
+
+// selfConn is Supervise's in-process connection, with the process's own
+// identity: it asks JetStream which streams it serves, and writes to
+// ProbeStream.
+type selfConn struct {
+	e     *Embedded
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	ready bool // the probe stream was made (or found) since the last failure
+}
+
+func (p *selfConn) connect() error {
+	if p.nc != nil {
+		return nil
+	}
+	nc, err := nats.Connect(p.e.ClientURL(), append([]nats.Option{nats.Name("caseledger-storage-probe")}, p.e.Self...)...)
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	p.nc, p.js = nc, js
+	return nil
+}
+
+// missing lists the streams whose directory is on disk and which JetStream
+// does not serve; an error when JetStream does not answer.
+func (p *selfConn) missing(ctx context.Context) ([]string, error) {
+	if err := p.connect(); err != nil {
+		return nil, err
+	}
+	dirs, _ := filepath.Glob(filepath.Join(p.e.storeDir, server.JetStreamStoreDir, "*", "streams", "*"))
+	var out []string
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		if _, err := os.Stat(filepath.Join(dir, "meta.inf")); err != nil {
+			continue // not a stream (yet, or any more)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := p.js.Stream(cctx, name)
+		cancel()
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			out = append(out, name)
+		case err != nil:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ensure makes caseledger's streams (those quarantine moved aside) anew.
+func (p *selfConn) ensure(ctx context.Context) error {
+	if err := p.connect(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p.ready = false
+	return EnsureStreams(ctx, p.js, Defaults)
+}
+
+func (p *selfConn) write(ctx context.Context) error {
+	if err := p.connect(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if !p.ready {
+		if _, err := p.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: ProbeStream, Subjects: []string{probeSubject},
+			Storage: jetstream.FileStorage, MaxMsgs: 1, Discard: jetstream.DiscardOld}); err != nil {
+			return err
+		}
+		p.ready = true
+	}
+	_, err := p.js.Publish(ctx, probeSubject, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	p.ready = err == nil
+	return err
+}
+
+func (p *selfConn) close() {
+	if p.nc != nil {
+		p.nc.Close()
+	}
 }

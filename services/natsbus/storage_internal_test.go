@@ -2,16 +2,19 @@ package natsbus
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// TestStreamsCounted: the count Supervise compares after a restart sees
-// every stream loaded and every one on disk (the restart over a store
-// still partly unwritable is played by cmd/caseledger TestDataDirUnwritable).
+// TestStreamsCounted: the check Supervise makes after a restart sees every
+// stream served, and names a stream whose directory is on disk but which
+// JetStream does not serve (the restart over a store still partly
+// unwritable is played by cmd/caseledger TestDataDirUnwritable).
 func TestStreamsCounted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -21,16 +24,127 @@ func TestStreamsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Shutdown()
-	nc, err := Connect(e.ClientURL(), "count", e.Self...)
+	self := &selfConn{e: e}
+	defer self.close()
+	if err := self.ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if missing, err := self.missing(ctx); err != nil || len(missing) != 0 {
+		t.Fatalf("streams not served after they were made: %v %v", missing, err)
+	}
+	breakStream(t, dir, IntakeStream)
+	if err := e.restartJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	if missing, err := self.missing(ctx); err != nil || len(missing) != 1 || missing[0] != IntakeStream {
+		t.Fatalf("a stream that did not load: missing %v, %v", missing, err)
+	}
+}
+
+// breakStream makes a stream's directory unloadable, as a torn write can:
+// its metadata no longer matches its checksum.
+func breakStream(t *testing.T, storeDir, name string) {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(storeDir, "jetstream", "*", "streams", name))
+	if len(dirs) != 1 {
+		t.Fatalf("stream %s on disk: %v", name, dirs)
+	}
+	if err := os.WriteFile(filepath.Join(dirs[0], "meta.inf"), []byte("torn"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnloadableStreamMovedAside: a stream that no restart loads is moved
+// to the quarantine directory and made anew, and the fault ends.
+func TestUnloadableStreamMovedAside(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "nats")
+	e, err := StartEmbedded(EmbeddedConfig{StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown()
+	self := &selfConn{e: e}
+	defer self.close()
+	if err := self.ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	breakStream(t, dir, IntakeStream)
+	if err := e.restartJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	e.probeEvery = 100 * time.Millisecond
+	go e.Supervise(ctx, 50*time.Millisecond)
+	for e.StorageFault() == nil && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := e.StorageFault(); err == nil || !strings.Contains(err.Error(), IntakeStream) {
+		t.Fatalf("a stream on disk not served: fault %v", err)
+	}
+	for e.StorageFault() != nil && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the fault did not end: %v", e.StorageFault())
+	}
+	moved, _ := filepath.Glob(filepath.Join(dir, QuarantineDir, IntakeStream+"-*"))
+	if len(moved) != 1 {
+		t.Fatalf("quarantined: %v", moved)
+	}
+	if missing, err := self.missing(ctx); err != nil || len(missing) != 0 {
+		t.Fatalf("streams not served after the quarantine: %v %v", missing, err)
+	}
+}
+
+// TestProbeFindsJetStreamNotStoring: a JetStream that takes no write while
+// its directory does (here its probe stream sealed out of band, as an
+// admin could) is a storage fault, named, within a few probes; once it
+// stores again (the stream removed, made anew by the probe), the fault
+// ends after a restart.
+func TestProbeFindsJetStreamNotStoring(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "nats")
+	e, err := StartEmbedded(EmbeddedConfig{StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown()
+	e.probeEvery = 100 * time.Millisecond
+	go e.Supervise(ctx, 50*time.Millisecond)
+	nc, err := Connect(e.ClientURL(), "admin", e.Self...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	if err := EnsureStreams(ctx, js, Defaults); err != nil {
+	var s jetstream.Stream
+	for s == nil && ctx.Err() == nil {
+		s, _ = js.Stream(ctx, ProbeStream)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e.StorageFault() != nil {
+		t.Fatalf("a fault before anything happened: %v", e.StorageFault())
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Sealed = true
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if loaded, onDisk := e.streams(); loaded != len(Streams()) || onDisk != len(Streams()) {
-		t.Fatalf("streams loaded %d, on disk %d, want %d each", loaded, onDisk, len(Streams()))
+	for e.StorageFault() == nil && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := e.StorageFault(); err == nil || !strings.Contains(err.Error(), "did not store a probe message") {
+		t.Fatalf("a JetStream that stores nothing: fault %v", err)
+	}
+	if err := js.DeleteStream(ctx, ProbeStream); err != nil {
+		t.Fatal(err)
+	}
+	for e.StorageFault() != nil && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the fault did not end once JetStream stored again: %v", e.StorageFault())
 	}
 }

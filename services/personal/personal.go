@@ -177,7 +177,8 @@ const keysSchema = `
 CREATE TABLE IF NOT EXISTS data_keys (
 	subject    TEXT PRIMARY KEY,
 	wrapped    BLOB NOT NULL,
-	created_at INTEGER NOT NULL
+	created_at INTEGER NOT NULL,
+	recorded   INTEGER NOT NULL DEFAULT 0 -- its creation is in the record (Store.RecordKeys)
 );
 CREATE TABLE IF NOT EXISTS destroyed_keys (
 	subject      TEXT PRIMARY KEY,
@@ -214,6 +215,18 @@ func OpenKeys(ctx context.Context, path string, master []byte, erased string) (*
 	}
 	if hasNote == 0 {
 		if _, err := db.ExecContext(ctx, `ALTER TABLE destroyed_keys ADD COLUMN note TEXT NOT NULL DEFAULT ''`); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("personal: key store %s: %w", path, err)
+		}
+	}
+	// And the mark of a key whose creation is in the record.
+	var hasAudited int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('data_keys') WHERE name = 'recorded'`).Scan(&hasAudited); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("personal: key store %s: %w", path, err)
+	}
+	if hasAudited == 0 {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE data_keys ADD COLUMN recorded INTEGER NOT NULL DEFAULT 0`); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("personal: key store %s: %w", path, err)
 		}
@@ -688,4 +701,41 @@ func (k *Keys) RotateMaster(ctx context.Context, next []byte) (int, error) {
 		return len(all), fmt.Errorf("personal: key store: %w", err)
 	}
 	return len(all), nil
+}
+
+// Unrecorded lists (up to limit) the keys whose creation is not yet in the
+// record, oldest first.
+func (k *Keys) Unrecorded(ctx context.Context, limit int) ([]string, error) {
+	rows, err := k.db.QueryContext(ctx, `SELECT subject FROM data_keys WHERE recorded = 0 ORDER BY created_at, subject LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("personal: key store: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("personal: key store: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// MarkRecorded marks keys whose creation the record now holds.
+func (k *Keys) MarkRecorded(ctx context.Context, subjects []string) error {
+	tx, err := k.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	defer tx.Rollback()
+	for _, s := range subjects {
+		if _, err := tx.ExecContext(ctx, `UPDATE data_keys SET recorded = 1 WHERE subject = ?`, s); err != nil {
+			return fmt.Errorf("personal: key store: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("personal: key store: %w", err)
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/caseledger/caseledger/domain"
 	"github.com/caseledger/caseledger/eventstore"
@@ -24,8 +26,12 @@ type Store struct {
 
 var _ eventstore.Store = Store{}
 
-// Close closes the store, then the key store.
+// Close records the creation of the keys not yet in the record, then
+// closes the store and the key store.
 func (s Store) Close() error {
+	if _, err := s.RecordKeys(context.Background()); err != nil && s.Keys.Log != nil {
+		s.Keys.Log.Warn("the creation of some data keys is not in the record yet; recorded at the next start", "error", err.Error())
+	}
 	err := s.Store.Close()
 	if kerr := s.Keys.Close(); err == nil {
 		err = kerr
@@ -184,3 +190,41 @@ func (k *Keys) decryptAny(ctx context.Context, v any) (any, error) {
 	}
 	return v, nil
 }
+
+// RecordKeys appends to the day's access stream one
+// access.data_keys_created event (actor system) for the keys whose
+// creation is not yet in the record, then marks them; it returns how many.
+// A key is made, durably, before the first value under it is stored; its
+// creation is recorded right after, in batches (serve every two seconds,
+// and as the store closes), and whatever a crash left unrecorded is
+// recorded at the next call. The event's id comes from its subjects, so a
+// batch appended twice is stored once.
+func (s Store) RecordKeys(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		subjects, err := s.Keys.Unrecorded(ctx, 500)
+		if err != nil || len(subjects) == 0 {
+			return n, err
+		}
+		now := time.Now().UTC()
+		id := uuid.NewSHA1(keysCreatedSpace, []byte(strings.Join(subjects, "\n")))
+		e := domain.Event{ID: id, Meta: domain.Meta{Actor: domain.Actor{UserID: "caseledger", Role: domain.RoleSystem, Agency: "caseledger"},
+			OccurredAt: now, RecordedAt: now, SourceSystem: "caseledger-keys", Compartment: domain.CompartmentPolice},
+			Data: domain.DataKeysCreated{Subjects: subjects}}
+		typ, data, meta, err := domain.EncodeStored(e)
+		if err != nil {
+			return n, err
+		}
+		_, err = s.Store.Append(ctx, casefile.AccessStream(now), eventstore.Any, []eventstore.EventData{{ID: id, Type: typ, Data: data, Metadata: meta}})
+		if err != nil && !errors.Is(err, eventstore.ErrDuplicateEventID) {
+			return n, fmt.Errorf("personal: recording the creation of data keys: %w", err)
+		}
+		if err := s.Keys.MarkRecorded(ctx, subjects); err != nil {
+			return n, err
+		}
+		n += len(subjects)
+	}
+}
+
+// keysCreatedSpace names the ids of access.data_keys_created events.
+var keysCreatedSpace = uuid.MustParse("5b0c3a52-6d0e-4c8e-9a43-6c1c2f7d9e11")
