@@ -139,6 +139,11 @@ func TestWitnessedLedgerCatchesARollback(t *testing.T) {
 		t.Fatalf("sqlite3: %v\n%s", err, out)
 	}
 	os.RemoveAll(filepath.Join(data, "ledger"))
+	// And the key store's marks of the keys whose creation the removed
+	// events recorded.
+	if out, err := exec.Command("sqlite3", "-cmd", ".timeout 5000", filepath.Join(data, personalKeysFile), "UPDATE data_keys SET recorded = 0").CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3: %v\n%s", err, out)
+	}
 	if out, err := exec.Command(bin, "store", "restore-schema", "--data-dir", data, "--keys-dir", keysDir, "--operator", "insider").CombinedOutput(); err != nil {
 		t.Fatalf("restore-schema: %v\n%s", err, out)
 	}

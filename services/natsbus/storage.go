@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/caseledger/caseledger/internal/writable"
@@ -96,7 +98,7 @@ func (e *Embedded) StorageFault() error {
 // fault restarts JetStream once it does. Every few seconds, when all looks
 // well, it checks that every stream on disk is served and that JetStream
 // stores a message (its own stream, ProbeStream). A stream that does not
-// load after two restarts in a row (a block the fault left unreadable) is,
+// load after three restarts in a row (a block the fault left unreadable) is,
 // when nothing acknowledged is in it alone (movable: INTAKE, whose
 // commands are answered only once recorded and sent again until they are),
 // moved aside, whole, to the store's quarantine directory and made anew,
@@ -175,7 +177,10 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 			}
 			var broken []string
 			for _, name := range missing {
-				if failed[name]++; failed[name] >= 2 && movable(name) {
+				// Three restarts in a row, its whole directory readable and
+				// writable: not a permission being given back, a stream
+				// that cannot load as it is.
+				if failed[name]++; failed[name] >= 3 && movable(name) && e.accessible(name) {
 					broken = append(broken, name)
 				}
 			}
@@ -230,6 +235,40 @@ func (e *Embedded) quarantine(ctx context.Context, self *selfConn, names []strin
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// accessible reports whether every directory and file of the stream can
+// be opened for reading and writing by this process.
+func (e *Embedded) accessible(name string) bool {
+	dirs, _ := filepath.Glob(filepath.Join(e.storeDir, server.JetStreamStoreDir, "*", "streams", name))
+	if len(dirs) == 0 {
+		return false
+	}
+	ok := true
+	for _, dir := range dirs {
+		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				ok = false
+				return filepath.SkipAll
+			}
+			if d.IsDir() {
+				// R_OK|W_OK|X_OK, without writing in JetStream's directories.
+				if syscall.Access(path, 0o7) != nil {
+					ok = false
+					return filepath.SkipAll
+				}
+				return nil
+			}
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				ok = false
+				return filepath.SkipAll
+			}
+			f.Close()
+			return nil
+		})
+	}
+	return ok
 }
 
 // movable reports whether a stream that does not load may be moved aside

@@ -138,8 +138,16 @@ func TestProbeFindsJetStreamNotStoring(t *testing.T) {
 	if err := e.StorageFault(); err == nil || !strings.Contains(err.Error(), "did not store a probe message") {
 		t.Fatalf("a JetStream that stores nothing: fault %v", err)
 	}
-	if err := js.DeleteStream(ctx, ProbeStream); err != nil {
-		t.Fatal(err)
+	// Removed (while JetStream may be restarting: tried until it answers).
+	for {
+		err := js.DeleteStream(ctx, ProbeStream)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	for e.StorageFault() != nil && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
