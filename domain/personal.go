@@ -155,6 +155,11 @@ func SubjectParty(d any) uuid.UUID {
 				return id
 			}
 		}
+		if r.embedded { // a command: its event's fields
+			if id := SubjectParty(v.Field(r.index).Interface()); id != uuid.Nil {
+				return id
+			}
+		}
 	}
 	return uuid.Nil
 }

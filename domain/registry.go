@@ -162,9 +162,11 @@ type Meta struct {
 	// the event (ids only), so that a trace follows it to the projections.
 	TraceParent string `json:"traceparent,omitempty" cl:"max=128"`
 	// CommandDigest is, on a command's first event, the SHA-256 (hex) of
-	// the command as decided (CommandDigest): a later command with the
-	// same id and another body is refused, not absorbed as a retry.
-	CommandDigest string `json:"command_digest,omitempty" cl:"max=64"`
+	// the command as decided (CommandDigest), sealed by a store that
+	// encrypts personal data ("h1:" and an HMAC under a key of the
+	// command's data subject, casefile.DigestSealer): a later command with
+	// the same id and another body is refused, not absorbed as a retry.
+	CommandDigest string `json:"command_digest,omitempty" cl:"max=80"`
 }
 
 // Event is one recorded fact about a case: a payload in its envelope.

@@ -174,6 +174,19 @@ func TestPersonalDataEncryptedAtRest(t *testing.T) {
 		t.Fatal("grep does not find a value in clear: the search tests nothing")
 	}
 	t.Logf("%d personal values of %d cases searched for", len(values), n)
+	// Each command's digest is sealed under its subject's key: a plain
+	// SHA-256 of the command would let anyone with the record test guesses
+	// of a phone number or an address against it, erased or not.
+	ddb, err := sql.Open("sqlite", "file:"+filepath.Join(data, "events.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed, plain int
+	_ = ddb.QueryRow(`SELECT coalesce(sum(json_extract(metadata, '$.command_digest') LIKE 'h1:%'), 0), coalesce(sum(json_extract(metadata, '$.command_digest') NOT LIKE 'h1:%'), 0) FROM events WHERE json_extract(metadata, '$.command_digest') IS NOT NULL`).Scan(&sealed, &plain)
+	ddb.Close()
+	if sealed == 0 || plain != 0 {
+		t.Fatalf("command digests: %d sealed, %d plain SHA-256", sealed, plain)
+	}
 	if found := grepData(t, data, values); found != "" {
 		t.Fatalf("personal values in clear in the data directory:\n%s", found[:min(len(found), 3000)])
 	}

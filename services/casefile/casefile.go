@@ -167,16 +167,37 @@ type Run struct {
 // does): a caller that keeps s, in a cache, must drop it unless the run is
 // appended.
 func DecideRun(s domain.State, cmds []domain.Command, now func() time.Time, prepare func(i int, events []domain.Event)) Run {
+	return DecideRunSealed(context.Background(), s, cmds, now, prepare, nil)
+}
+
+// DigestSealer keeps a command's digest in the record in a form that
+// tells nothing of its personal values: the plain digest (a SHA-256 of the
+// whole command) could be brute-forced for a phone number or an address,
+// even after their erasure. A store that encrypts personal data seals it
+// with a key of the command's data subject (personal.Store); once that key
+// is destroyed it returns "", and a command sent again with the same id is
+// taken as a retry.
+type DigestSealer interface {
+	SealDigest(ctx context.Context, caseID uuid.UUID, cmd domain.Command, digest string) (string, error)
+}
+
+// DecideRunSealed is DecideRun with the digests sealed by seal (when not
+// nil): what ingest and Execute use, with their store's sealer.
+func DecideRunSealed(ctx context.Context, s domain.State, cmds []domain.Command, now func() time.Time, prepare func(i int, events []domain.Event), seal DigestSealer) Run {
 	run := Run{Base: s.Version}
 	decided := 0
 	for i, cmd := range cmds {
 		digest, derr := domain.CommandDigest(cmd)
+		if derr == nil && seal != nil {
+			digest, derr = seal.SealDigest(ctx, cmd.Head().CaseID, cmd, digest)
+		}
 		if first, ok := s.Entries[domain.EventID(cmd.Head().CommandID, 0)]; ok {
 			if i == 0 {
 				// The same id with another body is another command, not a
 				// retry: refused, and what was recorded stays. (Entries
-				// recorded before digests were kept are taken as retries.)
-				if first.Digest != "" && (derr != nil || first.Digest != digest) {
+				// recorded before digests were kept, and those whose
+				// subject's key is destroyed, are taken as retries.)
+				if first.Digest != "" && (derr != nil || (digest != "" && first.Digest != digest)) {
 					run.Outcomes = []Outcome{{Err: domain.ConflictingDuplicate()}}
 				} else {
 					o := recorded(s, cmd.Head().CommandID)
@@ -257,7 +278,8 @@ func Execute(ctx context.Context, st eventstore.Store, cmd domain.Command, now f
 		if err != nil {
 			return eventstore.AppendResult{}, nil, err
 		}
-		run := DecideRun(s, []domain.Command{cmd}, now, nil)
+		seal, _ := st.(DigestSealer)
+		run := DecideRunSealed(ctx, s, []domain.Command{cmd}, now, nil, seal)
 		switch o := run.Outcomes[0]; {
 		case o.Duplicate:
 			res, events := stored(s, recs, cmd, o)

@@ -583,7 +583,8 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 			spans     []trace.Span
 			appendCtx = ctx
 		)
-		run := casefile.DecideRun(state, cmds, s.cfg.Now, func(i int, evs []domain.Event) {
+		seal, _ := s.store.(casefile.DigestSealer)
+		run := casefile.DecideRunSealed(ctx, state, cmds, s.cfg.Now, func(i int, evs []domain.Event) {
 			// The command's trace goes on with its events.
 			it := items[i]
 			sctx, span := tracing.Tracer().Start(tracing.Extract(ctx, it.msg.Headers()), "caseledger.ingest",
@@ -598,7 +599,7 @@ func (s *Service) handleRun(ctx context.Context, items []item) (int, bool) {
 			if i == 0 {
 				appendCtx = sctx
 			}
-		})
+		}, seal)
 		if it, o := items[0], run.Outcomes[0]; o.Err != nil || o.Duplicate {
 			// The first command was recorded before or is refused: it is
 			// answered alone.

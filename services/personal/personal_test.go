@@ -6,8 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/eventstore/sqlite"
+	"github.com/caseledger/caseledger/services/casefile"
 	"github.com/caseledger/caseledger/services/personal"
+	"github.com/google/uuid"
 )
 
 // TestKeys: a value opens under its key until the key is destroyed, then
@@ -75,5 +80,62 @@ func TestKeys(t *testing.T) {
 	wrong := make([]byte, 32)
 	if _, err := personal.OpenKeys(ctx, path, wrong, erased); !errors.Is(err, personal.ErrMasterKey) {
 		t.Fatalf("another master key: %v", err)
+	}
+}
+
+// TestSealedDigest: behind personal.Store a command's digest is sealed
+// (no plain SHA-256 of its personal values in the record), a retry is
+// still absorbed and a reused id with other personal text still refused;
+// once the subject's key is destroyed, nothing can be compared and a
+// reused id is taken as a retry (the record keeps what it had).
+func TestSealedDigest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := personal.OpenKeys(ctx, filepath.Join(dir, "keys.db"), make([]byte, 32), filepath.Join(dir, "erased"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := personal.Store{Store: st, Keys: keys}
+	defer store.Close()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	now := func() time.Time { return at }
+	caseID := uuid.New()
+	actor := domain.Actor{UserID: "sup", Role: domain.RoleSupervisor, Agency: "police-a"}
+	hdr := func() domain.CommandHeader {
+		return domain.CommandHeader{CaseID: caseID, CommandID: uuid.New(), Actor: actor, OccurredAt: at, SourceSystem: "rms"}
+	}
+	if _, _, err := casefile.Execute(ctx, store, domain.OpenCase{CommandHeader: hdr(), CaseOpened: domain.CaseOpened{Module: "victim_support", Agency: "police-a"}}, now, 3); err != nil {
+		t.Fatal(err)
+	}
+	note := domain.AddNote{CommandHeader: hdr(), NoteAdded: domain.NoteAdded{NoteID: uuid.New(), Text: "Called from 514-555-0142"}}
+	if _, _, err := casefile.Execute(ctx, store, note, now, 3); err != nil {
+		t.Fatal(err)
+	}
+	_, recs, err := casefile.Load(ctx, store, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := domain.CommandDigest(note)
+	last := string(recs[len(recs)-1].Metadata)
+	if strings.Contains(last, plain) || !strings.Contains(last, `"command_digest":"h1:`) {
+		t.Fatalf("the note's digest as stored: %s", last)
+	}
+	if res, _, err := casefile.Execute(ctx, store, note, now, 3); err != nil || !res.Duplicate {
+		t.Fatalf("a retry: %+v %v", res, err)
+	}
+	other := note
+	other.Text = "Called from 514-555-0199"
+	if _, _, err := casefile.Execute(ctx, store, other, now, 3); !errors.Is(err, domain.ErrConflictingDuplicate) {
+		t.Fatalf("a reused id with other text: %v", err)
+	}
+	if err := keys.Destroy(ctx, personal.CaseSubject(caseID), ""); err != nil {
+		t.Fatal(err)
+	}
+	if res, _, err := casefile.Execute(ctx, store, other, now, 3); err != nil || !res.Duplicate {
+		t.Fatalf("a reused id once the key is gone: %+v %v", res, err)
 	}
 }

@@ -3,6 +3,9 @@ package personal
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -228,3 +231,32 @@ func (s Store) RecordKeys(ctx context.Context) (int, error) {
 
 // keysCreatedSpace names the ids of access.data_keys_created events.
 var keysCreatedSpace = uuid.MustParse("5b0c3a52-6d0e-4c8e-9a43-6c1c2f7d9e11")
+
+var _ casefile.DigestSealer = Store{}
+
+// SealDigest keeps a command's digest as "h1:" and the HMAC-SHA256 of it
+// under a key derived from the data key of the command's subject (the
+// party it is about, or the case): without that key the digest tells
+// nothing of the command's personal values, and once the key is destroyed
+// nobody can test a guess against it. It returns "" for a subject whose
+// key was destroyed (the command is then taken as a retry).
+func (s Store) SealDigest(ctx context.Context, caseID uuid.UUID, cmd domain.Command, digest string) (string, error) {
+	subject := EventSubject(caseID, cmd)
+	if err := s.Keys.Ensure(ctx, []string{subject}); err != nil {
+		if errors.Is(err, ErrErased) {
+			return "", nil
+		}
+		return "", err
+	}
+	key, err := s.Keys.DataKey(ctx, subject)
+	if errors.Is(err, ErrErased) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	derived := sha256.Sum256(append([]byte("caseledger/command-digest/v1\n"), key...))
+	mac := hmac.New(sha256.New, derived[:])
+	mac.Write([]byte(digest))
+	return "h1:" + hex.EncodeToString(mac.Sum(nil)), nil
+}
