@@ -263,7 +263,34 @@ func (s *Server) WithLogger(log *slog.Logger) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	withRequestID(s.mux).ServeHTTP(w, r)
+	withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No path or query value in the store's encrypted form: the API
+		// decrypts what it answers, and a value it echoes (an assignee, a
+		// filter) would come back in clear, a decryption service for
+		// anyone holding a ciphertext. Commands' bodies are refused the
+		// same by the domain (Decide).
+		if reservedInRequest(r) {
+			problem(w, http.StatusBadRequest, "invalid_input", "a value in the store's encrypted form ("+domain.EncryptedPrefix+"…) is not accepted")
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})).ServeHTTP(w, r)
+}
+
+// reservedInRequest reports whether the request's path or a query value
+// holds the store's encrypted form.
+func reservedInRequest(r *http.Request) bool {
+	if strings.Contains(r.URL.Path, domain.EncryptedPrefix) || strings.Contains(r.URL.RawPath, domain.EncryptedPrefix) {
+		return true
+	}
+	for _, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if strings.Contains(v, domain.EncryptedPrefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Server) auth(h func(http.ResponseWriter, *http.Request, Principal)) http.HandlerFunc {

@@ -233,6 +233,9 @@ func TestBadRequests(t *testing.T) {
 		{"officer-token-0123456789abcd", "/v1/cases/" + caseID, 400, "purpose_required"},
 		{"officer-token-0123456789abcd", "/v1/cases/" + caseID + "?purpose=x&include=notes", 400, "unknown_parameter"},
 		{"officer-token-0123456789abcd", "/v1/cases/0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b?purpose=x", 404, "case_not_found"},
+		// A ciphertext echoed back would come out decrypted: refused.
+		{"sup-token-0123456789abcdefghi", "/v1/worklist?purpose=x&assignee=cl:enc1:c" + caseID + ":AAAA", 400, "invalid_input"},
+		{"sup-token-0123456789abcdefghi", "/v1/worklist?purpose=x&assignee=cl%3Aenc1%3Ac" + caseID + "%3AAAAA", 400, "invalid_input"},
 	}
 	for _, tt := range tests {
 		status, body := f.get(t, tt.token, tt.path)
