@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ func Decide(s State, cmd Command, now time.Time) ([]Event, error) {
 		return nil, err
 	}
 	if err := aboutErasedParty(s, data); err != nil {
+		return nil, err
+	}
+	if err := entityIsParty(s, data); err != nil {
 		return nil, err
 	}
 	events := make([]Event, len(data))
@@ -925,6 +929,29 @@ func aboutErasedParty(s State, data []EventData) error {
 		}
 		if holds {
 			return fieldErr(ErrInvalidTransition, "party_id", "the party's personal data was erased: nothing personal is recorded about it again")
+		}
+	}
+	return nil
+}
+
+// entityIsParty refuses an entity (a statement, a plan, a referral…) whose
+// id is one of the case's parties': what concerns a party is found by its
+// id, and an entity under a party's id would pass for that party (in a
+// subject access report, say).
+func entityIsParty(s State, data []EventData) error {
+	for _, p := range data {
+		v := reflect.ValueOf(p)
+		if v.Kind() != reflect.Struct || v.NumField() == 0 {
+			continue
+		}
+		rules := planFor(v.Type())
+		if len(rules) == 0 || rules[0].name == "party_id" {
+			continue
+		}
+		if id, ok := v.Field(rules[0].index).Interface().(uuid.UUID); ok && id != uuid.Nil {
+			if _, party := s.Parties[id]; party {
+				return fieldErr(ErrDuplicate, rules[0].name, "already used on this case (a party's id)")
+			}
 		}
 	}
 	return nil

@@ -1620,3 +1620,10 @@ func TestReservedPrefixRefused(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) { run(t, sc) })
 	}
 }
+
+// TestEntityUnderAPartysID: a statement (or any entity) created under the
+// id of one of the case's parties is refused.
+func TestEntityUnderAPartysID(t *testing.T) {
+	plan := createPlan("w", victimID)
+	run(t, scenario{name: "a plan under the victim's id", given: base(), when: plan, err: domain.ErrDuplicate, field: "plan_id"})
+}

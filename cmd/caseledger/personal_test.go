@@ -658,6 +658,40 @@ func TestSubjectReport(t *testing.T) {
 	if got, _, err := runArgs(t, nil, "subject-report", "--data-dir", data, "--person", "MNI-NOBODY", "--as", "priv-1"); err != nil || !strings.Contains(got, "no case where person MNI-NOBODY is a party") {
 		t.Fatalf("a report on an unknown person: %v\n%s", err, got)
 	}
+
+	// An insider with sqlite3 moves a victim's encrypted safe contact into
+	// the other party's entry (another case's victim, still held): the
+	// other party's report shows neither it nor the case.
+	var moved string
+	for _, c := range cases {
+		for _, e := range c.Events() {
+			if d, ok := e.Data.(domain.PartyIdentified); ok && c.ID != caseID && moved == "" && len(d.SafeContact) > 0 {
+				moved = e.ID.String()
+			}
+		}
+	}
+	db, err = sql.Open("sqlite", "file:"+filepath.Join(data, "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cipher string
+	if err := db.QueryRow(`SELECT json_extract(data, '$.safe_contact[0].details') FROM events WHERE event_id = ?`, moved).Scan(&cipher); err != nil || !strings.HasPrefix(cipher, domain.EncryptedPrefix) {
+		t.Fatalf("the victim's stored safe contact: %q %v", cipher, err)
+	}
+	for _, q := range []string{
+		`DROP TRIGGER events_no_update`,
+		`UPDATE events SET data = json_set(data, '$.safe_contact', json_array(json_object('method', 'phone', 'details', '` + cipher + `'))) WHERE type = 'case.party_identified' AND stream = 'case-` + caseID.String() + `' AND json_extract(data, '$.person_id') = '` + third + `'`,
+		"CREATE TRIGGER events_no_update BEFORE UPDATE ON events\nBEGIN SELECT RAISE(ABORT, 'caseledger: events are immutable'); END",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	got, _, err = runArgs(t, nil, "subject-report", "--data-dir", data, "--person", third, "--as", "priv-1")
+	if err == nil || !strings.Contains(got, "CASE "+caseID.String()+": NOT REPORTED: its chain breaks") || strings.Contains(got, "514-555-") {
+		t.Fatalf("the third party's report after an insider moved a value into it: %v\n%s", err, got)
+	}
 }
 
 // TestKeysCreationRecorded: every data key's creation is in the record

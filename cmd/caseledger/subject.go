@@ -71,7 +71,7 @@ func runSubjectReport(ctx context.Context, args []string, getenv func(string) st
 	fmt.Fprintf(&b, "SUBJECT ACCESS REPORT: person %s\n", person)
 	fmt.Fprintf(&b, "Prepared %s by %s (purpose: %s) from the caseledger record.\n\n", now.Format(time.RFC3339), r.as, r.purpose)
 	b.WriteString(subjectPreamble)
-	n := 0
+	n, broken := 0, 0
 	for _, s := range states {
 		if !partyOf(s, person) {
 			continue
@@ -81,23 +81,34 @@ func runSubjectReport(ctx context.Context, args []string, getenv func(string) st
 		if err := casefile.AppendAccess(ctx, st, r.actor(s.Agency), s.ID, domain.RecordViewed{CaseID: s.ID, Purpose: "subject_access: " + r.purpose, Sections: []string{"subject_report"}}, "cli", now); err != nil {
 			return fmt.Errorf("case %s: the access record could not be written, nothing of the case reported: %w", s.ID, err)
 		}
-		if err := writeSubjectCase(ctx, &b, st, ps.Keys, s, person); err != nil {
+		if err := writeSubjectCase(ctx, &b, st, ps.Keys, s, person); errors.Is(err, errCaseChainBroken) {
+			broken++
+		} else if err != nil {
 			return err
 		}
 	}
 	if n == 0 {
 		fmt.Fprintf(&b, "The record holds no case where person %s is a party.\n", person)
 	}
+	var failed error
+	if broken > 0 {
+		failed = fmt.Errorf("subject-report: %d of %d cases not reported: their chain does not hold (run caseledger verify)", broken, n)
+	}
 	if out == "" {
-		_, err = io.WriteString(stdout, b.String())
-		return err
+		if _, err := io.WriteString(stdout, b.String()); err != nil {
+			return err
+		}
+		return failed
 	}
 	if err := os.WriteFile(out, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("subject-report: %w", err)
 	}
 	fmt.Fprintf(stdout, "subject report on person %s: %d cases, written to %s; each read is in the case's access log\n", person, n, out)
-	return nil
+	return failed
 }
+
+// errCaseChainBroken marks a case left out of a subject report.
+var errCaseChainBroken = errors.New("the case's chain does not hold")
 
 const subjectPreamble = `What this report holds: every entry of the record about this person, with
 the values kept about them (identification, contact details, safe contacts,
@@ -115,10 +126,25 @@ func writeSubjectCase(ctx context.Context, b *strings.Builder, st eventstore.Rea
 	if err != nil {
 		return err
 	}
+	// A case whose chain does not hold is not reported from: its entries
+	// may have been edited (a value moved from one party's entry to
+	// another's).
+	if brk := eventstore.VerifyStream(recs); brk != nil {
+		fmt.Fprintf(b, "CASE %s: NOT REPORTED: its chain breaks at version %d (%s); run caseledger verify\n\n", s.ID, brk.Version, brk.Reason)
+		return errCaseChainBroken
+	}
+	// own: the person's parties, whose keys hold their values. theirs
+	// grows with what concerns them (a follow-up, a referral), but never
+	// by a party id: an entity created under another party's id (a
+	// writer's doing) does not make that party theirs.
+	own := map[uuid.UUID]bool{}
 	theirs := map[uuid.UUID]bool{}
+	parties := map[uuid.UUID]bool{}
 	var roles []string
 	for _, p := range s.Parties {
+		parties[p.ID] = true
 		if p.PersonID == person {
+			own[p.ID] = true
 			theirs[p.ID] = true
 			roles = append(roles, string(p.Role))
 		}
@@ -132,7 +158,7 @@ func writeSubjectCase(ctx context.Context, b *strings.Builder, st eventstore.Rea
 		if err != nil {
 			return err
 		}
-		if !aboutParties(e.Data, theirs) {
+		if !aboutParties(e.Data, theirs, parties) {
 			others++
 			continue
 		}
@@ -140,15 +166,22 @@ func writeSubjectCase(ctx context.Context, b *strings.Builder, st eventstore.Rea
 			sealed++
 			continue
 		}
-		own := theirs[domain.SubjectParty(e.Data)]
+		party := domain.SubjectParty(e.Data)
+		mine := own[party]
+		want := personal.EventSubject(s.ID, e.Data)
 		fmt.Fprintf(b, "  %s  %s  %s\n", e.Meta.OccurredAt.UTC().Format("2006-01-02 15:04Z"), domain.Title(domain.SpecOf(e.Data).Type), domain.Summary(e.Data))
 		if _, err := domain.MapPersonal(e.Data, func(path, v string) (string, error) {
 			if v == "" {
 				return v, nil
 			}
-			if !own {
+			if !mine {
 				withheld++
 				fmt.Fprintf(b, "      %s: [withheld: free text about the case, released after review]\n", path)
+				return v, nil
+			}
+			if domain.IsEncrypted(v) && !strings.HasPrefix(v, domain.EncryptedPrefix+want+":") {
+				// Not under this party's key: moved here from elsewhere.
+				fmt.Fprintf(b, "      %s: [not shown: stored under another subject's key; run caseledger verify]\n", path)
 				return v, nil
 			}
 			clear, err := keys.Decrypt(ctx, v)
@@ -173,7 +206,7 @@ func writeSubjectCase(ctx context.Context, b *strings.Builder, st eventstore.Rea
 // aboutParties reports whether an event names one of the parties, or an
 // entity of theirs, in any of its ids; an entity it creates for them (its
 // first id, when it names them otherwise) becomes theirs.
-func aboutParties(d domain.EventData, theirs map[uuid.UUID]bool) bool {
+func aboutParties(d domain.EventData, theirs, parties map[uuid.UUID]bool) bool {
 	v := reflect.ValueOf(d)
 	if v.Kind() != reflect.Struct {
 		return false
@@ -189,7 +222,7 @@ func aboutParties(d domain.EventData, theirs map[uuid.UUID]bool) bool {
 	}
 	for i, id := range ids {
 		if theirs[id] {
-			if i > 0 {
+			if i > 0 && !parties[ids[0]] {
 				theirs[ids[0]] = true
 			}
 			return true
