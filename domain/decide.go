@@ -342,7 +342,12 @@ func (d *decider) decide(cmd Command) ([]EventData, error) {
 		if s.SafetyPlans[c.PlanID].ID == uuid.Nil {
 			return nil, notFound("plan_id")
 		}
-		return one(c.SafetyPlanReviewed)
+		if c.PartyID != uuid.Nil {
+			return nil, invalid("party_id", "filled in from the plan")
+		}
+		ev := c.SafetyPlanReviewed
+		ev.PartyID = s.SafetyPlans[c.PlanID].PartyID
+		return one(ev)
 	case ImposeConditions:
 		return d.impose(c)
 	case VaryConditions:
@@ -657,7 +662,12 @@ func (d *decider) decide(cmd Command) ([]EventData, error) {
 		if c.NewCompartment != "" && c.NewCompartment.NarrowerOrEqual(d.compartment) {
 			d.compartment = c.NewCompartment
 		}
-		return one(c.EntryCorrected)
+		if c.PartyID != uuid.Nil {
+			return nil, invalid("party_id", "filled in from the corrected entry")
+		}
+		ev := c.EntryCorrected
+		ev.PartyID = s.PartyOfEntry(c.TargetEventID)
+		return one(ev)
 	case RedactEntry:
 		t, err := d.target(c.TargetEventID)
 		if err != nil {

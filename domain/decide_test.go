@@ -578,7 +578,9 @@ func acceptedRows() map[string]scenario {
 	add(scenario{given: base(), when: plan, then: events(plan.SafetyPlanCreated), comp: domain.CompartmentSocialWork})
 
 	review := domain.SafetyPlanReviewed{PlanID: tid("plan/1"), Changes: "new phone", NextReviewBy: t0.Add(60 * 24 * time.Hour)}
-	add(scenario{given: with(base(), createPlan("plan", tid("plan/1"))), when: domain.ReviewSafetyPlan{CommandHeader: hdr(worker, "w-review"), SafetyPlanReviewed: review}, then: events(review), comp: domain.CompartmentSocialWork})
+	reviewed := review
+	reviewed.PartyID = victimID // filled in from the plan
+	add(scenario{given: with(base(), createPlan("plan", tid("plan/1"))), when: domain.ReviewSafetyPlan{CommandHeader: hdr(worker, "w-review"), SafetyPlanReviewed: review}, then: events(reviewed), comp: domain.CompartmentSocialWork})
 
 	cond := tid("condition/1")
 	imp := impose("w-impose", cond)
@@ -1591,6 +1593,9 @@ func TestErasure(t *testing.T) {
 		{name: "a note after a person's erasure", given: personErased, when: addNote("w", hdr(supervisor, "w"), tid("note/person"), "after"),
 			then: events(addNote("w", hdr(supervisor, "w"), tid("note/person"), "after").NoteAdded), comp: domain.CompartmentShared},
 		{name: "the case after a person", given: personErased, when: erase(supervisor, "w"), then: events(erasedAll), comp: domain.CompartmentShared},
+		{name: "a correction of the erased person's entry", given: personErased, when: correct(hdr(supervisor, "w"), evID("party-victim", 0), ""), err: domain.ErrInvalidTransition, field: "party_id"},
+		{name: "a review of the erased person's plan", given: with(with(base(), createPlan("plan", tid("plan/erased"))), erasePerson("erase-person", "MNI-0000001")),
+			when: domain.ReviewSafetyPlan{CommandHeader: hdr(worker, "w"), SafetyPlanReviewed: domain.SafetyPlanReviewed{PlanID: tid("plan/erased"), Changes: "new phone"}}, err: domain.ErrInvalidTransition, field: "party_id"},
 	} {
 		t.Run(sc.name, func(t *testing.T) { run(t, sc) })
 	}

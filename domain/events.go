@@ -208,6 +208,9 @@ type SafetyPlanReviewed struct {
 	PlanID       uuid.UUID `json:"plan_id" cl:"required"`
 	Changes      string    `json:"changes,omitempty" cl:"personal,max=4096"`
 	NextReviewBy time.Time `json:"next_review_by,omitzero"`
+	// PartyID is the plan's party, filled in from the case: the changes go
+	// under that party's key.
+	PartyID uuid.UUID `json:"party_id,omitzero" cl:"subject"`
 }
 
 // ConditionsImposed records protection conditions binding a party.
@@ -537,6 +540,10 @@ type EntryCorrected struct {
 	Changes        []FieldChange `json:"changes" cl:"required,max=50"`
 	Reason         string        `json:"reason" cl:"required,personal,max=1024"`
 	NewCompartment Compartment   `json:"new_compartment,omitempty"`
+	// PartyID is the party whose entry (identification, safety plan) is
+	// corrected, filled in from the case: the new values go under that
+	// party's key, and go with the person's erasure.
+	PartyID uuid.UUID `json:"party_id,omitzero" cl:"subject"`
 }
 
 // EntryRedacted hides fields of an earlier event from every view; the stored

@@ -420,13 +420,13 @@ func TestEvolveProtection(t *testing.T) {
 			same(t, "active conditions", s.ActiveConditions(), 0)
 		}},
 		{name: "safety plan created", given: base, when: planned[len(planned)-1], then: func(t *testing.T, _, s domain.State) {
-			same(t, "plan", s.SafetyPlans[plan], domain.SafetyPlan{ID: plan, PartyID: victimID, CreatedAt: monday, NextReviewBy: monday.AddDate(0, 1, 0)})
+			same(t, "plan", s.SafetyPlans[plan], domain.SafetyPlan{ID: plan, EventID: planned[len(planned)-1].ID, PartyID: victimID, CreatedAt: monday, NextReviewBy: monday.AddDate(0, 1, 0)})
 		}},
 		{name: "safety plan reviewed without a new date", given: planned, when: fact("review", friday, domain.SafetyPlanReviewed{PlanID: plan, Changes: "new phone"}), then: func(t *testing.T, _, s domain.State) {
-			same(t, "plan", s.SafetyPlans[plan], domain.SafetyPlan{ID: plan, PartyID: victimID, CreatedAt: monday, ReviewedAt: friday, NextReviewBy: monday.AddDate(0, 1, 0)})
+			same(t, "plan", s.SafetyPlans[plan], domain.SafetyPlan{ID: plan, EventID: planned[len(planned)-1].ID, PartyID: victimID, CreatedAt: monday, ReviewedAt: friday, NextReviewBy: monday.AddDate(0, 1, 0)})
 		}},
 		{name: "safety plan reviewed with a new date", given: planned, when: fact("review", friday, domain.SafetyPlanReviewed{PlanID: plan, NextReviewBy: friday.AddDate(0, 2, 0)}), then: func(t *testing.T, _, s domain.State) {
-			same(t, "plan", s.SafetyPlans[plan], domain.SafetyPlan{ID: plan, PartyID: victimID, CreatedAt: monday, ReviewedAt: friday, NextReviewBy: friday.AddDate(0, 2, 0)})
+			same(t, "plan", s.SafetyPlans[plan], domain.SafetyPlan{ID: plan, EventID: planned[len(planned)-1].ID, PartyID: victimID, CreatedAt: monday, ReviewedAt: friday, NextReviewBy: friday.AddDate(0, 2, 0)})
 		}},
 		{name: "evidence logged", given: base, when: logged[len(logged)-1], then: func(t *testing.T, _, s domain.State) {
 			same(t, "exhibit", s.Exhibits[ev], domain.Exhibit{ID: ev, SHA256: goodSHA, Custodian: "off-0001"})

@@ -172,6 +172,7 @@ type Hold struct {
 // SafetyPlan is a safety plan and its review dates.
 type SafetyPlan struct {
 	ID           uuid.UUID
+	EventID      uuid.UUID // the entry that created it
 	PartyID      uuid.UUID
 	CreatedAt    time.Time
 	ReviewedAt   time.Time
@@ -500,7 +501,7 @@ func Evolve(s State, e Event) State {
 		s.Rapid.Active = false
 
 	case SafetyPlanCreated:
-		s.SafetyPlans[d.PlanID] = SafetyPlan{ID: d.PlanID, PartyID: d.PartyID, CreatedAt: at, NextReviewBy: d.NextReviewBy}
+		s.SafetyPlans[d.PlanID] = SafetyPlan{ID: d.PlanID, EventID: e.ID, PartyID: d.PartyID, CreatedAt: at, NextReviewBy: d.NextReviewBy}
 	case SafetyPlanReviewed:
 		p := s.SafetyPlans[d.PlanID]
 		p.ReviewedAt = at
@@ -722,4 +723,20 @@ func (s *State) endFollowUp(id uuid.UUID, st FollowUpStatus, at time.Time) {
 	f.Status = st
 	f.DoneAt = at
 	s.FollowUps[id] = f
+}
+
+// PartyOfEntry returns the party an entry's personal values are about (a
+// party's identification, a safety plan), or uuid.Nil.
+func (s State) PartyOfEntry(event uuid.UUID) uuid.UUID {
+	for _, p := range s.Parties {
+		if p.EventID == event {
+			return p.ID
+		}
+	}
+	for _, p := range s.SafetyPlans {
+		if p.EventID == event {
+			return p.PartyID
+		}
+	}
+	return uuid.Nil
 }
