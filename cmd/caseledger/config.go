@@ -272,6 +272,13 @@ func openStore(ctx context.Context, c storeConfig) (eventstore.Store, error) {
 // (KEYS_DIR/data/master.key), made on first use.
 func openPersonalKeys(ctx context.Context, c storeConfig) (*personal.Keys, error) {
 	path := filepath.Join(c.keysDir(), "data", personal.MasterKeyFile)
+	store, erased := filepath.Join(c.DataDir, personalKeysFile), filepath.Join(c.keysDir(), "data", personal.ErasedFile)
+	// The master key is made with the key store, never beside an existing
+	// one: a new key would open none of its keys.
+	_, serr := os.Stat(store)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && serr == nil {
+		return nil, fmt.Errorf("the master key %s is missing and the key store %s exists: restore the master key from its backup (a new one would open none of the data keys)", path, store)
+	}
 	master, err := personal.LoadMasterKey(path, true)
 	if err != nil {
 		return nil, err
@@ -279,7 +286,6 @@ func openPersonalKeys(ctx context.Context, c storeConfig) (*personal.Keys, error
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	store, erased := filepath.Join(c.DataDir, personalKeysFile), filepath.Join(c.keysDir(), "data", personal.ErasedFile)
 	keys, err := personal.OpenKeys(ctx, store, master, erased)
 	if errors.Is(err, personal.ErrMasterKey) {
 		// A rotation that committed and was stopped before its new key

@@ -723,6 +723,21 @@ func TestKeysCreationRecorded(t *testing.T) {
 	if v, _, err := runArgs(t, nil, "verify", "--data-dir", data); err != nil || !strings.Contains(v, "its record of the keys made") {
 		t.Fatalf("verify: %v\n%s", err, v)
 	}
+	// Without its master key, nothing opens the key store, and no new
+	// master key is made beside it.
+	master := filepath.Join(keysBeside(data), "data", personal.MasterKeyFile)
+	if err := os.Rename(master, master+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runArgs(t, nil, "erase", "--data-dir", data, "--person", "MNI-ANY", "--reason", "r", "--as", "sup-1"); err == nil || !strings.Contains(err.Error(), "master key") || !strings.Contains(err.Error(), "is missing and the key store") {
+		t.Fatalf("erase without the master key: %v", err)
+	}
+	if _, err := os.Stat(master); err == nil {
+		t.Fatal("a new master key was made beside the key store")
+	}
+	if err := os.Rename(master+".away", master); err != nil {
+		t.Fatal(err)
+	}
 	var gone string
 	if err := kdb.QueryRow(`SELECT subject FROM data_keys LIMIT 1`).Scan(&gone); err != nil {
 		t.Fatal(err)
@@ -736,6 +751,16 @@ func TestKeysCreationRecorded(t *testing.T) {
 		}
 	}
 	v, _, err := runArgs(t, nil, "verify", "--data-dir", data)
+	defer func() {
+		// And with the whole key store removed.
+		kdb.Close()
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(filepath.Join(data, personalKeysFile+suffix))
+		}
+		if v, _, err := runArgs(t, nil, "verify", "--data-dir", data); err == nil || !strings.Contains(v, "personal-keys.db is missing, and the record holds encrypted personal values") {
+			t.Errorf("verify without its key store: %v\n%s", err, v)
+		}
+	}()
 	if err == nil || !strings.Contains(v, "the key of "+gone+" was made (the record says so) but the key store neither holds it nor destroyed it") ||
 		!strings.Contains(v, "c00000000-0000-0000-0000-00000000beef is marked as recorded but the record holds no creation of it") {
 		t.Fatalf("verify after the key store was edited: %v\n%s", err, v)

@@ -58,6 +58,20 @@ var errKeyStore = errors.New("the personal data key store does not match the rec
 func checkKeyStore(ctx context.Context, dataDir, erasedList string) (problems []string, checked bool, err error) {
 	path := filepath.Join(dataDir, personalKeysFile)
 	if _, err := os.Stat(path); err != nil {
+		// No key store: fine for a record that never encrypted anything;
+		// otherwise every personal value is lost without an erasure.
+		edb, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "events.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+		if err != nil {
+			return nil, false, err
+		}
+		defer edb.Close()
+		var n int
+		if err := edb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM events WHERE type = 'access.data_keys_created' OR instr(CAST(data AS TEXT), 'cl:enc1:') > 0 LIMIT 1)`).Scan(&n); err != nil {
+			return nil, false, err
+		}
+		if n > 0 {
+			return []string{fmt.Sprintf("the key store %s is missing, and the record holds encrypted personal values (or keys made): they are unreadable, and no erasure says so", path)}, true, nil
+		}
 		return nil, false, nil
 	}
 	erased, err := recordedErasures(ctx, dataDir)
