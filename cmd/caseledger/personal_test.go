@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -700,7 +701,7 @@ func TestSubjectReport(t *testing.T) {
 // sqlite3 would.
 func TestKeysCreationRecorded(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
-	if got, _, err := runArgs(t, nil, "demo", "--cases", "5", "--data-dir", data); err != nil {
+	if got, _, err := runArgs(t, nil, "demo", "--cases", "30", "--data-dir", data); err != nil {
 		t.Fatalf("demo: %v\n%s", err, got)
 	}
 	edb, err := sql.Open("sqlite", "file:"+filepath.Join(data, "events.db")+"?mode=ro")
@@ -717,7 +718,7 @@ func TestKeysCreationRecorded(t *testing.T) {
 	defer kdb.Close()
 	var held, unrecorded int
 	_ = kdb.QueryRow(`SELECT count(*), coalesce(sum(recorded = 0), 0) FROM data_keys`).Scan(&held, &unrecorded)
-	if held < 5 || made != held || unrecorded != 0 {
+	if held < 30 || made != held || unrecorded != 0 {
 		t.Fatalf("%d keys held, %d not recorded; the record names %d made", held, unrecorded, made)
 	}
 	if v, _, err := runArgs(t, nil, "verify", "--data-dir", data); err != nil || !strings.Contains(v, "its record of the keys made") {
@@ -738,9 +739,34 @@ func TestKeysCreationRecorded(t *testing.T) {
 	if err := os.Rename(master+".away", master); err != nil {
 		t.Fatal(err)
 	}
+	// A line added to the erased-subjects list destroys a key at the next
+	// open; for a case under a legal hold, verify names it.
+	var heldCase string
+	_ = edb2(t, data).QueryRow(`SELECT substr(stream, 6) FROM events WHERE type = 'case.legal_hold_placed' LIMIT 1`).Scan(&heldCase)
+	if heldCase != "" {
+		list := filepath.Join(keysBeside(data), "data", personal.ErasedFile)
+		f, err := os.OpenFile(list, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "c%s 2026-12-03T00:00:00Z\n", heldCase)
+		f.Close()
+		// The next command that opens the key store applies the list.
+		if got, _, err := runArgs(t, nil, "subject-report", "--data-dir", data, "--person", "MNI-NOBODY", "--as", "priv-1"); err != nil {
+			t.Fatalf("subject-report: %v\n%s", err, got)
+		}
+		v, _, err := runArgs(t, nil, "verify", "--data-dir", data)
+		if err == nil || !strings.Contains(v, "the key of c"+heldCase+" was destroyed from the erased-subjects list alone, while the record holds its case under a legal hold") {
+			t.Fatalf("verify after a line was added to the erased list: %v\n%s", err, v)
+		}
+	} else {
+		t.Error("no legal hold in the 30 generated cases: the erased-list check is not played")
+	}
 	var gone string
-	if err := kdb.QueryRow(`SELECT subject FROM data_keys LIMIT 1`).Scan(&gone); err != nil {
-		t.Fatal(err)
+	if err := kdb.QueryRow(`SELECT subject FROM data_keys WHERE ? = '' OR subject NOT LIKE ? LIMIT 1`, heldCase, "%"+heldCase+"%").Scan(&gone); err != nil {
+		var n int
+		_ = kdb.QueryRow(`SELECT count(*) FROM data_keys`).Scan(&n)
+		t.Fatalf("%v (%d keys, held case %q)", err, n, heldCase)
 	}
 	for _, q := range []string{
 		`DELETE FROM data_keys WHERE subject = '` + gone + `'`,
@@ -765,4 +791,15 @@ func TestKeysCreationRecorded(t *testing.T) {
 		!strings.Contains(v, "c00000000-0000-0000-0000-00000000beef is marked as recorded but the record holds no creation of it") {
 		t.Fatalf("verify after the key store was edited: %v\n%s", err, v)
 	}
+}
+
+// edb2 opens the embedded record read-only for the test's queries.
+func edb2(t *testing.T, data string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "events.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -124,6 +124,18 @@ func checkKeyStore(ctx context.Context, dataDir, erasedList string) (problems []
 			problems = append(problems, fmt.Sprintf("the key of %s was destroyed but the record holds no erasure of it", s))
 		}
 	}
+	// A destruction the erased list alone names (an erasure later than a
+	// restored record) is taken on trust, but not for a case the record
+	// holds under a legal hold: no erasure could have been recorded then.
+	held2, err := heldCases(ctx, dataDir)
+	if err != nil {
+		return nil, false, err
+	}
+	for s := range destroyed {
+		if !isErased[s] && listed[s] && held2[caseOfSubject(s)] {
+			problems = append(problems, fmt.Sprintf("the key of %s was destroyed from the erased-subjects list alone, while the record holds its case under a legal hold", s))
+		}
+	}
 	for s := range isErased {
 		if held[s] {
 			problems = append(problems, fmt.Sprintf("%s is erased in the record but its key is still held (serve destroys it at start; or run erase again)", s))
@@ -392,3 +404,38 @@ type writerReport struct {
 // errUnsigned is returned by verify when events are not signed by a
 // registered writer.
 var errUnsigned = errors.New("events not signed by a registered writer")
+
+// heldCases lists the case ids ("case-<uuid>" streams' uuids) with a legal
+// hold placed and not released.
+func heldCases(ctx context.Context, dataDir string) (map[string]bool, error) {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "events.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT p.stream FROM events p WHERE p.type = 'case.legal_hold_placed'
+		AND NOT EXISTS (SELECT 1 FROM events r WHERE r.stream = p.stream AND r.type = 'case.legal_hold_released'
+			AND json_extract(r.data, '$.hold_id') = json_extract(p.data, '$.hold_id'))`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var stream string
+		if err := rows.Scan(&stream); err != nil {
+			return nil, err
+		}
+		out[strings.TrimPrefix(stream, "case-")] = true
+	}
+	return out, rows.Err()
+}
+
+// caseOfSubject is the case id of a data key's subject ("c<case>" or
+// "p<case>.<party>").
+func caseOfSubject(subject string) string {
+	if len(subject) < 37 {
+		return ""
+	}
+	return subject[1:37]
+}
