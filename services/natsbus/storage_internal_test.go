@@ -16,19 +16,7 @@ import (
 // JetStream does not serve (the restart over a store still partly
 // unwritable is played by cmd/caseledger TestDataDirUnwritable).
 func TestStreamsCounted(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dir := filepath.Join(t.TempDir(), "nats")
-	e, err := StartEmbedded(EmbeddedConfig{StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown()
-	self := &selfConn{e: e}
-	defer self.close()
-	if err := self.ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx, e, self, dir := startWithStreams(t)
 	if missing, err := self.missing(ctx); err != nil || len(missing) != 0 {
 		t.Fatalf("streams not served after they were made: %v %v", missing, err)
 	}
@@ -57,19 +45,7 @@ func breakStream(t *testing.T, storeDir, name string) {
 // TestUnloadableStreamMovedAside: a stream that no restart loads is moved
 // to the quarantine directory and made anew, and the fault ends.
 func TestUnloadableStreamMovedAside(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dir := filepath.Join(t.TempDir(), "nats")
-	e, err := StartEmbedded(EmbeddedConfig{StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown()
-	self := &selfConn{e: e}
-	defer self.close()
-	if err := self.ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx, e, self, dir := startWithStreams(t)
 	breakStream(t, dir, IntakeStream)
 	if err := e.restartJetStream(); err != nil {
 		t.Fatal(err)
@@ -155,4 +131,24 @@ func TestProbeFindsJetStreamNotStoring(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatalf("the fault did not end once JetStream stored again: %v", e.StorageFault())
 	}
+}
+
+// startWithStreams starts an embedded server whose streams are made, and
+// Supervise's connection to it; all end with the test.
+func startWithStreams(t *testing.T) (context.Context, *Embedded, *selfConn, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	dir := filepath.Join(t.TempDir(), "nats")
+	e, err := StartEmbedded(EmbeddedConfig{StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	self := &selfConn{e: e}
+	t.Cleanup(self.close)
+	if err := self.ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, e, self, dir
 }

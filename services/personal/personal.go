@@ -207,26 +207,13 @@ func OpenKeys(ctx context.Context, path string, master []byte, erased string) (*
 		db.Close()
 		return nil, fmt.Errorf("personal: key store %s: %w", path, err)
 	}
-	// A key store made before erasures carried their note gains the column.
-	var hasNote int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('destroyed_keys') WHERE name = 'note'`).Scan(&hasNote); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("personal: key store %s: %w", path, err)
-	}
-	if hasNote == 0 {
-		if _, err := db.ExecContext(ctx, `ALTER TABLE destroyed_keys ADD COLUMN note TEXT NOT NULL DEFAULT ''`); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("personal: key store %s: %w", path, err)
-		}
-	}
-	// And the mark of a key whose creation is in the record.
-	var hasAudited int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('data_keys') WHERE name = 'recorded'`).Scan(&hasAudited); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("personal: key store %s: %w", path, err)
-	}
-	if hasAudited == 0 {
-		if _, err := db.ExecContext(ctx, `ALTER TABLE data_keys ADD COLUMN recorded INTEGER NOT NULL DEFAULT 0`); err != nil {
+	// A key store made before erasures carried their note, or before keys'
+	// creation was recorded, gains the column.
+	for _, c := range []struct{ table, column, decl string }{
+		{"destroyed_keys", "note", "TEXT NOT NULL DEFAULT ''"},
+		{"data_keys", "recorded", "INTEGER NOT NULL DEFAULT 0"},
+	} {
+		if err := addColumn(ctx, db, c.table, c.column, c.decl); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("personal: key store %s: %w", path, err)
 		}
@@ -738,4 +725,14 @@ func (k *Keys) MarkRecorded(ctx context.Context, subjects []string) error {
 		return fmt.Errorf("personal: key store: %w", err)
 	}
 	return nil
+}
+
+// addColumn adds a column to a table of the key store unless it has it.
+func addColumn(ctx context.Context, db *sql.DB, table, column, decl string) error {
+	var has int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&has); err != nil || has > 0 {
+		return err
+	}
+	_, err := db.ExecContext(ctx, "ALTER TABLE "+table+" ADD COLUMN "+column+" "+decl)
+	return err
 }

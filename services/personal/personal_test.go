@@ -2,6 +2,7 @@ package personal_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -138,4 +139,34 @@ func TestSealedDigest(t *testing.T) {
 	if res, _, err := casefile.Execute(ctx, store, other, now, 3); err != nil || !res.Duplicate {
 		t.Fatalf("a reused id once the key is gone: %+v %v", res, err)
 	}
+}
+
+// TestOlderKeyStoreGainsColumns: a key store made before erasures kept
+// their note and keys their recorded mark opens, and gains both.
+func TestOlderKeyStoreGainsColumns(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE data_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL);
+		CREATE TABLE destroyed_keys (subject TEXT PRIMARY KEY, destroyed_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	k, err := personal.OpenKeys(ctx, path, make([]byte, 32), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Encrypt(ctx, "cx", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Destroy(ctx, "cx", "erased on request on 2026-12-03"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := k.Unrecorded(ctx, 10); err != nil || len(n) != 0 {
+		t.Fatalf("unrecorded keys: %v %v", n, err)
+	}
+	k.Close()
 }
