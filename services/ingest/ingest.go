@@ -304,6 +304,11 @@ func (s *Service) Preflight(ctx context.Context) error {
 
 // consume runs one consumer until its iterator closes or ctx ends.
 func (s *Service) consume(ctx context.Context) error {
+	// A new consumer delivers what is left in stream order: what was held
+	// for redelivery under the last one is forgotten (its sequences may
+	// not come back: INTAKE made anew numbers from 1 again, and a case
+	// would wait behind them for ever).
+	s.held.reset()
 	// Commands of one case must be decided in the order they were sent. A
 	// message delivered to an ingest that died stays pending until its ack
 	// wait runs out, while newer ones would be delivered at once and
@@ -740,6 +745,9 @@ func (s *Service) reply(m jetstream.Msg, o natsbus.Outcome) {
 // it, the message stays in INTAKE for a later attempt: a rejection is never
 // lost either.
 func (s *Service) reject(ctx context.Context, m jetstream.Msg, name string, cause error) {
+	// A refused message is not redelivered: if its case held it, the case
+	// must not wait for it.
+	s.held.forget(seq(m))
 	var code, field, reason string
 	var r *refused
 	if errors.As(cause, &r) {
@@ -768,8 +776,10 @@ func (s *Service) reject(ctx context.Context, m jetstream.Msg, name string, caus
 	dead.Header.Set(natsbus.HeaderReason, reason)
 	dead.Header.Set("Caseledger-Subject", m.Subject())
 	if md, err := m.Metadata(); err == nil {
-		// One rejection per INTAKE message, whatever the redeliveries.
-		dead.Header.Set(nats.MsgIdHdr, fmt.Sprintf("intake-%d", md.Sequence.Stream))
+		// One rejection per INTAKE message, whatever the redeliveries; the
+		// time it was stored tells it from a message of an INTAKE made
+		// anew, whose sequences start from 1 again.
+		dead.Header.Set(nats.MsgIdHdr, fmt.Sprintf("intake-%d-%d", md.Sequence.Stream, md.Timestamp.UnixNano()))
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -848,6 +858,28 @@ func (h *heldCases) hold(id uuid.UUID, msgs ...jetstream.Msg) {
 		n := seq(m)
 		if i, found := slices.BinarySearch(h.m[id], n); !found {
 			h.m[id] = slices.Insert(h.m[id], i, n)
+		}
+	}
+}
+
+// reset forgets every held sequence.
+func (h *heldCases) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.m)
+}
+
+// forget drops a sequence from whichever case holds it.
+func (h *heldCases) forget(n uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, held := range h.m {
+		if i, found := slices.BinarySearch(held, n); found {
+			if held = slices.Delete(held, i, i+1); len(held) == 0 {
+				delete(h.m, id)
+			} else {
+				h.m[id] = held
+			}
 		}
 	}
 }

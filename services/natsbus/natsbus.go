@@ -225,6 +225,7 @@ type Embedded struct {
 	storeDir   string
 	fault      *writable.Fault
 	probeEvery time.Duration // how often Supervise's write probe runs
+	onRestart  func()        // tests: told of each restart of JetStream
 }
 
 // StartEmbedded starts a NATS server with JetStream in this process and

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,6 +42,19 @@ func storageCause(line string) (string, bool) {
 	return "", false
 }
 
+// aboutAClient reports whether a server log line is about a connection
+// (it carries the client's, route's or leaf's id, or words a client chose,
+// such as the user name of a failed login): such a line is never taken for
+// a storage error, whatever words a client put in it.
+func aboutAClient(line string) bool {
+	for _, w := range []string{" - cid:", " - rid:", " - lid:", " - gid:", " - mid:", "Authentication Error", "authentication error", "User \""} {
+		if strings.Contains(line, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // serverLog hands the embedded server's log to caseledger's: errors and
 // warnings at their levels, notices at debug; storage errors become the
 // fault (named once), and a line repeated within a minute is dropped.
@@ -53,7 +67,7 @@ type serverLog struct {
 
 func (l *serverLog) emit(level slog.Level, format string, args []any) {
 	line := fmt.Sprintf(format, args...)
-	if level >= slog.LevelWarn {
+	if level >= slog.LevelWarn && !aboutAClient(line) {
 		if cause, ok := storageCause(line); ok {
 			l.fault.Set(cause)
 			return
@@ -113,6 +127,7 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 		checked   time.Time
 		unstored  int            // write probes in a row that JetStream did not store
 		failed    map[string]int // restarts in a row after which a stream was not served
+		gap       = 5 * time.Second
 	)
 	self := &selfConn{e: e}
 	defer self.close()
@@ -135,6 +150,14 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 			// being created has its directory a moment before it
 			// answers), and a message stored.
 			if missing, err := self.missing(ctx); err == nil && len(missing) > 0 {
+				if e.absent(missing) {
+					// Not on disk at all (moved aside, and not made anew
+					// then): made now.
+					if err := self.ensure(ctx); err != nil {
+						e.fault.Set("streams not made anew: " + err.Error())
+					}
+					continue
+				}
 				e.fault.Log.Warn("NATS streams on disk not served", "streams", strings.Join(missing, ","))
 				if short++; short >= 2 {
 					e.fault.Set("streams on disk not served: " + strings.Join(missing, ", "))
@@ -143,13 +166,19 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 			}
 			short = 0
 			if err := self.write(ctx); err != nil && ctx.Err() == nil {
-				if unstored++; unstored >= 2 {
+				// An error answer twice in a row is a fault; a slow one
+				// (no answer within 2 s) only after half a minute of them.
+				limit := 2
+				if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+					limit = 6
+				}
+				if unstored++; unstored >= limit {
 					e.fault.Set("JetStream did not store a probe message: " + err.Error())
 				}
 			} else {
 				unstored = 0
 			}
-		case e.StorageFault() != nil && ctx.Err() == nil && time.Since(restarted) > 5*time.Second:
+		case e.StorageFault() != nil && ctx.Err() == nil && time.Since(restarted) > gap:
 			// At most every few seconds: a disk with a little room
 			// passes the probe and fails the next block again.
 			restarted = time.Now()
@@ -162,10 +191,31 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 				e.fault.Log.Warn("NATS JetStream restarted but does not answer yet", "error", err)
 				continue
 			}
+			if len(missing) > 0 && e.absent(missing) {
+				// A stream with no directory (moved aside, and not made
+				// anew then) is made now.
+				if err := self.ensure(ctx); err != nil {
+					e.fault.Log.Warn("NATS streams could not be made anew yet", "error", err)
+					continue
+				}
+				if missing, err = self.missing(ctx); err != nil {
+					continue
+				}
+			}
 			if len(missing) == 0 {
 				clear(failed)
+				gap = 5 * time.Second
 				e.fault.Clear()
 				continue
+			}
+			// A stream that does not load from a directory this process
+			// can read and write, and that is never moved aside, will not
+			// load at the next restart either: restarts (which stop every
+			// stream a moment) space out, up to five minutes apart.
+			if e.allAccessible(missing) && !slices.ContainsFunc(missing, movable) {
+				gap = min(2*gap, 5*time.Minute)
+			} else {
+				gap = 5 * time.Second
 			}
 			// Restarted while part of the store was still unwritable (a
 			// permission given back directory by directory), some
@@ -180,7 +230,7 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 				// Three restarts in a row, its whole directory readable and
 				// writable: not a permission being given back, a stream
 				// that cannot load as it is.
-				if failed[name]++; failed[name] >= 3 && movable(name) && e.accessible(name) {
+				if failed[name]++; failed[name] >= 3 && movable(name) && e.accessible(name) && e.roomy() {
 					broken = append(broken, name)
 				}
 			}
@@ -271,6 +321,38 @@ func (e *Embedded) accessible(name string) bool {
 	return ok
 }
 
+// roomy reports whether the store's filesystem has room enough (64 MiB)
+// that a stream which does not load is not merely short of space (loading
+// one may write).
+func (e *Embedded) roomy() bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(e.storeDir, &st); err != nil {
+		return false
+	}
+	return st.Bavail*uint64(st.Bsize) >= 64<<20
+}
+
+// allAccessible reports whether every named stream's directory is there
+// and can be read and written throughout.
+func (e *Embedded) allAccessible(names []string) bool {
+	for _, n := range names {
+		if !e.accessible(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// absent reports whether one of the named streams has no directory.
+func (e *Embedded) absent(names []string) bool {
+	for _, n := range names {
+		if dirs, _ := filepath.Glob(filepath.Join(e.storeDir, server.JetStreamStoreDir, "*", "streams", n)); len(dirs) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // movable reports whether a stream that does not load may be moved aside
 // and made anew: INTAKE (a command is answered only once recorded, and its
 // sender sends it again until it is), REJECTED (refusals, answered
@@ -288,6 +370,9 @@ const QuarantineDir = "quarantine"
 // restartJetStream reloads every stream from disk, which clears a stream's
 // write error.
 func (e *Embedded) restartJetStream() error {
+	if e.onRestart != nil {
+		e.onRestart()
+	}
 	if e.JetStreamEnabled() {
 		if err := e.ShutdownJetStream(); err != nil {
 			return err
@@ -317,10 +402,10 @@ type selfConn struct {
 }
 
 func (p *selfConn) connect() error {
-	if p.nc != nil {
+	if p.nc != nil && !p.nc.IsClosed() {
 		return nil
 	}
-	nc, err := nats.Connect(p.e.ClientURL(), append([]nats.Option{nats.Name("caseledger-storage-probe")}, p.e.Self...)...)
+	nc, err := nats.Connect(p.e.ClientURL(), append([]nats.Option{nats.Name("caseledger-storage-probe"), nats.MaxReconnects(-1)}, p.e.Self...)...)
 	if err != nil {
 		return err
 	}
@@ -340,12 +425,23 @@ func (p *selfConn) missing(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	dirs, _ := filepath.Glob(filepath.Join(p.e.storeDir, server.JetStreamStoreDir, "*", "streams", "*"))
-	var out []string
+	var names []string
 	for _, dir := range dirs {
-		name := filepath.Base(dir)
-		if _, err := os.Stat(filepath.Join(dir, "meta.inf")); err != nil {
-			continue // not a stream (yet, or any more)
+		if _, err := os.Stat(filepath.Join(dir, "meta.inf")); err == nil {
+			names = append(names, filepath.Base(dir))
+		} // else not a stream (yet, or any more)
+	}
+	if slices.ContainsFunc(Streams(), func(n string) bool { return slices.Contains(names, n) }) {
+		// caseledger's own, once made: a stream moved aside and not made
+		// anew has no directory, and must still be missed.
+		for _, name := range Streams() {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
 		}
+	}
+	var out []string
+	for _, name := range names {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err := p.js.Stream(cctx, name)
 		cancel()

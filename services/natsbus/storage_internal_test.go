@@ -2,12 +2,16 @@ package natsbus
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/caseledger/caseledger/domain"
+	"github.com/caseledger/caseledger/internal/writable"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -151,4 +155,53 @@ func startWithStreams(t *testing.T) (context.Context, *Embedded, *selfConn, stri
 		t.Fatal(err)
 	}
 	return ctx, e, self, dir
+}
+
+// TestClientWordsAreNoStorageFault: a client that connects with a user
+// name of storage words ("no space left on device") puts them in the
+// server's log; that is no storage fault. The server's own line is.
+func TestClientWordsAreNoStorageFault(t *testing.T) {
+	var f writable.Fault
+	l := &serverLog{log: slog.New(slog.DiscardHandler), fault: &f, seen: map[string]time.Time{}}
+	l.Errorf("%s - cid:%d - %q - %s", "127.0.0.1:53012", 7, "no space left on device", "authentication error")
+	l.Warnf("127.0.0.1:53012 - cid:8 - User %q: Authentication Error", "permission denied")
+	if err := f.Err(); err != nil {
+		t.Fatalf("a client's words made a storage fault: %v", err)
+	}
+	l.Errorf("JetStream resource limits exceeded for server: %s", "Critical write error: no space left on device")
+	if f.Err() == nil {
+		// Set settles for a second before Err reports it.
+		time.Sleep(1100 * time.Millisecond)
+	}
+	if err := f.Err(); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("the server's own storage error: %v", err)
+	}
+}
+
+// TestUnloadableEventStreamStaysAFault: an event stream that does not load
+// is never moved aside (it would lose what was relayed); it stays a named
+// fault, and the restarts space out.
+func TestUnloadableEventStreamStaysAFault(t *testing.T) {
+	ctx, e, self, dir := startWithStreams(t)
+	police := EventStream(domain.CompartmentPolice)
+	breakStream(t, dir, police)
+	if err := e.restartJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	e.probeEvery = 100 * time.Millisecond
+	var restarts atomic.Int32
+	e.onRestart = func() { restarts.Add(1) }
+	go e.Supervise(ctx, 50*time.Millisecond)
+	time.Sleep(16 * time.Second)
+	if err := e.StorageFault(); err == nil || !strings.Contains(err.Error(), police) {
+		t.Fatalf("an event stream that does not load: fault %v", err)
+	}
+	if moved, _ := filepath.Glob(filepath.Join(dir, QuarantineDir, "*")); len(moved) != 0 {
+		t.Fatalf("an event stream was moved aside: %v", moved)
+	}
+	// At once, then 10 s later: two restarts in 16 s (every 5 s, four).
+	if n := restarts.Load(); n < 1 || n > 2 {
+		t.Fatalf("%d restarts in 16 s", n)
+	}
+	_ = self
 }

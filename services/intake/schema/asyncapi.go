@@ -257,8 +257,8 @@ func rejectedHeaders() obj {
 			natsbus.HeaderField:  header("The JSON path of the member at fault; empty when none.", obj{"type": "string"}),
 			natsbus.HeaderReason: header("A fixed reason; it never repeats a value of the command.", obj{"type": "string"}),
 			headerSubject:        header("The intake subject the command came on.", obj{"type": "string"}),
-			natsMsgID: header("intake-<INTAKE stream sequence>: one entry per intake message, whatever its redeliveries.",
-				obj{"type": "string", "pattern": "^intake-[0-9]+$"}),
+			natsMsgID: header("intake-<INTAKE stream sequence>-<the time INTAKE stored it, Unix nanoseconds>: one entry per intake message, whatever its redeliveries.",
+				obj{"type": "string", "pattern": "^intake-[0-9]+-[0-9]+$"}),
 		},
 	}
 }
