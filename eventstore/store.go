@@ -58,6 +58,37 @@ type Reader interface {
 	Close() error
 }
 
+// StreamLister is a store that can name the streams that exist between
+// two names (inclusive) without reading their events: an export reads the
+// access log of the days that have one, not of every day since a case
+// began.
+type StreamLister interface {
+	StreamsBetween(ctx context.Context, from, to string) ([]string, error)
+}
+
+// Unwrapper is a store that wraps another (encrypting, signing), so that
+// Find can reach the capabilities of the one underneath.
+type Unwrapper interface {
+	Unwrap() Store
+}
+
+// Find returns the first store in r's chain of wrappers (r itself first)
+// that is a T.
+func Find[T any](r Reader) (T, bool) {
+	for r != nil {
+		if t, ok := r.(T); ok {
+			return t, true
+		}
+		u, ok := r.(Unwrapper)
+		if !ok {
+			break
+		}
+		r = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // Counter is a store that can count the events after a position without
 // reading them (for lag metrics).
 type Counter interface {

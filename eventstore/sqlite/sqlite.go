@@ -453,6 +453,33 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from int64, max i
 	return scanRecords(rows, max)
 }
 
+// StreamsBetween names the streams between from and to (inclusive) that
+// hold events (eventstore.StreamLister): one index seek a stream, however
+// many events each holds.
+func (s *Store) StreamsBetween(ctx context.Context, from, to string) ([]string, error) {
+	if s.isClosed() {
+		return nil, eventstore.ErrClosed
+	}
+	rows, err := s.rdb.QueryContext(ctx, `WITH RECURSIVE next(name) AS (
+		SELECT (SELECT min(stream) FROM events WHERE stream >= ?1 AND stream <= ?2)
+		UNION ALL
+		SELECT (SELECT min(stream) FROM events WHERE stream > next.name AND stream <= ?2) FROM next WHERE next.name IS NOT NULL)
+		SELECT name FROM next WHERE name IS NOT NULL`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list streams: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("sqlite: list streams: %w", err)
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
+}
+
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.Record, error) {
 	if s.isClosed() {

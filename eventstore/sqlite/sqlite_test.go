@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/caseledger/caseledger/eventstore"
 	"github.com/caseledger/caseledger/eventstore/sqlite"
 	"github.com/caseledger/caseledger/eventstore/storetest"
+	"github.com/google/uuid"
 )
 
 func openTemp(t *testing.T) *sqlite.Store {
@@ -272,3 +274,34 @@ func TestReadOnlyBesideTheWriter(t *testing.T) {
 		t.Fatalf("later read: %d, %v", len(recs), err)
 	}
 }
+
+// TestStreamsBetween: the streams between two names that hold events, each
+// once, found through the wrappers a store may be behind.
+func TestStreamsBetween(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	for _, stream := range []string{"access-2024-01-01", "access-2024-01-01", "access-2024-01-03", "access-2025-02-01", "ledger-checkpoints", "case-" + uuid.NewString()} {
+		id := uuid.New()
+		if _, err := s.Append(ctx, stream, eventstore.Any, []eventstore.EventData{{ID: id, Type: "t", Data: []byte(`{}`), Metadata: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var r eventstore.Reader = wrapped{s}
+	l, ok := eventstore.Find[eventstore.StreamLister](r)
+	if !ok {
+		t.Fatal("the store's lister is not found through its wrapper")
+	}
+	got, err := l.StreamsBetween(ctx, "access-2024-01-01", "access-2024-12-31")
+	if err != nil || !slices.Equal(got, []string{"access-2024-01-01", "access-2024-01-03"}) {
+		t.Fatalf("streams of 2024: %v %v", got, err)
+	}
+	if got, err := l.StreamsBetween(ctx, "access-2023-01-01", "access-2023-12-31"); err != nil || len(got) != 0 {
+		t.Fatalf("streams of 2023: %v %v", got, err)
+	}
+}
+
+// wrapped is a store behind a wrapper, as personal.Store and
+// ledger.SigningStore are.
+type wrapped struct{ eventstore.Store }
+
+func (w wrapped) Unwrap() eventstore.Store { return w.Store }

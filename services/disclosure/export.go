@@ -388,8 +388,19 @@ func accessLog(ctx context.Context, st eventstore.Reader, caseID uuid.UUID, recs
 	if e, err := casefile.Decode(recs[0]); err == nil && e.Meta.RecordedAt.Before(first) {
 		first = e.Meta.RecordedAt
 	}
-	for day := first.UTC().Truncate(24 * time.Hour); !day.After(now); day = day.AddDate(0, 0, 1) {
-		stream := "access-" + day.Format(time.DateOnly)
+	var streams []string
+	if l, ok := eventstore.Find[eventstore.StreamLister](st); ok {
+		// The days that have an access log, not every day since.
+		var err error
+		if streams, err = l.StreamsBetween(ctx, "access-"+first.UTC().Format(time.DateOnly), "access-"+now.UTC().Format(time.DateOnly)); err != nil {
+			return nil, fmt.Errorf("disclosure: access log: %w", err)
+		}
+	} else {
+		for day := first.UTC().Truncate(24 * time.Hour); !day.After(now); day = day.AddDate(0, 0, 1) {
+			streams = append(streams, "access-"+day.Format(time.DateOnly))
+		}
+	}
+	for _, stream := range streams {
 		for from := int64(0); ; {
 			page, err := st.ReadStream(ctx, stream, from, 1000)
 			if err != nil {

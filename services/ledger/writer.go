@@ -134,6 +134,9 @@ type SigningStore struct {
 
 var _ eventstore.Store = SigningStore{}
 
+// Unwrap returns the store it signs for (eventstore.Find).
+func (s SigningStore) Unwrap() eventstore.Store { return s.Store }
+
 // Append signs each event's metadata, then appends.
 func (s SigningStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events []eventstore.EventData) (eventstore.AppendResult, error) {
 	signed := make([]eventstore.EventData, len(events))

@@ -29,6 +29,9 @@ type Store struct {
 
 var _ eventstore.Store = Store{}
 
+// Unwrap returns the store it encrypts for (eventstore.Find).
+func (s Store) Unwrap() eventstore.Store { return s.Store }
+
 // Close records the creation of the keys not yet in the record, then
 // closes the store and the key store.
 func (s Store) Close() error {
