@@ -25,8 +25,8 @@ func BenchmarkExport(b *testing.B) {
 	}
 	src := f.src
 	src.Tree = tree
-	dir := b.TempDir()
 	b.Run("export_one_case", func(b *testing.B) {
+		dir := b.TempDir() // each run its own (-count)
 		i := 0
 		for b.Loop() {
 			i++
