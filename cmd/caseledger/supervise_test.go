@@ -36,7 +36,7 @@ func TestServeSupervisesItsRoles(t *testing.T) {
 	natsPort, httpPort, opsPort := freePort(t), freePort(t), freePort(t)
 	serve := start(t, bin, "serve", "--data-dir", data, "--nats-listen", "127.0.0.1:"+strconv.Itoa(natsPort),
 		"--http-listen", "127.0.0.1:"+strconv.Itoa(httpPort), "--tokens", tokens, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(opsPort),
-		"--restart-backoff", "200ms", "--restart-limit", "3")
+		"--restart-backoff", "1s", "--restart-limit", "3")
 	within(t, 30*time.Second, func() bool { return strings.Contains(serve.out.String(), "caseledger serving") })
 	readyz := func() (int, string) {
 		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(opsPort) + "/readyz")
@@ -76,7 +76,14 @@ func TestServeSupervisesItsRoles(t *testing.T) {
 	if out, err := exec.Command("sqlite3", "-cmd", ".timeout 10000", filepath.Join(data, "readmodels.db"), "DROP TABLE timeline").CombinedOutput(); err != nil {
 		t.Fatalf("sqlite3: %v\n%s", err, out)
 	}
-	emit("6")
+	// New events reach the broken projector while /readyz is watched: serve
+	// may end (as it should, the role failing) before emit has every answer.
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		_ = exec.Command(bin, "emit", "--demo", "3", "--seed", "6", "--nats-url", natsURL, "--data-dir", data, "--timeout", "10s").Run()
+	}()
+	t.Cleanup(func() { <-emitted })
 	var body string
 	within(t, 20*time.Second, func() bool {
 		code, b := readyz()

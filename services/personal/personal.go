@@ -126,11 +126,12 @@ func LoadMasterKey(path string, create bool) ([]byte, error) {
 // Keys is the key store: one data key per subject, wrapped by the master
 // key, cached unwrapped in memory while the process runs.
 type Keys struct {
-	db     *sql.DB
-	master cipher.AEAD
-	erased string // the erased subjects' list, beside the master key
-	mu     sync.Mutex
-	cache  map[string]cipher.AEAD
+	db      *sql.DB
+	master  cipher.AEAD
+	erased  string // the erased subjects' list, beside the master key
+	mu      sync.Mutex
+	cache   map[string]cipher.AEAD
+	digests map[string][]byte // command-digest keys, derived from data keys
 	// Log, when set, is told of a key an erasure could not destroy at
 	// once (ids only); RetryPending tries it again.
 	Log     *slog.Logger
@@ -550,6 +551,7 @@ func (k *Keys) destroy(ctx context.Context, subject, note string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.cache, subject)
+	delete(k.digests, subject)
 	tx, err := k.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("personal: key store: %w", err)

@@ -244,22 +244,40 @@ var _ casefile.DigestSealer = Store{}
 // nobody can test a guess against it. It returns "" for a subject whose
 // key was destroyed (the command is then taken as a retry).
 func (s Store) SealDigest(ctx context.Context, caseID uuid.UUID, cmd domain.Command, digest string) (string, error) {
-	subject := EventSubject(caseID, cmd)
-	if err := s.Keys.Ensure(ctx, []string{subject}); err != nil {
-		if errors.Is(err, ErrErased) {
-			return "", nil
-		}
-		return "", err
-	}
-	key, err := s.Keys.DataKey(ctx, subject)
+	derived, err := s.Keys.digestKey(ctx, EventSubject(caseID, cmd))
 	if errors.Is(err, ErrErased) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	derived := sha256.Sum256(append([]byte("caseledger/command-digest/v1\n"), key...))
-	mac := hmac.New(sha256.New, derived[:])
+	mac := hmac.New(sha256.New, derived)
 	mac.Write([]byte(digest))
 	return "h1:" + hex.EncodeToString(mac.Sum(nil)), nil
+}
+
+// digestKey returns the key digests of the subject's commands are sealed
+// with, derived from its data key (made when there is none), cached.
+func (k *Keys) digestKey(ctx context.Context, subject string) ([]byte, error) {
+	k.mu.Lock()
+	d, ok := k.digests[subject]
+	k.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	if err := k.Ensure(ctx, []string{subject}); err != nil {
+		return nil, err
+	}
+	key, err := k.DataKey(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(append([]byte("caseledger/command-digest/v1\n"), key...))
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.digests == nil {
+		k.digests = map[string][]byte{}
+	}
+	k.digests[subject] = sum[:]
+	return sum[:], nil
 }
