@@ -203,6 +203,11 @@ func (e *Embedded) Supervise(ctx context.Context, interval time.Duration) {
 				}
 			}
 			if len(missing) == 0 {
+				// And it stores again: only then does the fault end.
+				if err := self.write(ctx); err != nil {
+					e.fault.Log.Warn("NATS JetStream restarted but does not store yet", "error", err)
+					continue
+				}
 				clear(failed)
 				gap = 5 * time.Second
 				e.fault.Clear()
