@@ -443,7 +443,7 @@ func (r *Runner) Lag(ctx context.Context, now time.Time) (Lag, error) {
 		return lag, err
 	}
 	lag.Age = max(0, now.Sub(next[0].RecordedAt))
-	if c, ok := r.store.(eventstore.Counter); ok {
+	if c, ok := eventstore.Find[eventstore.Counter](r.store); ok { // through the encrypting and signing wrappers
 		lag.Events, err = c.CountAfter(ctx, after)
 		return lag, err
 	}

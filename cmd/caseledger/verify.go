@@ -124,18 +124,7 @@ func checkKeyStore(ctx context.Context, dataDir, erasedList string) (problems []
 			problems = append(problems, fmt.Sprintf("the key of %s was destroyed but the record holds no erasure of it", s))
 		}
 	}
-	// A destruction the erased list alone names (an erasure later than a
-	// restored record) is taken on trust, but not for a case the record
-	// holds under a legal hold: no erasure could have been recorded then.
-	held2, err := heldCases(ctx, dataDir)
-	if err != nil {
-		return nil, false, err
-	}
-	for s := range destroyed {
-		if !isErased[s] && listed[s] && held2[caseOfSubject(s)] {
-			problems = append(problems, fmt.Sprintf("the key of %s was destroyed from the erased-subjects list alone, while the record holds its case under a legal hold", s))
-		}
-	}
+
 	for s := range isErased {
 		if held[s] {
 			problems = append(problems, fmt.Sprintf("%s is erased in the record but its key is still held (serve destroys it at start; or run erase again)", s))
@@ -146,6 +135,18 @@ func checkKeyStore(ctx context.Context, dataDir, erasedList string) (problems []
 		return nil, false, err
 	}
 	defer edb.Close()
+	// A destruction the erased list alone names (an erasure later than a
+	// restored record) is taken on trust, but not for a case the record
+	// holds under a legal hold: no erasure could have been recorded then.
+	onHold, err := heldCases(ctx, edb)
+	if err != nil {
+		return nil, false, err
+	}
+	for s := range destroyed {
+		if !isErased[s] && listed[s] && onHold[caseOfSubject(s)] {
+			problems = append(problems, fmt.Sprintf("the key of %s was destroyed from the erased-subjects list alone, while the record holds its case under a legal hold", s))
+		}
+	}
 	// Every key's creation is in the record (access.data_keys_created): a
 	// key the record says was made that the store neither holds nor
 	// destroyed was removed outside any erasure; a key marked recorded that
@@ -407,12 +408,7 @@ var errUnsigned = errors.New("events not signed by a registered writer")
 
 // heldCases lists the case ids ("case-<uuid>" streams' uuids) with a legal
 // hold placed and not released.
-func heldCases(ctx context.Context, dataDir string) (map[string]bool, error) {
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "events.db")+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
+func heldCases(ctx context.Context, db *sql.DB) (map[string]bool, error) {
 	rows, err := db.QueryContext(ctx, `SELECT DISTINCT p.stream FROM events p WHERE p.type = 'case.legal_hold_placed'
 		AND NOT EXISTS (SELECT 1 FROM events r WHERE r.stream = p.stream AND r.type = 'case.legal_hold_released'
 			AND json_extract(r.data, '$.hold_id') = json_extract(p.data, '$.hold_id'))`)
